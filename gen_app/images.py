@@ -1,0 +1,49 @@
+"""Image helpers shared by the tabs: tensors to PIL, grids, and PNGs that carry their parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, PngImagePlugin
+
+
+def tensor_to_pil(images: torch.Tensor) -> list[Image.Image]:
+    """(N, 3, H, W) in [-1, 1] -> N RGB PIL images (values outside the range are clipped)."""
+    array = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return [Image.fromarray(a.permute(1, 2, 0).numpy()) for a in array]
+
+
+def image_grid(images: list[Image.Image], columns: int) -> Image.Image:
+    """Tile equally sized images row by row, `columns` to a row."""
+    w, h = images[0].size
+    rows = -(-len(images) // columns)
+    grid = Image.new("RGB", (columns * w, rows * h), "white")
+    for i, image in enumerate(images):
+        grid.paste(image, ((i % columns) * w, (i // columns) * h))
+    return grid
+
+
+def png_metadata(params: dict[str, Any]) -> PngImagePlugin.PngInfo:
+    """PNG text chunks: the generation parameters as JSON, and an explicit AI-generated mark."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", json.dumps(params, sort_keys=True))
+    info.add_text("Software", "gen_app")
+    info.add_text("Comment", "AI-generated image (gen_app)")
+    info.add_text("ai_generated", "true")
+    return info
+
+
+def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Path:
+    """Save `image` as PNG with `params` in its text chunks; returns the path."""
+    path = Path(path)
+    image.save(path, format="PNG", pnginfo=png_metadata(params))
+    return path
+
+
+def read_png_parameters(path: str | Path) -> dict[str, Any]:
+    """The parameters that `save_png` stored in a PNG."""
+    with Image.open(path) as image:
+        return json.loads(image.text["parameters"])
