@@ -25,7 +25,12 @@ class MappingNetwork(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(num_layers):
-            layers += [nn.Linear(z_dim if i == 0 else w_dim, w_dim), nn.LeakyReLU(0.2)]
+            linear = nn.Linear(z_dim if i == 0 else w_dim, w_dim)
+            # He init and zero bias keep w's spread across z through the stack; PyTorch's default init
+            # shrinks the signal each layer until w barely depends on z (and the GAN collapses).
+            nn.init.kaiming_normal_(linear.weight, a=0.2)
+            nn.init.zeros_(linear.bias)
+            layers += [linear, nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -41,7 +46,8 @@ class StyledConv(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.norm = nn.InstanceNorm2d(out_channels)
         self.style = nn.Linear(w_dim, 2 * out_channels)
-        nn.init.zeros_(self.style.weight)  # start as plain instance norm; styles are learned
+        # Styles start as small z-dependent perturbations of scale 1, shift 0.
+        nn.init.normal_(self.style.weight, std=0.5 / math.sqrt(w_dim))
         nn.init.zeros_(self.style.bias)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

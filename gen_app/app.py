@@ -1,0 +1,34 @@
+"""Builds the Gradio app: one tab per entry in TABS (add a task folder, then one line here)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from gen_app.faces.tab import TAB as FACES
+from gen_app.ui import Tab
+
+TABS: list[Tab] = [FACES]
+
+HEADER = """# gen_app: five small generative models, trained here
+Every tab runs a PyTorch generator this project trained itself (scripts in `train/`, model cards in
+`checkpoints/`). Pick a tab, press the main button, and judge for yourself. Runs on a CPU; faster on a GPU."""
+
+CSS = """
+.gradio-container { max-width: 1200px !important; margin: auto; }
+@media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
+"""
+
+# Passed to launch(): Gradio 6 takes theme and css there, not in gr.Blocks().
+LAUNCH_OPTIONS = {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": "25mb"}
+QUEUE_SIZE = 64
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="gen_app: generative models demo") as demo:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            for tab in TABS:
+                with gr.Tab(tab.title, id=tab.id):
+                    tab.build()
+    demo.queue(max_size=QUEUE_SIZE)
+    return demo

@@ -1,0 +1,50 @@
+"""UI pieces shared by every tab: the tab record, error translation, model-card panel, event settings."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from gen_app.limits import InvalidInput
+
+# Every event that runs a model shares this queue, so five tabs never run five models at once.
+MODEL_EVENT = {"concurrency_id": "model", "concurrency_limit": 1}
+
+
+@dataclass(frozen=True)
+class Tab:
+    id: str
+    title: str
+    build: Callable[[], None]  # creates the tab's components and events inside the current gr.Tab
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Show InvalidInput as a gr.Error (a clear message in the UI and through the API), not a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InvalidInput as error:
+            raise gr.Error(str(error)) from None
+
+    return wrapper
+
+
+def model_card_summary(card: Path, sections: tuple[str, ...] = ("Summary", "Metrics")) -> str:
+    """The named `## ` sections of a model card (front matter and the rest dropped), as Markdown."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", card.read_text(), flags=re.S)
+    parts = re.split(r"(?m)^(?=## )", text)
+    chosen = [p.strip() for p in parts if any(p.startswith(f"## {name}") for name in sections)]
+    return "\n\n".join(chosen) or "No model card found."
+
+
+def about_panel(card: Path, origin: str) -> None:
+    """A collapsed "About this model" accordion with the model card's summary and metrics."""
+    with gr.Accordion("About this model", open=False):
+        gr.Markdown(f"{model_card_summary(card)}\n\n*Weights loaded from `{origin}`.*")
