@@ -9,7 +9,7 @@ from gen_app.ui import Tab
 
 TABS: list[Tab] = [FACES]
 
-HEADER = """# gen_app: five small generative models, trained here
+HEADER = """# gen_app: small generative models, trained here
 Every tab runs a PyTorch generator this project trained itself (scripts in `train/`, model cards in
 `checkpoints/`). Pick a tab, press the main button, and judge for yourself. Runs on a CPU; faster on a GPU."""
 

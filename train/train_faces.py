@@ -47,7 +47,7 @@ class Discriminator(nn.Module):
         if resolution != 4 * 2 ** len(channels):
             raise ValueError(f"resolution {resolution} needs {int(np.log2(resolution)) - 2} levels")
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(3, channels[0], 4, 2, 1)), nn.LeakyReLU(0.2)]
-        for c_in, c_out in zip(channels[:-1], channels[1:]):
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
             layers += [
                 spectral_norm(nn.Conv2d(c_in, c_in, 3, 1, 1)),
                 nn.LeakyReLU(0.2),
@@ -243,9 +243,9 @@ def main(argv: list[str] | None = None) -> None:
             generator.w_avg.lerp_(w_mean, 0.005)
             # EMA of the generator; a short warm-up so early samples are not stuck at initialisation.
             beta = min(args.ema_beta, (1 + step) / (10 + step))
-            for p_ema, p in zip(g_ema.parameters(), generator.parameters()):
+            for p_ema, p in zip(g_ema.parameters(), generator.parameters(), strict=True):
                 p_ema.lerp_(p, 1 - beta)
-            for b_ema, b in zip(g_ema.buffers(), generator.buffers()):
+            for b_ema, b in zip(g_ema.buffers(), generator.buffers(), strict=True):
                 b_ema.copy_(b)
 
         step += 1
@@ -275,7 +275,9 @@ def export(g_ema: FaceGenerator, args: argparse.Namespace, hours: float, world: 
         "batch_per_process": args.batch,
         "processes": world,
         "images_seen": args.steps * args.batch * world,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)",
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({torch.get_num_threads()} threads)",
         "training_hours": round(hours, 2),
         "seed": args.seed,
         "training_faces": args.num_faces,

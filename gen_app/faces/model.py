@@ -84,7 +84,7 @@ class FaceGenerator(
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers)
         self.const = nn.Parameter(torch.randn(1, channels[0], 4, 4))
         convs = [StyledConv(channels[0], channels[0], w_dim, upsample=False)]
-        for c_in, c_out in zip(channels[:-1], channels[1:]):
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
             convs += [StyledConv(c_in, c_out, w_dim, upsample=True), StyledConv(c_out, c_out, w_dim, upsample=False)]
         self.convs = nn.ModuleList(convs)
         self.to_rgb = nn.Conv2d(channels[-1], 3, 1)

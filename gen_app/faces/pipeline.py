@@ -1,8 +1,8 @@
 """Face generation pipeline: seeds and settings in, PIL images out. Usable without Gradio:
 
-    from gen_app.faces.pipeline import FacePipeline
-    pipe = FacePipeline.load()
-    faces = pipe.generate(seed=42, count=4, psi=0.7)
+from gen_app.faces.pipeline import FacePipeline
+pipe = FacePipeline.load()
+faces = pipe.generate(seed=42, count=4, psi=0.7)
 """
 
 from __future__ import annotations

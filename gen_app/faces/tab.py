@@ -28,7 +28,7 @@ def build() -> None:
         faces = pipe.generate(seed, count, psi)
         files = [
             (str(save_png(image, new_output_path(f"face-{s}", ".png"), {**faces.params, "seed": s})), f"seed {s}")
-            for image, s in zip(faces.images, faces.seeds)
+            for image, s in zip(faces.images, faces.seeds, strict=True)
         ]
         return files, faces.seeds[0]
 
@@ -52,7 +52,7 @@ def build() -> None:
             seed = gr.Number(label="Seed", value=42, precision=0, minimum=0, maximum=MAX_SEED)
             with gr.Row():
                 run = gr.Button("Generate", variant="primary", scale=2)
-                lucky = gr.Button("🎲 Random seed", scale=1)
+                lucky = gr.Button("Random seed", scale=1)
             count = gr.Slider(1, MAX_FACES, value=8, step=1, label="Number of faces")
             psi = gr.Slider(*PSI_RANGE, value=0.7, step=0.05, label="Truncation ψ", info="0 = the average face")
             seed_used = gr.Number(label="First seed used", precision=0, interactive=False)

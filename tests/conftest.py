@@ -1,0 +1,29 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GEN_APP_DEVICE", "cpu")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def face_pipeline():
+    from gen_app.faces.pipeline import FacePipeline
+
+    return FacePipeline.load()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The whole app, launched once for the session's app-level and browser tests."""
+    from gen_app.app import LAUNCH_OPTIONS, build_demo
+
+    demo = build_demo()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True, **LAUNCH_OPTIONS)
+    yield demo.local_url
+    demo.close()

@@ -1,0 +1,69 @@
+"""Loading by Hub repo id, through the real huggingface_hub download code, against a loopback Hub."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from hub_server import HubServer
+
+from gen_app.loading import CHECKPOINTS, HubSource, hub_source
+
+REPO = "gen-app/faces-test"
+LOAD = (
+    "import logging; logging.basicConfig(level=logging.INFO);"
+    "from gen_app.faces.pipeline import FacePipeline;"
+    "pipe = FacePipeline.load(); print('ORIGIN', pipe.origin);"
+    "print('FACES', len(pipe.generate(seed=1, count=2).images))"
+)
+
+
+def load_in_subprocess(env: dict) -> subprocess.CompletedProcess:
+    # HF_ENDPOINT and HF_HUB_OFFLINE are read when huggingface_hub is imported: use a fresh interpreter.
+    full_env = {**os.environ, "GEN_APP_FACES_REPO": REPO, **env}
+    return subprocess.run([sys.executable, "-c", LOAD], env=full_env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture
+def hf_home(tmp_path):
+    return str(tmp_path / "hf_home")
+
+
+def test_repo_id_downloads_caches_and_then_works_offline(hf_home):
+    with HubServer({REPO: CHECKPOINTS / "faces"}) as hub:
+        online = load_in_subprocess({"HF_ENDPOINT": hub.url, "HF_HOME": hf_home})
+        assert online.returncode == 0, online.stderr
+        assert f"ORIGIN hf.co/{REPO}@main" in online.stdout and "FACES 2" in online.stdout
+        assert any(r.startswith(f"GET /{REPO}/resolve/main/model.safetensors") for r in hub.requests)
+    cached = os.listdir(os.path.join(hf_home, "hub"))
+    assert any("faces-test" in name for name in cached)
+    # Server gone: HF_HUB_OFFLINE=1 serves the same repo from the cache.
+    offline = load_in_subprocess({"HF_ENDPOINT": hub.url, "HF_HOME": hf_home, "HF_HUB_OFFLINE": "1"})
+    assert offline.returncode == 0, offline.stderr
+    assert f"ORIGIN hf.co/{REPO}@main" in offline.stdout
+
+
+def test_unreachable_hub_falls_back_to_checkpoints_with_a_warning(hf_home):
+    env = {"HF_HOME": hf_home, "HF_HUB_OFFLINE": "1"}  # offline with an empty cache: the Hub is out of reach
+    result = load_in_subprocess(env)
+    assert result.returncode == 0, result.stderr
+    assert "ORIGIN checkpoints/faces (Hub gen-app/faces-test unreachable)" in result.stdout
+    assert "WARNING" in result.stderr and "using checkpoints/faces" in result.stderr
+
+
+@pytest.mark.slow
+def test_server_down_falls_back_after_retries(hf_home):
+    with HubServer({}) as hub:
+        url = hub.url  # the port is closed once the server stops
+    result = load_in_subprocess({"HF_ENDPOINT": url, "HF_HOME": hf_home})
+    assert result.returncode == 0, result.stderr
+    assert "unreachable" in result.stdout and "using checkpoints/faces" in result.stderr
+
+
+def test_repo_configuration(monkeypatch):
+    monkeypatch.delenv("GEN_APP_FACES_REPO", raising=False)
+    assert hub_source("faces") is None  # the shipped default: embedded checkpoint
+    monkeypatch.setenv("GEN_APP_FACES_REPO", "someone/faces")
+    assert hub_source("faces") == HubSource("someone/faces")
+    monkeypatch.setenv("GEN_APP_FACES_REPO", "")
+    assert hub_source("faces") is None
