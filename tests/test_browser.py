@@ -49,3 +49,18 @@ def test_generate_fills_the_gallery(browser, app_url, viewport):
     # The seed actually used is shown after the run.
     assert page.get_by_label("First seed used").input_value() == "42"
     page.close()
+
+
+def test_example_and_morph(browser, app_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(app_url, wait_until="networkidle")
+    page.get_by_text("4 clean faces (ψ = 0.3)").click()  # an example runs on click
+    page.wait_for_function("document.querySelectorAll('.grid-wrap img').length == 4", timeout=60_000)
+    assert page.get_by_label("First seed used").input_value() == "7"
+    page.get_by_text("Morph between two seeds").click()
+    page.get_by_role("button", name="Morph", exact=True).click()
+    animation = page.locator("img[src*='morph-']").first
+    animation.wait_for(state="visible", timeout=60_000)
+    assert page.locator("img[src*='morph-strip']").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "faces-morph.png"), full_page=True)
+    page.close()

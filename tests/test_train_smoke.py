@@ -44,7 +44,7 @@ def run_training(launcher: list[str], data: Path, tmp_path: Path) -> Path:
 
 
 def assert_app_loads(checkpoint: Path) -> None:
-    assert {"config.json", "model.safetensors"} <= {p.name for p in checkpoint.iterdir()}
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in checkpoint.iterdir()}
     model = FaceGenerator.from_pretrained(checkpoint, strict=True)
     faces = FacePipeline(model.eval(), origin=str(checkpoint)).generate(seed=1, count=2)
     assert len(faces.images) == 2

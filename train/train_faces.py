@@ -35,6 +35,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.faces.model import FaceGenerator  # noqa: E402
 from gen_app.images import image_grid, tensor_to_pil  # noqa: E402
+from train.faces_card import write_card  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -283,6 +284,8 @@ def export(g_ema: FaceGenerator, args: argparse.Namespace, hours: float, world: 
         "training_faces": args.num_faces,
     }
     (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    (args.out / "metrics.json").unlink(missing_ok=True)  # figures of older weights; bench/faces.py rewrites it
+    write_card(args.out)
     print(f"wrote {args.out}", flush=True)
     if args.push_to_hub:
         g_ema.push_to_hub(args.push_to_hub)

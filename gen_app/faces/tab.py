@@ -59,11 +59,18 @@ def build() -> None:
         with gr.Column(scale=2, min_width=300):
             gallery = gr.Gallery(label="Faces", columns=4, height="auto", object_fit="contain", preview=False)
     gr.Examples(
-        [[42, 8, 0.7], [2024, 16, 1.0], [7, 4, 0.3]],
+        [[42, 8, 0.7], [2024, 16, 1.0], [7, 4, 0.3], [123456, 8, 0.0]],
         inputs=[seed, count, psi],
-        label="Examples (seed, count, ψ)",
+        outputs=[gallery, seed_used],
+        fn=generate,
+        run_on_click=True,
+        example_labels=["8 typical faces", "16 varied faces (ψ = 1)", "4 clean faces (ψ = 0.3)", "the mean face"],
+        label="Examples",
+        api_name="generate_faces_example",
+        api_visibility="private",
     )
     with gr.Accordion("Morph between two seeds", open=False):
+        gr.Markdown("A straight walk in the generator's latent (w) space, at the truncation ψ set above.")
         with gr.Row():
             seed_a = gr.Number(label="Start seed", value=42, precision=0, minimum=0, maximum=MAX_SEED, min_width=120)
             seed_b = gr.Number(label="End seed", value=1234, precision=0, minimum=0, maximum=MAX_SEED, min_width=120)
