@@ -20,6 +20,8 @@ Everything is seeded, so a rerun on the same machine and thread count prints the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -65,9 +67,12 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 
 
+_STARTED = time.perf_counter()
+
+
 def log(message: str) -> None:
-    """Progress goes to stderr so stdout holds only the report."""
-    print(message, file=sys.stderr, flush=True)
+    """Progress, with seconds since start, goes to stderr so stdout holds only the report."""
+    print(f"[{time.perf_counter() - _STARTED:4.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -265,6 +270,10 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to feature sets a and b (rows = samples), in float64."""
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # Units constant in both sets (dead ReLUs) add only zero rows and columns to both covariances: leaving
+    # them out of the matrix square root changes no trace, and keeps sqrtm away from singular input.
+    live = (cov_a.diagonal() > 0) | (cov_b.diagonal() > 0)
+    cov_a, cov_b = cov_a[np.ix_(live, live)], cov_b[np.ix_(live, live)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sqrtm warns on near-singular products; checked below instead
         covmean = linalg.sqrtm(cov_a @ cov_b)
@@ -307,7 +316,7 @@ def print_report(r: dict) -> None:
     a, b = cfg["real_A"], cfg["real_B"]
     print(
         f"\nFace generator benchmark: {cfg['checkpoint']} ({cfg['resolution']} px), "
-        f"{cfg['num']} faces per set, {cfg['threads']} threads on {cfg['device']}"
+        f"{cfg['num']} faces per set, {cfg['device']} with {cfg['threads']} torch threads"
     )
     print(
         f"real A = held-out faces {a[0]}..{a[1] - 1}, B = {b[0]}..{b[1] - 1}; "
@@ -362,8 +371,8 @@ def print_report(r: dict) -> None:
 
     t = r["timing"]
     print(
-        f"\n(d) Generation speed on {cfg['device']} ({t['threads']} threads; load average {t['load_average']:.1f} "
-        f"while timing): 64 faces {t['batch64_seconds'] * 1000:.0f} ms "
+        f"\n(d) Generation speed on {cfg['device']} ({t['threads']} torch threads; "
+        f"load average {t['load_average']:.1f} while timing): 64 faces {t['batch64_seconds'] * 1000:.0f} ms "
         f"({t['batch64_seconds'] * 1000 / 64:.1f} ms/face), one face {t['single_seconds'] * 1000:.1f} ms "
         f"(medians of 5 after a warm-up)"
     )
@@ -375,9 +384,7 @@ def print_report(r: dict) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--checkpoint", default=str(ROOT / "checkpoints/faces"), help="folder (or Hub repo) of the generator"
-    )
+    p.add_argument("--checkpoint", default="checkpoints/faces", help="generator folder (or Hub repo id)")
     p.add_argument("--data", type=Path, default=ROOT / "data/faces/heldout.rgb", help="held-out faces (.rgb)")
     p.add_argument("--num", type=int, default=2000, help="faces per set (generated, real A, real B); at most 2000")
     p.add_argument("--epochs", type=int, default=6, help="attribute classifier epochs")
@@ -399,7 +406,12 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_flush_denormal(True)  # denormals can slow CPU convolutions many times over
     device = torch.device(args.device)
 
-    model = FaceGenerator.from_pretrained(args.checkpoint, strict=True, map_location="cpu")
+    # A relative checkpoint folder is looked up from the current directory, then from the repository root.
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_absolute() and not checkpoint.exists() and (ROOT / checkpoint).exists():
+        checkpoint = ROOT / checkpoint
+    with contextlib.redirect_stdout(sys.stderr):  # the Hub mixin prints where it loads from
+        model = FaceGenerator.from_pretrained(checkpoint, strict=True, map_location="cpu")
     model = model.to(device).eval().requires_grad_(False)
     resolution = model.resolution
 
@@ -501,7 +513,11 @@ def main(argv: list[str] | None = None) -> dict:
         "targets": {"fd_ratio_max": FD_RATIO_MAX, "fd_ratio_goal": FD_RATIO_GOAL, "freq_max_pp": FREQ_MAX_POINTS},
         "runtime_seconds": time.perf_counter() - started,
     }
-    print_report(result)
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        print_report(result)
+    result["report"] = report.getvalue()  # the model card quotes this text verbatim
+    print(result["report"], end="")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
