@@ -37,7 +37,8 @@ def sample_sheets(model: FaceGenerator, out: Path) -> None:
 def metrics_section(metrics: dict | None) -> str:
     if not metrics:
         return "Not measured yet: run `python bench/faces.py --json checkpoints/faces/metrics.json`."
-    return metrics["markdown"]
+    command = "python bench/faces.py --json checkpoints/faces/metrics.json"
+    return f"Output of `{command}` (CPU):\n\n```text{metrics['report'].rstrip()}\n```"
 
 
 def write_card(checkpoint: Path) -> Path:

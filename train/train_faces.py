@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,12 +28,12 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.nn.utils.parametrizations import spectral_norm
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.faces.model import FaceGenerator  # noqa: E402
 from gen_app.images import image_grid, tensor_to_pil  # noqa: E402
+from train.common import gather_rng_states, load_state, save_state, setup_distributed  # noqa: E402
 from train.faces_card import write_card  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 class Discriminator(nn.Module):
     """DCGAN-style discriminator: per level a 3x3 conv then a strided 4x4 conv, all spectrally normalised."""
 
-    def __init__(self, resolution: int = 64, channels: tuple[int, ...] = (32, 64, 128, 256)):
+    def __init__(self, resolution: int = 64, channels: tuple[int, ...] = (32, 64, 128, 256), spectral: bool = True):
         super().__init__()
+
+        def spectral_norm(module: nn.Module) -> nn.Module:
+            return torch.nn.utils.parametrizations.spectral_norm(module) if spectral else module
+
         if resolution != 4 * 2 ** len(channels):
             raise ValueError(f"resolution {resolution} needs {int(np.log2(resolution)) - 2} levels")
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(3, channels[0], 4, 2, 1)), nn.LeakyReLU(0.2)]
@@ -90,19 +93,6 @@ def load_faces(path: Path, resolution: int, limit: int | None = None) -> torch.T
     return out
 
 
-def setup_distributed() -> tuple[int, int, torch.device]:
-    if "RANK" not in os.environ:
-        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
-    rank, world = dist.get_rank(), dist.get_world_size()
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", 0))
-        torch.cuda.set_device(local)
-        return rank, world, torch.device("cuda", local)
-    return rank, world, torch.device("cpu")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=ROOT / "data/faces/train.rgb")
@@ -114,6 +104,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=6000, help="total generator steps")
     p.add_argument("--batch", type=int, default=32, help="per-process batch size")
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--beta1", type=float, default=0.0, help="Adam beta1 of both networks")
+    p.add_argument("--loss", choices=["hinge", "logistic"], default="hinge", help="GAN loss")
+    p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=True, help="in the critic")
+    p.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight gamma on real images (0: off)")
+    p.add_argument("--r1-every", type=int, default=16, help="lazy R1: apply it every N steps, scaled by N")
     p.add_argument("--mapping-lr-mult", type=float, default=0.1)
     p.add_argument("--ema-beta", type=float, default=0.999)
     p.add_argument("--seed", type=int, default=0)
@@ -139,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     d_channels = tuple(int(c) for c in args.d_channels.split(","))
     generator = FaceGenerator(resolution=args.resolution, z_dim=args.z_dim, w_dim=args.z_dim, channels=g_channels)
     generator.to(device)
-    discriminator = Discriminator(args.resolution, d_channels).to(device)
+    discriminator = Discriminator(args.resolution, d_channels, args.spectral_norm).to(device)
     g_ema = copy.deepcopy(generator).eval().requires_grad_(False)
     mapping_params = list(generator.mapping.parameters())
     mapping_ids = {id(p) for p in mapping_params}
@@ -149,14 +144,14 @@ def main(argv: list[str] | None = None) -> None:
             {"params": mapping_params, "lr": args.lr * args.mapping_lr_mult},
         ],
         lr=args.lr,
-        betas=(0.0, 0.99),
+        betas=(args.beta1, 0.99),
     )
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=(0.0, 0.99))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=(args.beta1, 0.99))
 
     state_path = args.run_dir / "state.pt"
     step, train_seconds = 0, 0.0
-    if state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=True)
+    state = load_state(state_path, device)
+    if state is not None:
         generator.load_state_dict(state["generator"])
         discriminator.load_state_dict(state["discriminator"])
         g_ema.load_state_dict(state["g_ema"])
@@ -185,12 +180,8 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.time()
 
-    def save_state() -> None:
-        args.run_dir.mkdir(parents=True, exist_ok=True)
-        rngs = [torch.get_rng_state()]
-        if world > 1:
-            rngs = [torch.empty_like(rngs[0]) for _ in range(world)]
-            dist.all_gather_object(rngs, torch.get_rng_state())
+    def checkpoint_state() -> None:
+        rngs = gather_rng_states(world)
         if rank == 0:
             state = {
                 "generator": generator.state_dict(),
@@ -203,8 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                 "rng": rngs,
                 "args": {k: str(v) for k, v in vars(args).items()},
             }
-            torch.save(state, state_path.with_suffix(".tmp"))
-            os.replace(state_path.with_suffix(".tmp"), state_path)
+            save_state(state, state_path)
 
     def save_samples() -> None:
         with torch.no_grad():
@@ -214,23 +204,36 @@ def main(argv: list[str] | None = None) -> None:
 
     progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     while step < args.steps:
-        # Discriminator step: hinge loss on real vs generated faces (one forward, so DDP sees one pass).
+        # Discriminator step on real vs generated faces (one forward, so DDP sees one pass).
         z = torch.randn(args.batch, args.z_dim, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             with torch.no_grad():
                 fake = g_train(z)
             logits = d_train(torch.cat([real_batch(), fake.float()]))
             real_logits, fake_logits = logits.float().chunk(2)
-            d_loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+            if args.loss == "hinge":
+                d_loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+            else:
+                d_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
+
+        if args.r1 and step % args.r1_every == 0:
+            # Lazy R1 (Mescheder et al. 2018; StyleGAN2): penalise the critic's gradient on real faces.
+            real = real_batch().requires_grad_(True)
+            (grad,) = torch.autograd.grad(d_train(real).sum(), real, create_graph=True)
+            r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean() * (args.r1 / 2 * args.r1_every)
+            d_opt.zero_grad(set_to_none=True)
+            r1.backward()
+            d_opt.step()
 
         # Generator step, through the unwrapped discriminator so its DDP hooks stay out of it.
         discriminator.requires_grad_(False)
         z = torch.randn(args.batch, args.z_dim, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            g_loss = -discriminator(g_train(z)).float().mean()
+            fake_logits = discriminator(g_train(z)).float()
+            g_loss = -fake_logits.mean() if args.loss == "hinge" else F.softplus(-fake_logits).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
@@ -254,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         if step % 25 == 0:
             progress.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}")
         if step % args.save_every == 0 or step == args.steps:
-            save_state()
+            checkpoint_state()
         if rank == 0 and (step % args.sample_every == 0 or step == args.steps):
             save_samples()
     progress.close()

@@ -1,0 +1,46 @@
+"""Pieces every training script shares: process-group setup and crash-safe saving of training state."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+
+def setup_distributed() -> tuple[int, int, torch.device]:
+    """(rank, world size, device). Under torchrun: a process group (nccl on CUDA, gloo on CPU)."""
+    if "RANK" not in os.environ:
+        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def gather_rng_states(world: int) -> list[torch.Tensor]:
+    """Every process's CPU RNG state (collective: all ranks must call it)."""
+    state = torch.get_rng_state()
+    if world == 1:
+        return [state]
+    states = [torch.empty_like(state) for _ in range(world)]
+    dist.all_gather_object(states, state)
+    return states
+
+
+def save_state(state: dict, path: Path) -> None:
+    """Write via a temporary file, so a run killed mid-save keeps its previous state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path, device: torch.device) -> dict | None:
+    """The saved training state (tensors and plain values only: weights_only), or None."""
+    return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
