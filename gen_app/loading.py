@@ -51,30 +51,32 @@ def hub_source(task: str) -> HubSource | None:
     return HubSource(entry["repo_id"], entry.get("revision", "main")) if entry.get("repo_id") else None
 
 
-def download(source: HubSource) -> Path:
-    """Fetch the weight files of `source` into the Hub cache; returns the snapshot folder."""
-    paths = [hf_hub_download(source.repo_id, name, revision=source.revision) for name in WEIGHT_FILES]
+def download(source: HubSource, files: tuple[str, ...]) -> Path:
+    """Fetch `files` of `source` into the Hub cache; returns the snapshot folder."""
+    paths = [hf_hub_download(source.repo_id, name, revision=source.revision) for name in files]
     return Path(paths[0]).parent
 
 
-def checkpoint_dir(task: str) -> tuple[Path, str]:
-    """Where `task`'s weights come from: (folder, human-readable origin)."""
+def checkpoint_dir(task: str, extra_files: tuple[str, ...] = ()) -> tuple[Path, str]:
+    """Where `task`'s weights (and `extra_files`, e.g. a tokenizer) come from: (folder, readable origin)."""
     source = hub_source(task)
     local = CHECKPOINTS / task
     if source is None:
         return local, f"checkpoints/{task}"
     try:
-        return download(source), f"hf.co/{source.repo_id}@{source.revision}"
+        return download(source, WEIGHT_FILES + extra_files), f"hf.co/{source.repo_id}@{source.revision}"
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as error:
         # OSError covers connection failures; the Hub client raises it for unreachable hosts.
         log.warning("could not load %s from the Hub (%s); using checkpoints/%s", source.repo_id, error, task)
         return local, f"checkpoints/{task} (Hub {source.repo_id} unreachable)"
 
 
-def load_model(model_class: type[M], task: str, device: torch.device | None = None) -> tuple[M, str]:
-    """Load `task`'s weights into `model_class` (a PyTorchModelHubMixin), in eval mode on `device`."""
-    folder, origin = checkpoint_dir(task)
+def load_model(
+    model_class: type[M], task: str, device: torch.device | None = None, extra_files: tuple[str, ...] = ()
+) -> tuple[M, str, Path]:
+    """`task`'s model (a PyTorchModelHubMixin class) in eval mode on `device`, its origin, and its folder."""
+    folder, origin = checkpoint_dir(task, extra_files)
     model = model_class.from_pretrained(folder, strict=True)
     model = model.to(device or pick_device()).eval().requires_grad_(False)
     log.info("loaded %s from %s", task, origin)
-    return model, origin
+    return model, origin, folder

@@ -44,3 +44,13 @@ def save_state(state: dict, path: Path) -> None:
 def load_state(path: Path, device: torch.device) -> dict | None:
     """The saved training state (tensors and plain values only: weights_only), or None."""
     return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
+
+
+def push_folder(folder: Path, repo_id: str) -> None:
+    """Publish a checkpoint folder (weights, config, model card, sample images) to a Hub model repo."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="Upload from gen_app/train")
+    print(f"pushed {folder} to https://huggingface.co/{repo_id}", flush=True)

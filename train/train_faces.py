@@ -33,7 +33,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.faces.model import FaceGenerator  # noqa: E402
 from gen_app.images import image_grid, tensor_to_pil  # noqa: E402
-from train.common import gather_rng_states, load_state, save_state, setup_distributed  # noqa: E402
+from train.common import gather_rng_states, load_state, push_folder, save_state, setup_distributed  # noqa: E402
 from train.faces_card import write_card  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -291,8 +291,7 @@ def export(g_ema: FaceGenerator, args: argparse.Namespace, hours: float, world: 
     write_card(args.out)
     print(f"wrote {args.out}", flush=True)
     if args.push_to_hub:
-        g_ema.push_to_hub(args.push_to_hub)
-        print(f"pushed to https://huggingface.co/{args.push_to_hub}", flush=True)
+        push_folder(args.out, args.push_to_hub)
 
 
 if __name__ == "__main__":

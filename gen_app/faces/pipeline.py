@@ -39,7 +39,7 @@ class FacePipeline:
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> FacePipeline:
-        model, origin = load_model(FaceGenerator, "faces", device)
+        model, origin, _ = load_model(FaceGenerator, "faces", device)
         return cls(model, origin)
 
     def _params(self, **values: object) -> dict:

@@ -1,0 +1,201 @@
+"""Train the Shakespeare GPT (gen_app/text/model.py) on the plays rendered by build_text_data.py.
+
+    python train/build_text_data.py                        # data/text/{train,val}.txt
+    python train/train_text.py --steps 5000                # writes checkpoints/text/
+    torchrun --nproc_per_node 2 train/train_text.py ...    # data-parallel (gloo on CPU, nccl on CUDA)
+
+nanoGPT's recipe: random windows of the training text, AdamW with warm-up and cosine decay, gradient
+clipping, bf16 autocast on CUDA. Every --eval-every steps it reports the loss on a fixed sample of
+validation windows (four held-out plays), in nats per character. State is saved to --run-dir and a run with
+the same --run-dir resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gen_app.text.model import GPT  # noqa: E402
+from gen_app.text.tokenizer import CharTokenizer  # noqa: E402
+from train.common import gather_rng_states, load_state, push_folder, save_state, setup_distributed  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT / "data/text", help="folder with train.txt and val.txt")
+    p.add_argument("--block-size", type=int, default=256)
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=256)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--batch", type=int, default=32, help="per-process batch size")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--eval-windows", type=int, default=64, help="validation windows per evaluation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
+    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/text")
+    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/text")
+    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+    return p.parse_args(argv)
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.min_lr + 0.5 * (args.lr - args.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def validation_loss(model: GPT, val: torch.Tensor, block: int, windows: int, device: torch.device) -> float:
+    """Mean next-character loss (nats) over evenly spaced, fixed validation windows."""
+    model.eval()
+    starts = torch.linspace(0, len(val) - block - 2, windows).long()
+    x = torch.stack([val[s : s + block] for s in starts]).to(device)
+    y = torch.stack([val[s + 1 : s + block + 1] for s in starts]).to(device)
+    loss = F.cross_entropy(model(x).flatten(0, 1).float(), y.flatten()).item()
+    model.train()
+    return loss
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    rank, world, device = setup_distributed()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed + rank)
+    use_amp = device.type == "cuda"
+
+    train_text = (args.data / "train.txt").read_text(encoding="utf-8")
+    val_text = (args.data / "val.txt").read_text(encoding="utf-8")
+    tokenizer = CharTokenizer.train(train_text)
+    train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
+    val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
+
+    model = GPT(
+        vocab_size=tokenizer.vocab_size,
+        block_size=args.block_size,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        n_embd=args.n_embd,
+        dropout=args.dropout,
+    ).to(device)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr,
+        betas=(0.9, 0.99),
+    )
+    state_path = args.run_dir / "state.pt"
+    step, train_seconds, history = 0, 0.0, []
+    state = load_state(state_path, device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, train_seconds, history = state["step"], state["train_seconds"], json.loads(state["history"])
+        torch.set_rng_state(state["rng"][rank % len(state["rng"])])
+        if rank == 0:
+            print(f"resumed from {state_path} at step {step}", flush=True)
+    train_model = DistributedDataParallel(model) if world > 1 else model
+    if rank == 0:
+        params = sum(p.numel() for p in model.parameters())
+        print(f"{params / 1e6:.2f} M parameters, {len(train_ids):,} training characters, {world} process(es)")
+
+    data_gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
+    started = time.time()
+
+    def checkpoint_state() -> None:
+        rngs = gather_rng_states(world)
+        if rank == 0:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "train_seconds": train_seconds + time.time() - started,
+                "history": json.dumps(history),
+                "rng": rngs,
+            }
+            save_state(state, state_path)
+
+    progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
+    while step < args.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        starts = torch.randint(len(train_ids) - args.block_size - 1, (args.batch,), generator=data_gen)
+        x = torch.stack([train_ids[s : s + args.block_size] for s in starts]).to(device)
+        y = torch.stack([train_ids[s + 1 : s + args.block_size + 1] for s in starts]).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = train_model(x)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        progress.update(1)
+        if step % args.eval_every == 0 or step == args.steps:
+            if rank == 0:
+                val = validation_loss(model, val_ids, args.block_size, args.eval_windows, device)
+                history.append({"step": step, "train": round(loss.item(), 4), "val": round(val, 4)})
+                progress.write(f"step {step}: train {loss.item():.3f}, val {val:.3f} nats/char")
+            checkpoint_state()
+    progress.close()
+
+    if rank == 0:
+        export(model, tokenizer, args, history, (train_seconds + time.time() - started) / 3600, world, device)
+    if world > 1:
+        dist.destroy_process_group()
+
+
+def export(
+    model: GPT,
+    tokenizer: CharTokenizer,
+    args: argparse.Namespace,
+    history: list[dict],
+    hours: float,
+    world: int,
+    device: torch.device,
+) -> None:
+    model = model.to("cpu").float().eval()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    tokenizer.save(args.out / "tokenizer.json")
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    record = {
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        "steps": args.steps,
+        "batch_per_process": args.batch,
+        "processes": world,
+        "tokens_seen": args.steps * args.batch * args.block_size * world,
+        "device": gpu or f"CPU ({torch.get_num_threads()} threads)",
+        "training_hours": round(hours, 2),
+        "seed": args.seed,
+        "history": history,
+    }
+    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out}", flush=True)
+    if args.push_to_hub:
+        push_folder(args.out, args.push_to_hub)
+
+
+if __name__ == "__main__":
+    main()
