@@ -1,0 +1,95 @@
+"""Unit tests of the GPT, its KV cache, the tokenizer and the sampling pipeline (tiny random model)."""
+
+import pytest
+import torch
+
+from gen_app.limits import InvalidInput
+from gen_app.text.model import GPT, KVCache
+from gen_app.text.pipeline import SamplingSettings, TextPipeline
+from gen_app.text.tokenizer import CharTokenizer
+
+TEXT = "FIRST WITCH:\nWhen shall we three meet again\nIn thunder, lightning, or in rain?\n"
+
+
+@pytest.fixture(scope="module")
+def pipe() -> TextPipeline:
+    torch.manual_seed(0)
+    tokenizer = CharTokenizer.train(TEXT)
+    model = GPT(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=32).eval()
+    return TextPipeline(model, tokenizer, origin="test")
+
+
+def test_tokenizer_round_trip_and_unknowns(tmp_path):
+    tokenizer = CharTokenizer.train(TEXT)
+    assert tokenizer.decode(tokenizer.encode(TEXT)) == TEXT
+    tokenizer.save(tmp_path / "tokenizer.json")
+    assert CharTokenizer.load(tmp_path / "tokenizer.json").chars == tokenizer.chars
+    assert tokenizer.unknown_chars("rain 😀 Z") == ["Z", "😀"]
+    assert tokenizer.decode(tokenizer.encode("Z")) == "?"
+
+
+def test_kv_cache_matches_full_forward(pipe):
+    ids = torch.tensor([pipe.tokenizer.encode(TEXT[:30])])
+    full = pipe.model(ids)
+    cache = KVCache.empty(pipe.model.n_layer)
+    pieces = [pipe.model(ids[:, a:b], cache) for a, b in [(0, 10), (10, 11), (11, 30)]]
+    assert torch.allclose(full, torch.cat(pieces, dim=1), atol=1e-5)
+
+
+def greedy_without_cache(pipe: TextPipeline, prompt: str, n: int) -> str:
+    ids = pipe.tokenizer.encode(prompt)
+    out = []
+    for _ in range(n):
+        logits = pipe.model(torch.tensor([ids[-pipe.model.block_size :]]))[0, -1]
+        ids.append(int(logits.argmax()))
+        out.append(ids[-1])
+    return pipe.tokenizer.decode(out)
+
+
+def test_cached_greedy_equals_uncached_greedy(pipe):
+    settings = SamplingSettings(max_new_tokens=12, temperature=0.0)
+    assert pipe.generate("When shall", settings) == greedy_without_cache(pipe, "When shall", 12)
+
+
+def test_top_k_one_equals_greedy(pipe):
+    greedy = pipe.generate("In thunder", SamplingSettings(max_new_tokens=20, temperature=0.0))
+    top1 = pipe.generate("In thunder", SamplingSettings(max_new_tokens=20, temperature=1.3, top_k=1, seed=5))
+    assert top1 == greedy
+
+
+def test_seeded_sampling_is_reproducible(pipe):
+    settings = SamplingSettings(max_new_tokens=40, temperature=1.0, top_p=0.9, repetition_penalty=1.3, seed=11)
+    assert pipe.generate("WITCH:", settings) == pipe.generate("WITCH:", settings)
+    other = SamplingSettings(max_new_tokens=40, temperature=1.0, top_p=0.9, repetition_penalty=1.3, seed=12)
+    assert pipe.generate("WITCH:", settings) != pipe.generate("WITCH:", other)
+
+
+def test_stream_grows_and_runs_past_the_context(pipe):
+    parts = list(pipe.stream("rain", SamplingSettings(max_new_tokens=80, seed=1)))
+    assert len(parts) == 80 and all(b.startswith(a) for a, b in zip(parts, parts[1:], strict=False))
+    assert len(parts[-1]) == 80  # 80 > block_size 32: the cache slid without failing
+
+
+def test_awkward_prompts_are_explained(pipe):
+    assert "Empty prompt" in pipe.prepare("").notices[0]
+    assert "never saw" in pipe.prepare("😀 rain").notices[0]
+    long = pipe.prepare("rain " * 1000)
+    assert len(long.ids) == pipe.model.block_size // 2 and "longer than" in long.notices[0]
+    with pytest.raises(InvalidInput, match="limit"):
+        pipe.prepare("x" * 100_000)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": -1}, "Temperature"),
+        ({"temperature": float("nan")}, "finite"),
+        ({"max_new_tokens": 0}, "Max new tokens"),
+        ({"top_p": 0}, "Top-p"),
+        ({"repetition_penalty": 0.5}, "Repetition"),
+        ({"seed": -3}, "Seed"),
+    ],
+)
+def test_bad_settings_raise_clear_errors(pipe, kwargs, message):
+    with pytest.raises(InvalidInput, match=message):
+        pipe.generate("rain", SamplingSettings(**kwargs))
