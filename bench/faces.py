@@ -38,6 +38,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from gen_app.faces.attributes import ATTRIBUTES, load_labels  # noqa: E402  (the labels the GAN is conditioned on)
 from gen_app.faces.model import FaceGenerator  # noqa: E402
 from gen_app.seeding import latents, seed_range  # noqa: E402
 from train.train_faces import load_faces  # noqa: E402  (the exact downscaling the generator was trained on)
@@ -48,24 +49,6 @@ FD_RATIO_MAX, FD_RATIO_GOAL = 2.0, 1.5
 FREQ_MAX_POINTS = 5.0
 PSIS = (1.0, 0.7)  # psi 1.0 is the distribution the GAN learned; 0.7 is the app's default truncation
 
-# facesjs has 51 hair ids, each at most ~5% of faces; grouped into families that look alike at 64 px.
-# Shares in the held-out set: long 28%, curly 15%, shaggy 13%, short 10%, other 35%.
-HAIR_FAMILIES = {
-    "long": {f"female{i}" for i in range(1, 13)},
-    "curly": {"curly", "curly2", "curly3", "afro", "afro2"},
-    "shaggy": {"shaggy1", "shaggy2", "emo", "longHair"},
-    "short": {"short", "short2", "short3"},
-}
-SKIN_BUCKETS = ("darkest", "dark", "light", "lightest")  # quartiles of skin luminance on the training slice
-ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "gender": ("female", "male"),
-    "glasses": ("none", "glasses"),
-    "facial hair": ("none", "facial hair"),
-    "hat/accessory": ("none", "accessory"),
-    "hair style": (*HAIR_FAMILIES, "other"),
-    "skin tone": SKIN_BUCKETS,
-}
-
 
 _STARTED = time.perf_counter()
 
@@ -73,48 +56,6 @@ _STARTED = time.perf_counter()
 def log(message: str) -> None:
     """Progress, with seconds since start, goes to stderr so stdout holds only the report."""
     print(f"[{time.perf_counter() - _STARTED:4.0f} s] {message}", file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Labels from the facesjs face objects
-
-
-def skin_luminance(hex_color: str) -> float:
-    """Relative luminance (Rec. 709 weights) of a '#rrggbb' colour."""
-    r, g, b = (int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def hair_family(hair_id: str) -> int:
-    for index, ids in enumerate(HAIR_FAMILIES.values()):
-        if hair_id in ids:
-            return index
-    return len(HAIR_FAMILIES)  # "other"
-
-
-def face_labels(rows: list[dict], skin_edges: np.ndarray) -> np.ndarray:
-    """One class index per attribute in ATTRIBUTES order, shape (N, len(ATTRIBUTES))."""
-    labels = []
-    for row in rows:
-        face = row["face"]
-        labels.append(
-            [
-                ATTRIBUTES["gender"].index(row["gender"]),
-                int(face["glasses"]["id"] != "none"),
-                int(face["facialHair"]["id"] != "none"),
-                int(face["accessories"]["id"] != "none"),
-                hair_family(face["hair"]["id"]),
-                int(np.searchsorted(skin_edges, skin_luminance(face["body"]["color"]), side="right")),
-            ]
-        )
-    return np.array(labels, dtype=np.int64)
-
-
-def load_labels(path: Path) -> np.ndarray:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    luminance = np.array([skin_luminance(row["face"]["body"]["color"]) for row in rows[:CLASSIFIER_TRAIN]])
-    edges = np.quantile(luminance, np.linspace(0, 1, len(SKIN_BUCKETS) + 1)[1:-1])
-    return face_labels(rows, edges)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -241,19 +182,21 @@ def generate(
     """uint8 faces (N, 3, R, R), quantised exactly as the app shows them (gen_app.images.tensor_to_pil)."""
     out = []
     for i in range(0, len(seeds), batch):
-        images = model(latents(seeds[i : i + batch], model.z_dim, device), psi)
+        chunk = seeds[i : i + batch]
+        # Labels drawn as the app draws them: from the training faces' joint label distribution, per seed.
+        images = model(latents(chunk, model.z_dim, device), model.sample_labels(chunk), psi)
         out.append(((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu())
     return torch.cat(out)
 
 
 @torch.inference_mode()
 def time_forward(model: FaceGenerator, count: int, device: torch.device, runs: int = 5) -> float:
-    """Median seconds of model(z) for a batch of `count` faces, after one warm-up run."""
-    z = latents(seed_range(FIRST_SEED, count), model.z_dim, device)
+    """Median seconds to draw latents and labels and generate a batch of `count` faces, after a warm-up."""
+    seeds = seed_range(FIRST_SEED, count)
 
     def run() -> float:
         started = time.perf_counter()
-        model(z, 1.0)
+        model(latents(seeds, model.z_dim, device), model.sample_labels(seeds), 1.0)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         return time.perf_counter() - started

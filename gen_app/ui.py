@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,16 @@ class Tab:
 
 def user_errors(fn: Callable) -> Callable:
     """Show InvalidInput as a gr.Error (a clear message in the UI and through the API), not a stack trace."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except InvalidInput as error:
+                raise gr.Error(str(error)) from None
+
+        return streaming
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -31,6 +31,11 @@ def test_generate_faces(client):
     assert params["seed"] == 43 and params["psi"] == 0.7 and params["count"] == 4
 
 
+def test_generate_with_fixed_attributes(client):
+    gallery, _ = client.predict(5, 2, 0.7, "random", "glasses", api_name="/generate_faces")
+    assert read_png_parameters(gallery[0]["image"])["attributes"] == {"glasses": "glasses"}
+
+
 def test_morph_faces(client):
     animation, strip = client.predict(1, 2, 8, 0.7, api_name="/morph_faces")
     with Image.open(animation) as gif:
@@ -62,7 +67,8 @@ def test_bad_inputs_give_clear_errors(client, args, message):
 def test_nan_through_the_raw_http_api(app_url):
     # JSON clients cannot send NaN, but Python's json (and Gradio's parser) accept the bare token.
     base = app_url.rstrip("/") + "/gradio_api/call/generate_faces"
-    event = httpx.post(base, content='{"data": [1, 4, NaN]}', headers={"Content-Type": "application/json"})
+    payload = '{"data": [1, 4, NaN' + ', "random"' * 6 + "]}"
+    event = httpx.post(base, content=payload, headers={"Content-Type": "application/json"})
     event_id = event.json()["event_id"]
     stream = httpx.get(f"{base}/{event_id}", timeout=60).text
     assert "event: error" in stream and "finite" in stream, stream

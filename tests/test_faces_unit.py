@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from gen_app.faces.attributes import ATTRIBUTES
 from gen_app.faces.model import FaceGenerator
 from gen_app.faces.pipeline import FacePipeline
 from gen_app.images import read_png_parameters, save_png
@@ -48,8 +49,9 @@ def test_psi_zero_gives_the_mean_face(face_pipeline):
     faces = face_pipeline.generate(seed=0, count=4, psi=0.0)
     for image in faces.images[1:]:
         assert np.abs(pixels(image) - pixels(faces.images[0])).max() <= 1
-    w = face_pipeline.model.map(latents([3], face_pipeline.model.z_dim), psi=0.0)
-    assert torch.allclose(w[0], face_pipeline.model.w_avg)
+    model = face_pipeline.model
+    w = model.map(latents([3], model.z_dim), model.sample_labels([3]), psi=0.0)
+    assert torch.allclose(w[0], model.w_avg)
 
 
 def test_morph_endpoints_are_the_seeds_faces(face_pipeline):
@@ -63,6 +65,38 @@ def test_morph_endpoints_are_the_seeds_faces(face_pipeline):
     jump = np.abs(pixels(start) - pixels(end)).mean()
     steps = [np.abs(pixels(a) - pixels(b)).mean() for a, b in zip(morph.images, morph.images[1:], strict=False)]
     assert max(steps) < jump
+
+
+def test_fixed_attributes_are_used_and_recorded(face_pipeline):
+    model = face_pipeline.model
+    assert list(face_pipeline.attributes) == list(ATTRIBUTES)
+    labels = model.sample_labels(list(range(50)), {"glasses": 1, "hair style": 0})
+    assert (labels[:, 1] == 1).all() and (labels[:, 4] == 0).all()
+    assert labels[:, 0].unique().numel() == 2  # the attributes left free still vary
+    faces = face_pipeline.generate(seed=3, count=2, attributes={"glasses": "glasses", "gender": "random"})
+    assert faces.params["attributes"] == {"glasses": "glasses"}
+    assert face_pipeline.describe(3, {"glasses": 1})["glasses"] == "glasses"
+
+
+def test_unfixed_labels_follow_the_training_distribution(face_pipeline):
+    # Each attribute's share over many seeds matches the label table stored in the checkpoint.
+    model = face_pipeline.model
+    labels = model.sample_labels(list(range(4000)))
+    combos = model.label_combos
+    for k in range(combos.shape[1]):
+        expected = torch.zeros(int(combos[:, k].max()) + 1, dtype=torch.float64)
+        expected.index_add_(0, combos[:, k], model.label_probs)
+        observed = torch.bincount(labels[:, k], minlength=len(expected)).double() / len(labels)
+        assert (observed - expected).abs().max() < 0.03
+
+
+@pytest.mark.parametrize(
+    "attributes, message",
+    [({"eyes": "blue"}, "Unknown attribute"), ({"glasses": "monocle"}, "glasses must be one of")],
+)
+def test_bad_attributes_raise_clear_errors(face_pipeline, attributes, message):
+    with pytest.raises(InvalidInput, match=message):
+        face_pipeline.generate(seed=1, attributes=attributes)
 
 
 def test_seed_wraps_at_the_top_of_the_range(face_pipeline):
@@ -110,7 +144,8 @@ def test_strict_loading_rejects_a_missing_tensor(tmp_path):
         FaceGenerator.from_pretrained(broken, strict=True)
 
 
-def test_pipeline_runs_on_a_fresh_random_model():
+def test_pipeline_runs_on_an_unconditional_random_model():
     model = FaceGenerator(resolution=16, channels=[32, 16, 8]).eval()
-    faces = FacePipeline(model, origin="test").generate(seed=3, count=2)
-    assert len(faces.images) == 2 and faces.images[0].size == (256, 256)
+    pipe = FacePipeline(model, origin="test")
+    faces = pipe.generate(seed=3, count=2)
+    assert len(faces.images) == 2 and faces.images[0].size == (256, 256) and pipe.attributes == {}

@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def sample_sheets(model: FaceGenerator, out: Path) -> None:
     """samples.png: seeds 0..31 at psi 0.7; morph.png: seed 1 -> seed 2 in eight steps."""
     with torch.inference_mode():
-        faces = model(latents(list(range(32)), model.z_dim), psi=0.7)
+        seeds = list(range(32))
+        faces = model(latents(seeds, model.z_dim), model.sample_labels(seeds), psi=0.7)
         image_grid(tensor_to_pil(faces), columns=8).resize((8 * 96, 4 * 96)).save(out / "samples.png")
-        w = model.map(latents([1, 2], model.z_dim), psi=0.7)
+        w = model.map(latents([1, 2], model.z_dim), model.sample_labels([1, 2]), psi=0.7)
         path = torch.lerp(w[:1], w[1:], torch.linspace(0, 1, 8)[:, None])
         image_grid(tensor_to_pil(model.synthesize(path)), columns=8).resize((8 * 96, 96)).save(out / "morph.png")
 

@@ -31,6 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gen_app.faces.attributes import ATTRIBUTES, load_labels  # noqa: E402
 from gen_app.faces.model import FaceGenerator  # noqa: E402
 from gen_app.images import image_grid, tensor_to_pil  # noqa: E402
 from train.common import gather_rng_states, load_state, push_folder, save_state, setup_distributed  # noqa: E402
@@ -40,9 +41,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Discriminator(nn.Module):
-    """DCGAN-style discriminator: per level a 3x3 conv then a strided 4x4 conv, all spectrally normalised."""
+    """DCGAN-style discriminator: per level a 3x3 conv then a strided 4x4 conv, spectrally normalised, and a
+    projection head for the labels (Miyato & Koyama 2018): score = head(h) + sum over attributes <e(y), h>."""
 
-    def __init__(self, resolution: int = 64, channels: tuple[int, ...] = (32, 64, 128, 256), spectral: bool = True):
+    def __init__(
+        self,
+        resolution: int = 64,
+        channels: tuple[int, ...] = (32, 64, 128, 256),
+        spectral: bool = True,
+        label_classes: tuple[int, ...] = (),
+    ):
         super().__init__()
 
         def spectral_norm(module: nn.Module) -> nn.Module:
@@ -61,11 +69,11 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         c = channels[-1]
         self.final_conv = spectral_norm(nn.Conv2d(c + 1, c, 3, 1, 1))
-        self.head = nn.Sequential(
-            spectral_norm(nn.Linear(c * 16, c)), nn.LeakyReLU(0.2), spectral_norm(nn.Linear(c, 1))
-        )
+        self.hidden = nn.Sequential(spectral_norm(nn.Linear(c * 16, c)), nn.LeakyReLU(0.2))
+        self.out = spectral_norm(nn.Linear(c, 1))
+        self.label_embeddings = nn.ModuleList(spectral_norm(nn.Embedding(n, c)) for n in label_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
         # Minibatch stddev (groups of 4): lets the discriminator see a lack of variety, against mode collapse.
         n, c, h, w = x.shape
@@ -75,7 +83,11 @@ class Discriminator(nn.Module):
         std = x.view(group, -1, c, h, w).std(dim=0, unbiased=False).mean(dim=(1, 2, 3))
         std = std.repeat(group).view(n, 1, 1, 1).expand(n, 1, h, w)
         x = F.leaky_relu(self.final_conv(torch.cat([x, std], dim=1)), 0.2)
-        return self.head(x.flatten(1)).squeeze(1)
+        h = self.hidden(x.flatten(1))
+        score = self.out(h).squeeze(1)
+        for i, embedding in enumerate(self.label_embeddings):
+            score = score + (embedding(labels[:, i]) * h).sum(dim=1)
+        return score
 
 
 def load_faces(path: Path, resolution: int, limit: int | None = None) -> torch.Tensor:
@@ -130,11 +142,27 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed + rank)
     use_amp = device.type == "cuda"
 
+    faces = load_faces(args.data, args.resolution, args.limit)
+    labels = torch.from_numpy(load_labels(args.data.with_suffix(".jsonl"), len(faces)))
+    args.num_faces = len(faces)
+    if rank == 0:
+        print(f"{len(faces)} faces at {args.resolution}px, {world} process(es) on {device}", flush=True)
+    combos, counts = labels.unique(dim=0, return_counts=True)
+
     g_channels = [int(c) for c in args.channels.split(",")]
     d_channels = tuple(int(c) for c in args.d_channels.split(","))
-    generator = FaceGenerator(resolution=args.resolution, z_dim=args.z_dim, w_dim=args.z_dim, channels=g_channels)
-    generator.to(device)
-    discriminator = Discriminator(args.resolution, d_channels, args.spectral_norm).to(device)
+    generator = FaceGenerator(
+        resolution=args.resolution,
+        z_dim=args.z_dim,
+        w_dim=args.z_dim,
+        channels=g_channels,
+        attribute_names=list(ATTRIBUTES),
+        attribute_classes=[list(classes) for classes in ATTRIBUTES.values()],
+        label_combos=combos.tolist(),
+        label_counts=counts.tolist(),
+    ).to(device)
+    label_classes = tuple(len(classes) for classes in ATTRIBUTES.values())
+    discriminator = Discriminator(args.resolution, d_channels, args.spectral_norm, label_classes).to(device)
     g_ema = copy.deepcopy(generator).eval().requires_grad_(False)
     mapping_params = list(generator.mapping.parameters())
     mapping_ids = {id(p) for p in mapping_params}
@@ -167,16 +195,17 @@ def main(argv: list[str] | None = None) -> None:
         g_train = DistributedDataParallel(generator, device_ids=[device.index] if use_amp else None)
         d_train = DistributedDataParallel(discriminator, device_ids=[device.index] if use_amp else None)
 
-    faces = load_faces(args.data, args.resolution, args.limit)
-    args.num_faces = len(faces)
-    if rank == 0:
-        print(f"{len(faces)} faces at {args.resolution}px, {world} process(es) on {device}", flush=True)
     sample_z = torch.randn(64, args.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
+    sample_labels = generator.sample_labels(list(range(64))).to(device)
     data_gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
 
-    def real_batch() -> torch.Tensor:
+    def real_batch() -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(faces), (args.batch,), generator=data_gen)
-        return (faces[idx].to(device).float() / 127.5 - 1).contiguous()
+        return (faces[idx].to(device).float() / 127.5 - 1).contiguous(), labels[idx].to(device)
+
+    def fake_labels() -> torch.Tensor:
+        """Labels for generated faces: those of random training faces (the joint training distribution)."""
+        return labels[torch.randint(len(labels), (args.batch,), generator=data_gen)].to(device)
 
     started = time.time()
 
@@ -198,18 +227,19 @@ def main(argv: list[str] | None = None) -> None:
 
     def save_samples() -> None:
         with torch.no_grad():
-            images = g_ema(sample_z).float().cpu()
+            images = g_ema(sample_z, sample_labels).float().cpu()
         (args.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         image_grid(tensor_to_pil(images), columns=8).save(args.run_dir / "samples" / f"step{step:06d}.png")
 
     progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     while step < args.steps:
         # Discriminator step on real vs generated faces (one forward, so DDP sees one pass).
-        z = torch.randn(args.batch, args.z_dim, device=device)
+        z, z_labels = torch.randn(args.batch, args.z_dim, device=device), fake_labels()
+        real, real_labels = real_batch()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             with torch.no_grad():
-                fake = g_train(z)
-            logits = d_train(torch.cat([real_batch(), fake.float()]))
+                fake = g_train(z, z_labels)
+            logits = d_train(torch.cat([real, fake.float()]), torch.cat([real_labels, z_labels]))
             real_logits, fake_logits = logits.float().chunk(2)
             if args.loss == "hinge":
                 d_loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
@@ -221,8 +251,9 @@ def main(argv: list[str] | None = None) -> None:
 
         if args.r1 and step % args.r1_every == 0:
             # Lazy R1 (Mescheder et al. 2018; StyleGAN2): penalise the critic's gradient on real faces.
-            real = real_batch().requires_grad_(True)
-            (grad,) = torch.autograd.grad(d_train(real).sum(), real, create_graph=True)
+            real, real_labels = real_batch()
+            real.requires_grad_(True)
+            (grad,) = torch.autograd.grad(d_train(real, real_labels).sum(), real, create_graph=True)
             r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean() * (args.r1 / 2 * args.r1_every)
             d_opt.zero_grad(set_to_none=True)
             r1.backward()
@@ -230,9 +261,9 @@ def main(argv: list[str] | None = None) -> None:
 
         # Generator step, through the unwrapped discriminator so its DDP hooks stay out of it.
         discriminator.requires_grad_(False)
-        z = torch.randn(args.batch, args.z_dim, device=device)
+        z, z_labels = torch.randn(args.batch, args.z_dim, device=device), fake_labels()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            fake_logits = discriminator(g_train(z)).float()
+            fake_logits = discriminator(g_train(z, z_labels), z_labels).float()
             g_loss = -fake_logits.mean() if args.loss == "hinge" else F.softplus(-fake_logits).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -240,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         discriminator.requires_grad_(True)
 
         with torch.no_grad():
-            w_mean = generator.mapping(z).mean(dim=0)
+            w_mean = generator.mapping(z, z_labels).mean(dim=0)
             if world > 1:
                 dist.all_reduce(w_mean)
                 w_mean /= world

@@ -1,0 +1,67 @@
+"""The text-generation tab: wires Gradio components to TextPipeline, streaming token by token."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from gen_app.gpu import on_gpu
+from gen_app.loading import CHECKPOINTS
+from gen_app.seeding import random_seed
+from gen_app.text.pipeline import MAX_NEW_TOKENS, SamplingSettings, TextPipeline
+from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
+
+INTRO = """A small GPT trained here, from scratch, on 34 of Shakespeare's plays (four more are held out to measure
+it). Give it a speaker and a first line, and watch it continue the scene character by character.
+**Temperature** makes it bolder (higher) or safer (lower; 0 always picks the likeliest character);
+**top-k / top-p** cut off unlikely characters. Same seed and settings, same text."""
+
+EXAMPLES = [
+    "MACBETH:\nIs this a dagger which I see before me,\n",
+    "JULIET:\nO gentle night,",
+    "KING HENRY V:\nOnce more unto the breach, dear friends,",
+    "ACT I\nSCENE I. A street in Venice.\n\n[Enter two Gentlemen]\n\nFIRST GENTLEMAN:\n",
+]
+
+
+def build() -> None:
+    pipe = TextPipeline.load()
+
+    @on_gpu
+    @user_errors
+    def generate(prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed):
+        settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed).validated()
+        for notice in pipe.prepare(prompt).notices:
+            gr.Warning(notice)
+        for continuation in pipe.stream(prompt, settings):
+            yield prompt + continuation, settings.seed
+
+    gr.Markdown(INTRO)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=4, max_lines=12)
+            with gr.Row():
+                run = gr.Button("Generate", variant="primary", scale=2)
+                stop = gr.Button("Stop", variant="stop", scale=1)
+            with gr.Row():
+                seed = gr.Number(label="Seed", value=1, precision=0, min_width=120)
+                lucky = gr.Button("Random seed", min_width=120)
+            max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=400, step=1, label="Max new tokens (characters)")
+            temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature")
+            with gr.Accordion("More sampling settings", open=False):
+                top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k", info="0 = off")
+                top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p", info="1 = off")
+                repetition_penalty = gr.Slider(1, 2, value=1.0, step=0.05, label="Repetition penalty", info="1 = off")
+            seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
+        with gr.Column(scale=2, min_width=300):
+            output = gr.Textbox(label="Text", lines=20, max_lines=40, buttons=["copy"], autoscroll=True)
+    gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
+    about_panel(CHECKPOINTS / "text" / "README.md", pipe.origin)
+
+    inputs = [prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed]
+    generation = run.click(generate, inputs, [output, seed_used], api_name="generate_text", **MODEL_EVENT)
+    lucky.click(lambda: random_seed(), None, seed, api_name="text_random_seed", queue=False)
+    # Stop cancels the running stream at once (and only this browser's job).
+    stop.click(None, None, None, cancels=[generation], api_name="stop_text", api_visibility="private")
+
+
+TAB = Tab(id="text", title="Text generation", build=build)
