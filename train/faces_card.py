@@ -51,6 +51,10 @@ def write_card(checkpoint: Path) -> Path:
     params = sum(p.numel() for p in model.parameters())
     sample_sheets(model, checkpoint)
     res = config["resolution"]
+    attribute_list = "; ".join(
+        f"{name}: {' / '.join(classes)}"
+        for name, classes in zip(config["attribute_names"], config["attribute_classes"], strict=True)
+    )
     card = f"""---
 license: apache-2.0
 library_name: gen_app
@@ -65,8 +69,9 @@ tags:
 
 ## Summary
 A GAN generator trained from scratch, in this repository, on {training["training_faces"]:,} procedurally drawn
-cartoon faces (npm `facesjs`). {params / 1e6:.2f} M parameters; one face per seed, with truncation ψ and smooth
-morphs between seeds. It runs in milliseconds on a CPU. Outputs are {res}×{res} (the app shows them at 256×256).
+cartoon faces (npm `facesjs`). {params / 1e6:.2f} M parameters; one face per seed, with truncation ψ, smooth
+morphs between seeds, and six attributes that can be fixed or left to the seed ({attribute_list}).
+It runs in milliseconds on a CPU. Outputs are {res}×{res} (the app shows them at 256×256).
 
 ![32 sample faces, seeds 0-31, ψ = 0.7](samples.png)
 
@@ -82,13 +87,18 @@ Baseline: the real-vs-real floor (two disjoint sets of real faces of the same si
 
 ## Architecture
 - Mapping network: {config["mapping_layers"]}-layer MLP, z ({config["z_dim"]}) → w ({config["w_dim"]}), He-initialised.
+  The attribute labels enter it as summed, normalised embeddings concatenated with z (as in conditional
+  StyleGAN2-ADA). Unless the user fixes them, labels are drawn per seed from the joint label distribution of
+  the training faces ({len(config["label_combos"])} distinct combinations, stored in config.json), so a seed
+  alone fixes a face and unconditioned samples follow the data's attribute frequencies.
 - Synthesis: learned 4×4 constant, then per resolution bilinear ×2 upsampling and two 3×3 convolutions, each
   followed by instance normalisation and a per-channel scale and shift computed from w (AdaIN, StyleGAN-1);
   widths {config["channels"]} from 4×4 to {res}×{res}; a 1×1 convolution to RGB.
 - Truncation: w' = w̄ + ψ (w − w̄), w̄ a running mean of w during training (ψ = 0 gives the mean face).
 - Discriminator (training only, `train/train_faces.py`): DCGAN-style strided convolutions with spectral
-  normalisation and a minibatch-stddev feature; hinge loss; Adam (lr 2e-4, β = (0, 0.99)); the shipped weights
-  are an exponential moving average (β = 0.999) of the generator's.
+  normalisation, a minibatch-stddev feature and a projection head for the labels (Miyato & Koyama 2018);
+  hinge loss; Adam (lr 2e-4, β = (0, 0.99)); the shipped weights are an exponential moving average
+  (β = 0.999) of the generator's.
 
 ## Training data
 `facesjs` 5.0.3 from npm (Apache-2.0), rendered to PNG by `@resvg/resvg-js` 2.6.2 (MPL-2.0) at 128 px with a
@@ -109,8 +119,11 @@ faces = FacePipeline.load().generate(seed=42, count=4, psi=0.7)   # PIL images
 or, with only this folder: `FaceGenerator.from_pretrained("checkpoints/faces", strict=True)` (gen_app/faces/model.py).
 
 ## Limitations
-Cartoon faces in the facesjs style only, at {res}×{res}; rare attributes can be under- or over-produced (see the
-frequency table above). Generated images carry an "AI-generated" mark in their PNG metadata in the app.
+Cartoon faces in the facesjs style only, at {res}×{res}. Attributes are those six coarse classes (51 facesjs
+hair styles are grouped into five families); finer features (eyes, mouths, hat shapes) come from the seed.
+An unconditional variant is no longer shipped: without labels, this small GAN dropped whole kinds of faces
+(long hair, hats) within the CPU budget, which conditioning fixed. Generated images carry an "AI-generated"
+mark in their PNG metadata in the app.
 """
     path = checkpoint / "README.md"
     path.write_text(card)
