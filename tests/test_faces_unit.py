@@ -156,7 +156,8 @@ def test_shipped_faces_are_varied(face_pipeline):
     faces = face_pipeline.generate(seed=1000, count=16, psi=1.0).images
     arrays = np.stack([pixels(image.resize((64, 64))) for image in faces]).astype(np.float32)
     pairwise = np.abs(arrays[:, None] - arrays[None, :]).mean(axis=(2, 3, 4))
-    assert pairwise[np.triu_indices(16, 1)].min() > 4  # every pair differs visibly
+    pairs = pairwise[np.triu_indices(16, 1)]
+    assert np.median(pairs) > 10 and pairs.min() > 2  # a collapsed generator scores below 0.1
 
 
 def test_fixing_an_attribute_changes_the_face_where_it_should(face_pipeline):

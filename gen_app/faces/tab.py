@@ -57,7 +57,7 @@ def build() -> None:
                 run = gr.Button("Generate", variant="primary", scale=2)
                 lucky = gr.Button("Random seed", scale=1)
             count = gr.Slider(1, MAX_FACES, value=8, step=1, label="Number of faces")
-            psi = gr.Slider(*PSI_RANGE, value=0.7, step=0.05, label="Truncation ψ", info="0 = the average face")
+            psi = gr.Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ", info="0 = the average face")
             with gr.Accordion("Attributes", open=False):
                 attribute_inputs = [
                     gr.Dropdown([RANDOM, *classes], value=RANDOM, label=name.capitalize(), min_width=120)
@@ -72,8 +72,8 @@ def build() -> None:
         return [seed, count, psi, *(fixed.get(name.replace(" ", "_").replace("/", "_"), RANDOM) for name in names)]
 
     examples = {
-        "8 typical faces": example(42, 8, 0.7),
-        "16 varied faces (ψ = 1)": example(2024, 16, 1.0),
+        "8 faces": example(42, 8, 1.0),
+        "16 more typical faces (ψ = 0.7)": example(2024, 16, 0.7),
         "4 clean faces (ψ = 0.3)": example(7, 4, 0.3),
         "the mean face (ψ = 0)": example(123456, 4, 0.0),
     }
