@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def sample_sheets(model: FaceGenerator, out: Path) -> None:
-    """samples.png: seeds 0..31 at psi 0.7; morph.png: seed 1 -> seed 2 in eight steps."""
+    """samples.png: seeds 0..31 at psi 1; morph.png: seed 1 -> seed 2 in eight steps."""
     with torch.inference_mode():
         seeds = list(range(32))
-        faces = model(latents(seeds, model.z_dim), model.sample_labels(seeds), psi=0.7)
+        faces = model(latents(seeds, model.z_dim), model.sample_labels(seeds), psi=1.0)
         image_grid(tensor_to_pil(faces), columns=8).resize((8 * 96, 4 * 96)).save(out / "samples.png")
-        w = model.map(latents([1, 2], model.z_dim), model.sample_labels([1, 2]), psi=0.7)
+        w = model.map(latents([1, 2], model.z_dim), model.sample_labels([1, 2]), psi=1.0)
         path = torch.lerp(w[:1], w[1:], torch.linspace(0, 1, 8)[:, None])
         image_grid(tensor_to_pil(model.synthesize(path)), columns=8).resize((8 * 96, 96)).save(out / "morph.png")
 
@@ -39,7 +39,16 @@ def metrics_section(metrics: dict | None) -> str:
     if not metrics:
         return "Not measured yet: run `python bench/faces.py --json checkpoints/faces/metrics.json`."
     command = "python bench/faces.py --json checkpoints/faces/metrics.json"
-    return f"Output of `{command}` (CPU):\n\n```text{metrics['report'].rstrip()}\n```"
+    fd = {row["features"].split(" (")[0]: row["ratio"] for row in metrics["fd"] if row["psi"] == 1.0}
+    gap = max(metrics["frequencies"]["max_gap_pp"])
+    passed = all(r <= metrics["targets"]["fd_ratio_max"] for r in fd.values()) and gap <= 5
+    status = (
+        f"**Against the floor** (FD ratio ≤ 2.0, attribute frequencies within 5 points): "
+        f"{'met' if passed else 'not met yet'}. FD ratios at ψ = 1: "
+        + ", ".join(f"{name} {ratio:.1f}" for name, ratio in fd.items())
+        + f"; largest attribute-frequency gap {gap:.1f} points.\n\n"
+    )
+    return status + f"Output of `{command}` (CPU):\n\n```text{metrics['report'].rstrip()}\n```"
 
 
 def write_card(checkpoint: Path) -> Path:
@@ -73,7 +82,7 @@ cartoon faces (npm `facesjs`). {params / 1e6:.2f} M parameters; one face per see
 morphs between seeds, and six attributes that can be fixed or left to the seed ({attribute_list}).
 It runs in milliseconds on a CPU. Outputs are {res}×{res} (the app shows them at 256×256).
 
-![32 sample faces, seeds 0-31, ψ = 0.7](samples.png)
+![32 sample faces, seeds 0-31, ψ = 1](samples.png)
 
 Morph from seed 1 to seed 2 (straight line in w space):
 
@@ -114,7 +123,8 @@ square head crop, downscaled to {res} px: `python train/build_faces_data.py` (se
 ## Use
 ```python
 from gen_app.faces.pipeline import FacePipeline
-faces = FacePipeline.load().generate(seed=42, count=4, psi=0.7)   # PIL images
+
+faces = FacePipeline.load().generate(seed=42, count=4, psi=1.0)  # PIL images
 ```
 or, with only this folder: `FaceGenerator.from_pretrained("checkpoints/faces", strict=True)` (gen_app/faces/model.py).
 
