@@ -43,8 +43,11 @@ class FacePipeline:
         model, origin, _ = load_model(FaceGenerator, "faces", device)
         return cls(model, origin)
 
-    def _params(self, **values: object) -> dict:
-        return {"model": "gen_app/faces", "weights": self.origin, "resolution": self.model.resolution, **values}
+    def _params(self, attributes: dict[str, int], **values: object) -> dict:
+        """Metadata for outputs: model, weights, settings, and the attributes fixed by name."""
+        fixed = {name: self.attributes[name][i] for name, i in attributes.items()}
+        model = {"model": "gen_app/faces", "weights": self.origin, "resolution": self.model.resolution}
+        return {**model, **values, "attributes": fixed}
 
     @torch.inference_mode()
     def _render(self, w: torch.Tensor) -> list[Image.Image]:
@@ -91,8 +94,7 @@ class FacePipeline:
         overrides = self._overrides(attributes)
         seeds = seed_range(seed, count)
         images = self._render(self._w(seeds, psi, overrides))
-        fixed = {name: self.attributes[name][i] for name, i in overrides.items()}
-        return Faces(images, seeds, self._params(seed=seed, count=count, psi=psi, attributes=fixed))
+        return Faces(images, seeds, self._params(seed=seed, count=count, psi=psi, attributes=overrides))
 
     def morph(
         self,
@@ -112,6 +114,5 @@ class FacePipeline:
         # torch.lerp is exact at t=0 and t=1, so the end frames are the seeds' own faces.
         t = torch.linspace(0, 1, frames, device=w_a.device)[:, None]
         images = self._render(torch.lerp(w_a[None], w_b[None], t))
-        fixed = {name: self.attributes[name][i] for name, i in overrides.items()}
-        params = self._params(seed_a=seed_a, seed_b=seed_b, frames=frames, psi=psi, attributes=fixed)
+        params = self._params(seed_a=seed_a, seed_b=seed_b, frames=frames, psi=psi, attributes=overrides)
         return Faces(images, [seed_a, seed_b], params)
