@@ -107,10 +107,10 @@ class TextPipeline:
         return PreparedPrompt(ids, notices)
 
     @torch.inference_mode()
-    def stream(self, prompt: str, settings: SamplingSettings) -> Iterator[str]:
-        """Yield the growing continuation of `prompt`, one token at a time."""
+    def stream(self, prompt: str | PreparedPrompt, settings: SamplingSettings) -> Iterator[str]:
+        """Yield the growing continuation of `prompt` (text, or what `prepare` made of it), token by token."""
         settings = settings.validated()
-        prepared = self.prepare(prompt)
+        prepared = prompt if isinstance(prompt, PreparedPrompt) else self.prepare(prompt)
         generator = torch.Generator().manual_seed(settings.seed)
         context = list(prepared.ids)
         cache = KVCache.empty(self.model.n_layer)

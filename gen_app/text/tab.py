@@ -30,9 +30,10 @@ def build() -> None:
     @user_errors
     def generate(prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed):
         settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed).validated()
-        for notice in pipe.prepare(prompt).notices:
+        prepared = pipe.prepare(prompt)
+        for notice in prepared.notices:
             gr.Warning(notice)
-        for continuation in pipe.stream(prompt, settings):
+        for continuation in pipe.stream(prepared, settings):
             yield prompt + continuation, settings.seed
 
     gr.Markdown(INTRO)
