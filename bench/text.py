@@ -4,9 +4,8 @@
 
 Validation text: the four held-out plays of data/text/val.txt (twelfth-night, henry-v, macbeth, the-tempest;
 `python train/build_text_data.py` makes it), never trained on. The loss is the total negative
-log-likelihood of the text divided by its number of characters, so any tokenizer compares fairly; windows
-of the model's context overlap by half and only the second half of each is scored, so every character
-(after the first window) is predicted with at least half a context of history.
+log-likelihood of the text divided by its number of characters, so any tokenizer compares fairly
+(gen_app/text/scoring.py: windows overlap by half, each token is scored once with at least half a context).
 Baseline: `xz -9e` on the same text, in bits and nats per character.
 Speed (CPU unless --device): tokens per second over 256 new tokens with the KV cache, and the time to the
 first token, medians of 5 runs after a warm-up.
@@ -24,38 +23,17 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from gen_app.text.model import GPT  # noqa: E402
 from gen_app.text.pipeline import SamplingSettings, TextPipeline  # noqa: E402
-from gen_app.text.tokenizer import CharTokenizer  # noqa: E402
+from gen_app.text.scoring import nats_per_char  # noqa: E402
+from gen_app.text.tokenizer import load_tokenizer  # noqa: E402
 
 FLOOR, GOAL = 1.60, 1.40  # nats per character on the held-out plays
 SPEED_FLOOR, FIRST_TOKEN_FLOOR_MS = 300, 100
 PROMPT = "MACBETH:\nIs this a dagger which I see before me,\n"
-
-
-@torch.inference_mode()
-def nats_per_char(model: GPT, tokenizer: CharTokenizer, text: str, device: torch.device) -> float:
-    ids = torch.tensor(tokenizer.encode(text), device=device)
-    block, stride = model.block_size, model.block_size // 2
-    total, scored = 0.0, 0
-    for start in range(0, len(ids) - 1, stride):
-        window = ids[start : start + block + 1]
-        if len(window) < 2:
-            break
-        logits = model(window[None, :-1])[0]
-        first = 0 if start == 0 else block - stride  # score only what earlier windows did not
-        nll = F.cross_entropy(logits[first:].float(), window[1:][first:], reduction="sum")
-        total += nll.item()
-        scored += len(window) - 1 - first
-        if start + block + 1 >= len(ids):
-            break
-    assert scored == len(ids) - 1, (scored, len(ids))
-    chars = len(tokenizer.decode(ids[1:].tolist()))
-    return total / chars
 
 
 def xz_bits_per_char(text: str) -> float:
@@ -93,7 +71,7 @@ def main() -> None:
     torch.set_flush_denormal(True)
     device = torch.device(args.device)
     model = GPT.from_pretrained(args.checkpoint, strict=True).to(device).eval()
-    tokenizer = CharTokenizer.load(args.checkpoint / "tokenizer.json")
+    tokenizer = load_tokenizer(args.checkpoint / "tokenizer.json")
     text = args.val.read_text(encoding="utf-8")
 
     loss = nats_per_char(model, tokenizer, text, device)

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from gen_app.limits import InvalidInput
 
 
 def tensor_to_pil(images: torch.Tensor) -> list[Image.Image]:
@@ -47,3 +49,34 @@ def read_png_parameters(path: str | Path) -> dict[str, Any]:
     """The parameters that `save_png` stored in a PNG."""
     with Image.open(path) as image:
         return json.loads(image.text["parameters"])
+
+
+def open_user_image(source: str | Path | Image.Image, max_pixels: int, max_side: int) -> Image.Image:
+    """An uploaded image, upright (EXIF orientation applied) and loaded, or InvalidInput saying what is wrong.
+
+    The size is checked from the header, before the pixels are decoded, so an oversized upload is refused
+    without using the memory it would take.
+    """
+    if source is None:
+        raise InvalidInput("Please upload an image first (or pick an example).")
+    try:
+        image = source if isinstance(source, Image.Image) else Image.open(source)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
+        if isinstance(error, Image.DecompressionBombError):
+            raise InvalidInput(f"The image is far too large; the limit is {max_pixels / 1e6:.1f} megapixels.") from None
+        raise InvalidInput("That file is not an image this app can read (try PNG, JPEG or WebP).") from None
+    except OSError:
+        raise InvalidInput("The image file could not be read; it may be damaged or incomplete.") from None
+    width, height = image.size
+    if width == 0 or height == 0:
+        raise InvalidInput("The image is empty (zero pixels wide or high).")
+    if width * height > max_pixels or max(width, height) > max_side:
+        raise InvalidInput(
+            f"The image is {width}x{height} pixels; the limit is {max_pixels / 1e6:.1f} megapixels "
+            f"and {max_side} pixels on the longest side. Please crop or shrink it first."
+        )
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError):
+        raise InvalidInput("The image file could not be read; it may be damaged or incomplete.") from None

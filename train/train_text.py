@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.text.model import GPT  # noqa: E402
-from gen_app.text.tokenizer import CharTokenizer  # noqa: E402
+from gen_app.text.scoring import nats_per_char  # noqa: E402
+from gen_app.text.tokenizer import Tokenizer, train_tokenizer  # noqa: E402
 from train.common import gather_rng_states, load_state, push_folder, save_state, setup_distributed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=ROOT / "data/text", help="folder with train.txt and val.txt")
-    p.add_argument("--block-size", type=int, default=256)
+    p.add_argument("--tokenizer", choices=["char", "bpe"], default="char")
+    p.add_argument("--vocab-size", type=int, default=2048, help="BPE vocabulary size (with --tokenizer bpe)")
+    p.add_argument("--block-size", type=int, default=256, help="context length in tokens")
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=256)
@@ -48,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--eval-every", type=int, default=250)
-    p.add_argument("--eval-windows", type=int, default=64, help="validation windows per evaluation")
+    p.add_argument("--eval-chars", type=int, default=64_000, help="validation characters per evaluation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
     p.add_argument("--run-dir", type=Path, default=ROOT / "runs/text")
@@ -64,16 +67,11 @@ def learning_rate(step: int, args: argparse.Namespace) -> float:
     return args.min_lr + 0.5 * (args.lr - args.min_lr) * (1 + math.cos(math.pi * progress))
 
 
-@torch.no_grad()
-def validation_loss(model: GPT, val: torch.Tensor, block: int, windows: int, device: torch.device) -> float:
-    """Mean next-character loss (nats) over evenly spaced, fixed validation windows."""
-    model.eval()
-    starts = torch.linspace(0, len(val) - block - 2, windows).long()
-    x = torch.stack([val[s : s + block] for s in starts]).to(device)
-    y = torch.stack([val[s + 1 : s + block + 1] for s in starts]).to(device)
-    loss = F.cross_entropy(model(x).flatten(0, 1).float(), y.flatten()).item()
-    model.train()
-    return loss
+def validation_sample(text: str, chars: int, pieces: int = 8) -> str:
+    """`pieces` evenly spaced slices of the validation text, `chars` characters in all (fixed per run)."""
+    size = min(chars, len(text)) // pieces
+    starts = torch.linspace(0, len(text) - size, pieces).long().tolist()
+    return "".join(text[s : s + size] for s in starts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,9 +84,9 @@ def main(argv: list[str] | None = None) -> None:
 
     train_text = (args.data / "train.txt").read_text(encoding="utf-8")
     val_text = (args.data / "val.txt").read_text(encoding="utf-8")
-    tokenizer = CharTokenizer.train(train_text)
+    tokenizer = train_tokenizer(args.tokenizer, train_text, args.vocab_size)
     train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
-    val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
+    val_sample = validation_sample(val_text, args.eval_chars)
 
     model = GPT(
         vocab_size=tokenizer.vocab_size,
@@ -118,7 +116,11 @@ def main(argv: list[str] | None = None) -> None:
     train_model = DistributedDataParallel(model) if world > 1 else model
     if rank == 0:
         params = sum(p.numel() for p in model.parameters())
-        print(f"{params / 1e6:.2f} M parameters, {len(train_ids):,} training characters, {world} process(es)")
+        print(
+            f"{params / 1e6:.2f} M parameters, {args.tokenizer} tokenizer ({tokenizer.vocab_size} tokens), "
+            f"{len(train_text):,} training characters = {len(train_ids):,} tokens, {world} process(es)",
+            flush=True,
+        )
 
     data_gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
     started = time.time()
@@ -154,9 +156,11 @@ def main(argv: list[str] | None = None) -> None:
         progress.update(1)
         if step % args.eval_every == 0 or step == args.steps:
             if rank == 0:
-                val = validation_loss(model, val_ids, args.block_size, args.eval_windows, device)
-                history.append({"step": step, "train": round(loss.item(), 4), "val": round(val, 4)})
-                progress.write(f"step {step}: train {loss.item():.3f}, val {val:.3f} nats/char")
+                val = nats_per_char(model, tokenizer, val_sample, device)
+                chars_seen = step * args.batch * args.block_size * world * len(train_text) / len(train_ids)
+                history.append({"step": step, "train_per_token": round(loss.item(), 4), "val": round(val, 4),
+                                "chars_seen": int(chars_seen)})
+                progress.write(f"step {step}: train {loss.item():.3f} nats/token, val {val:.3f} nats/char")
             checkpoint_state()
     progress.close()
 
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def export(
     model: GPT,
-    tokenizer: CharTokenizer,
+    tokenizer: Tokenizer,
     args: argparse.Namespace,
     history: list[dict],
     hours: float,
@@ -183,6 +187,7 @@ def export(
     record = {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
         "steps": args.steps,
+        "tokenizer": args.tokenizer,
         "batch_per_process": args.batch,
         "processes": world,
         "tokens_seen": args.steps * args.batch * args.block_size * world,

@@ -19,7 +19,7 @@ from gen_app.limits import InvalidInput, check_float, check_int
 from gen_app.loading import load_model
 from gen_app.seeding import MAX_SEED
 from gen_app.text.model import GPT, KVCache
-from gen_app.text.tokenizer import CharTokenizer
+from gen_app.text.tokenizer import Tokenizer, load_tokenizer
 
 MAX_NEW_TOKENS = 2000
 MAX_PROMPT_CHARS = 20_000  # longer prompts are refused; prompts past the context keep only their end
@@ -74,7 +74,7 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings, recent: list
 
 
 class TextPipeline:
-    def __init__(self, model: GPT, tokenizer: CharTokenizer, origin: str = "checkpoints/text"):
+    def __init__(self, model: GPT, tokenizer: Tokenizer, origin: str = "checkpoints/text"):
         self.model = model
         self.tokenizer = tokenizer
         self.origin = origin
@@ -83,7 +83,7 @@ class TextPipeline:
     @classmethod
     def load(cls, device: torch.device | None = None) -> TextPipeline:
         model, origin, folder = load_model(GPT, "text", device, extra_files=("tokenizer.json",))
-        return cls(model, CharTokenizer.load(Path(folder) / "tokenizer.json"), origin)
+        return cls(model, load_tokenizer(Path(folder) / "tokenizer.json"), origin)
 
     def prepare(self, prompt: str) -> PreparedPrompt:
         """Token ids for `prompt`, with notices for what was changed to make it fit the model."""
@@ -102,7 +102,7 @@ class TextPipeline:
         ids = self.tokenizer.encode(prompt)
         keep = self.model.block_size // 2  # leave room to generate before the context slides
         if len(ids) > keep:
-            notices.append(f"The prompt is longer than the model's context; only its last {keep} characters are used.")
+            notices.append(f"The prompt is longer than the model's context; only its last {keep} tokens are used.")
             ids = ids[-keep:]
         return PreparedPrompt(ids, notices)
 

@@ -11,9 +11,10 @@ from gen_app.text.pipeline import MAX_NEW_TOKENS, SamplingSettings, TextPipeline
 from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
 
 INTRO = """A small GPT trained here, from scratch, on 34 of Shakespeare's plays (four more are held out to measure
-it). Give it a speaker and a first line, and watch it continue the scene character by character.
-**Temperature** makes it bolder (higher) or safer (lower; 0 always picks the likeliest character);
-**top-k / top-p** cut off unlikely characters. Same seed and settings, same text."""
+it). Give it a speaker in capitals and a first line, and watch it continue the scene, a word piece (token) at
+a time. **Temperature** makes it bolder (higher) or safer (lower; 0 always picks the likeliest token);
+**top-k / top-p** cut off unlikely tokens; **repetition penalty** discourages recently used ones.
+Same seed and settings, same text. **Stop** stops at once."""
 
 EXAMPLES = [
     "MACBETH:\nIs this a dagger which I see before me,\n",
@@ -46,7 +47,9 @@ def build() -> None:
             with gr.Row():
                 seed = gr.Number(label="Seed", value=1, precision=0, min_width=120)
                 lucky = gr.Button("Random seed", min_width=120)
-            max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=400, step=1, label="Max new tokens (characters)")
+            max_new_tokens = gr.Slider(
+                1, MAX_NEW_TOKENS, value=300, step=1, label="Max new tokens", info="a token is ~2.6 characters"
+            )
             temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature")
             with gr.Accordion("More sampling settings", open=False):
                 top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k", info="0 = off")

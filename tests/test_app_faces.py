@@ -1,19 +1,14 @@
-"""The whole app through gradio_client, as an API user (or the browser) would call it."""
+"""The whole app through gradio_client, as an API user (or the browser) would call it: the faces tab, and
+what all tabs share (test_app_<tab>.py hold the other tabs)."""
 
 import json
 
 import httpx
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 from gen_app.images import read_png_parameters
-
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def test_every_endpoint_is_listed(client):

@@ -1,0 +1,89 @@
+"""Build the super-resolution crop set from the photos in Debian's wallpaper packages.
+
+    sudo apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds plasma-workspace-wallpapers
+    python train/build_sr_data.py          # data/sr/{hr,lr2,lr4}.npy (uint8), ~0.7 GB, ~1 minute
+
+Every JPEG photo of 1000 px or more in /usr/share/backgrounds and /usr/share/wallpapers (the packages above;
+CC-BY-4.0 / CC-BY-SA / CC0 / GPL-2+ per file, see /usr/share/doc/<package>/copyright) is read whole, and
+also at half size (a PIL bicubic downscale: wallpapers of 3-6K pixels are soft at full size, and halving
+gives crops with the sharpness of ordinary photos). From each, random 128x128 high-resolution crops are
+cut, in proportion to the image's area; nearly flat crops (sky, blur) are mostly skipped, since they teach
+nothing. The low-resolution inputs are the crops downscaled by PIL bicubic (the degradation the models
+are trained for): 64x64 for x2, 32x32 for x4.
+
+The validation photos (scikit-image and scikit-learn wheels) are never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
+CROP = 128
+MIN_SIDE = 1000
+FLAT_STD = 6.0  # crops whose pixel standard deviation (0-255) is below this are kept only 1 time in 10
+
+
+def photo_paths() -> list[Path]:
+    suffixes = {".jpg", ".jpeg"}
+    folders = [folder for folder in PHOTO_FOLDERS if folder.exists()]
+    paths = [p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in suffixes]
+    keep, seen = [], set()
+    for path in sorted(paths):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()  # the KDE packages link one photo many times
+        with Image.open(path) as image:
+            if min(image.size) >= MIN_SIDE and digest not in seen:
+                seen.add(digest)
+                keep.append(path)
+    return keep
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=ROOT / "data/sr")
+    p.add_argument("--crops", type=int, default=12_000, help="total number of 128x128 crops")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit-photos", type=int, default=0, help="use only the first N photos (smoke tests)")
+    args = p.parse_args()
+    rng = np.random.default_rng(args.seed)
+    paths = photo_paths()[: args.limit_photos or None]
+    if not paths:
+        raise SystemExit("no photos found: install the Debian wallpaper packages listed in this script's doc")
+    sources = []
+    for path in paths:
+        image = Image.open(path).convert("RGB")
+        half = image.resize((image.width // 2, image.height // 2), Image.BICUBIC)
+        sources += [(path, "full", np.asarray(image)), (path, "half", np.asarray(half))]
+    areas = np.array([a.shape[0] * a.shape[1] for _, _, a in sources], dtype=float)
+    counts = np.maximum(1, np.round(args.crops * areas / areas.sum())).astype(int)
+    hr, lr2, lr4, manifest = [], [], [], []
+    for (path, size, array), count in zip(sources, counts, strict=True):
+        taken = tries = 0
+        while taken < count and tries < count * 20:
+            tries += 1
+            y = rng.integers(0, array.shape[0] - CROP + 1)
+            x = rng.integers(0, array.shape[1] - CROP + 1)
+            crop = array[y : y + CROP, x : x + CROP]
+            if crop.std() < FLAT_STD and rng.random() > 0.1:
+                continue
+            image = Image.fromarray(crop)
+            hr.append(crop)
+            lr2.append(np.asarray(image.resize((CROP // 2, CROP // 2), Image.BICUBIC)))
+            lr4.append(np.asarray(image.resize((CROP // 4, CROP // 4), Image.BICUBIC)))
+            taken += 1
+        manifest.append(f"{path}\t{size}\t{array.shape[1]}x{array.shape[0]}\t{taken}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, arrays in (("hr", hr), ("lr2", lr2), ("lr4", lr4)):
+        np.save(args.out / f"{name}.npy", np.stack(arrays))
+    (args.out / "sources.tsv").write_text("path\tsize\tpixels\tcrops\n" + "\n".join(manifest) + "\n")
+    print(f"{len(hr):,} crops from {len(paths)} photos -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Train a super-resolution network (gen_app/sr/model.py) on the crop set from build_sr_data.py.
+
+    python train/build_sr_data.py                                  # data/sr/*.npy
+    python train/train_sr.py --scale 4                             # writes checkpoints/sr-x4/
+    python train/train_sr.py --scale 2 --init-from checkpoints/sr-x4   # x2, starting from the x4 body
+    torchrun --nproc_per_node 2 train/train_sr.py --scale 4 ...    # data-parallel (gloo on CPU, nccl on CUDA)
+
+The PSNR recipe (EDSR, Real-ESRGAN's PSNR stage): L1 loss between the network's output for a bicubic-
+downscaled crop and the original crop; random flips and 90-degree rotations; Adam with warm-up and cosine
+decay; bf16 autocast on CUDA. The last 256 crops are held out to follow training (PSNR on them, in dB, next
+to bicubic's); the real validation photos are only used by bench/sr.py. State is saved to --run-dir, and a
+run with the same --run-dir resumes from it. --init-from copies every tensor whose shape matches from
+another checkpoint (the body; the last convolution differs between scales).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gen_app.sr.model import SRNet  # noqa: E402
+from train.common import gather_rng_states, load_state, push_folder, save_state, setup_distributed  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+HELD_OUT = 256
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT / "data/sr", help="folder with hr.npy, lr2.npy, lr4.npy")
+    p.add_argument("--scale", type=int, choices=[2, 4], default=4)
+    p.add_argument("--channels", type=int, default=64)
+    p.add_argument("--num-convs", type=int, default=12)
+    p.add_argument("--patch", type=int, default=32, help="low-resolution patch size")
+    p.add_argument("--steps", type=int, default=8000)
+    p.add_argument("--batch", type=int, default=16, help="per-process batch size")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--init-from", type=Path, default=None, help="checkpoint folder to take matching tensors from")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
+    p.add_argument("--run-dir", type=Path, default=None, help="default: runs/sr-x<scale>")
+    p.add_argument("--out", type=Path, default=None, help="default: checkpoints/sr-x<scale>")
+    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+    args = p.parse_args(argv)
+    args.run_dir = args.run_dir or ROOT / f"runs/sr-x{args.scale}"
+    args.out = args.out or ROOT / f"checkpoints/sr-x{args.scale}"
+    return args
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def to_tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(array)).permute(0, 3, 1, 2).float() / 255
+
+
+def batch_of(hr: np.ndarray, lr: np.ndarray, args: argparse.Namespace, gen: torch.Generator):
+    """Random aligned (low, high) patches with random flips / 90-degree rotations."""
+    index = torch.randint(len(hr), (args.batch,), generator=gen).numpy()
+    room = lr.shape[1] - args.patch
+    y, x = (torch.randint(room + 1, (2,), generator=gen) if room > 0 else torch.zeros(2, dtype=torch.long)).tolist()
+    s, p = args.scale, args.patch
+    low = to_tensor(lr[index, y : y + p, x : x + p])
+    high = to_tensor(hr[index, y * s : (y + p) * s, x * s : (x + p) * s])
+    turns, flip = torch.randint(4, (1,), generator=gen).item(), torch.rand(1, generator=gen).item() < 0.5
+    low, high = torch.rot90(low, turns, (2, 3)), torch.rot90(high, turns, (2, 3))
+    if flip:
+        low, high = low.flip(3), high.flip(3)
+    return low, high
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, border: int) -> float:
+    """Mean PSNR (dB) over a batch, on uint8-rounded values, `border` pixels cropped."""
+    a = (a.clamp(0, 1) * 255).round()[..., border:-border, border:-border]
+    b = (b * 255).round()[..., border:-border, border:-border]
+    mse = (a - b).pow(2).flatten(1).mean(1)
+    return (10 * torch.log10(255**2 / mse.clamp_min(1e-10))).mean().item()
+
+
+@torch.no_grad()
+def held_out_psnr(model: SRNet, low: torch.Tensor, high: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    model.eval()
+    out = torch.cat([model(chunk.to(device)).float().cpu() for chunk in low.split(64)])
+    model.train()
+    bicubic = F.interpolate(low, scale_factor=model.scale, mode="bicubic", align_corners=False)
+    return psnr(out, high, model.scale), psnr(bicubic, high, model.scale)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    rank, world, device = setup_distributed()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed + rank)
+    use_amp = device.type == "cuda"
+
+    hr = np.load(args.data / "hr.npy")
+    lr = np.load(args.data / f"lr{args.scale}.npy")
+    train_hr, train_lr = hr[:-HELD_OUT], lr[:-HELD_OUT]
+    held_low, held_high = to_tensor(lr[-HELD_OUT:]), to_tensor(hr[-HELD_OUT:])
+
+    model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs).to(device)
+    if args.init_from is not None:
+        source = SRNet.from_pretrained(args.init_from).state_dict()
+        own = model.state_dict()
+        matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(matched, strict=False)
+        if rank == 0:
+            print(f"initialised {len(matched)}/{len(own)} tensors from {args.init_from}", flush=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    state_path = args.run_dir / "state.pt"
+    step, train_seconds, history = 0, 0.0, []
+    state = load_state(state_path, device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, train_seconds, history = state["step"], state["train_seconds"], json.loads(state["history"])
+        torch.set_rng_state(state["rng"][rank % len(state["rng"])])
+        if rank == 0:
+            print(f"resumed from {state_path} at step {step}", flush=True)
+    train_model = DistributedDataParallel(model) if world > 1 else model
+    if rank == 0:
+        params = sum(p.numel() for p in model.parameters())
+        print(f"x{args.scale}: {params / 1e6:.2f} M parameters, {len(train_hr):,} crops, {world} process(es)")
+
+    data_gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
+    started = time.time()
+
+    def checkpoint_state() -> None:
+        rngs = gather_rng_states(world)
+        if rank == 0:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "train_seconds": train_seconds + time.time() - started,
+                "history": json.dumps(history),
+                "rng": rngs,
+            }
+            save_state(state, state_path)
+
+    progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
+    while step < args.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        low, high = batch_of(train_hr, train_lr, args, data_gen)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            out = train_model(low.to(device))
+        loss = F.l1_loss(out.float(), high.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        progress.update(1)
+        if step % args.eval_every == 0 or step == args.steps:
+            if rank == 0:
+                ours, bicubic = held_out_psnr(model, held_low, held_high, device)
+                history.append({"step": step, "l1": round(loss.item(), 5), "psnr": round(ours, 3),
+                                "bicubic_psnr": round(bicubic, 3)})
+                progress.write(
+                    f"step {step}: L1 {loss.item():.4f}, held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f})"
+                )
+            checkpoint_state()
+    progress.close()
+
+    if rank == 0:
+        export(model, args, history, (train_seconds + time.time() - started) / 3600, world, device)
+    if world > 1:
+        dist.destroy_process_group()
+
+
+def export(model: SRNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device) -> None:
+    model = model.to("cpu").float().eval()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    record = {
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        "scale": args.scale,
+        "steps": args.steps,
+        "batch_per_process": args.batch,
+        "patch": args.patch,
+        "processes": world,
+        "init_from": str(args.init_from) if args.init_from else None,
+        "device": gpu or f"CPU ({torch.get_num_threads()} threads)",
+        "training_hours": round(hours, 2),
+        "seed": args.seed,
+        "history": history,
+    }
+    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out}", flush=True)
+    if args.push_to_hub:
+        push_folder(args.out, args.push_to_hub)
+
+
+if __name__ == "__main__":
+    main()
