@@ -94,6 +94,7 @@ def main() -> None:
     print(report)
     if args.json:
         figures = {"nats_per_char": loss, "xz_bits_per_char": xz, "tokens_per_second": rate}
+        figures |= {"validation_chars": len(text), "chars_per_token": len(text) / len(tokenizer.encode(text))}
         figures |= {"first_token_ms": first_ms, "threads": torch.get_num_threads(), "report": report}
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

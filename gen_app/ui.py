@@ -62,19 +62,22 @@ def about_panel(card: Path, origin: str) -> None:
 
 
 class ImageUpload(gr.Image):
-    """A gr.Image input that hands the uploaded file to the pipeline untouched (a path).
+    """A gr.Image input that hands the uploaded file to the pipeline untouched (a path; build it with
+    type="filepath", image_mode=None).
 
     Plain gr.Image opens the upload with PIL before the event function runs, so a damaged or non-image file
     fails inside Gradio with an internal error. Here the pipeline opens it and explains what is wrong, and
     the file keeps its mode, bit depth and EXIF orientation for the pipeline to honour.
     """
 
-    is_template = True  # rendered by the frontend as a normal "image" component
-
-    def __init__(self, **kwargs):
-        super().__init__(type="filepath", image_mode=None, **kwargs)
+    def get_block_name(self) -> str:
+        return "image"  # rendered by the frontend as a normal image component
 
     def preprocess(self, payload):
         if payload is not None and payload.path is not None and not str(payload.url or "").startswith("data:"):
             return str(payload.path)
         return super().preprocess(payload)
+
+    def get_config(self):
+        # The same component name as gr.Image, so the page treats it as one.
+        return {**super().get_config(), "name": "image"}

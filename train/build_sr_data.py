@@ -1,15 +1,17 @@
 """Build the super-resolution crop set from the photos in Debian's wallpaper packages.
 
     sudo apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds plasma-workspace-wallpapers
-    python train/build_sr_data.py          # data/sr/{hr,lr2,lr4}.npy (uint8), ~0.7 GB, ~1 minute
+    python train/build_sr_data.py          # data/sr/{hr,lr2,lr4}.npy (uint8), ~0.7 GB, ~2 minutes
 
-Every JPEG photo of 1000 px or more in /usr/share/backgrounds and /usr/share/wallpapers (the packages above;
-CC-BY-4.0 / CC-BY-SA / CC0 / GPL-2+ per file, see /usr/share/doc/<package>/copyright) is read whole, and
-also at half size (a PIL bicubic downscale: wallpapers of 3-6K pixels are soft at full size, and halving
-gives crops with the sharpness of ordinary photos). From each, random 128x128 high-resolution crops are
-cut, in proportion to the image's area; nearly flat crops (sky, blur) are mostly skipped, since they teach
-nothing. The low-resolution inputs are the crops downscaled by PIL bicubic (the degradation the models
-are trained for): 64x64 for x2, 32x32 for x4.
+Every distinct JPEG photo of 1000 px or more in /usr/share/backgrounds and /usr/share/wallpapers (the
+packages above; CC-BY-4.0 / CC-BY-SA / CC0 / GPL-2+ per file, see /usr/share/doc/<package>/copyright) is
+shrunk (PIL bicubic, antialiased) to 1/2, 1/3 and 1/4 of its size: wallpapers of 2-6K pixels are so soft
+at full size that bicubic upscaling already restores most crops (40-55 dB), while shrunk they have the
+detail density of ordinary photos (25-35 dB, like the validation photos). From each, random 128x128
+high-resolution crops are cut, in proportion to area; crops that bicubic x4 already restores well
+(PSNR > 35 dB: sky, blur, flat colour) are kept only 1 time in 10, since they teach little. The
+low-resolution inputs are the crops downscaled by PIL bicubic (the degradation the models are trained
+for): 64x64 for x2, 32x32 for x4.
 
 The validation photos (scikit-image and scikit-learn wheels) are never used here.
 """
@@ -27,12 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 CROP = 128
 MIN_SIDE = 1000
-FLAT_STD = 6.0  # crops whose pixel standard deviation (0-255) is below this are kept only 1 time in 10
+SHRINK = (2, 3, 4)
+EASY_PSNR = 35.0  # crops that bicubic x4 restores better than this (dB) are kept only 1 time in 10
 
 
-def photo_paths() -> list[Path]:
+def photo_paths(folders: tuple[Path, ...] = PHOTO_FOLDERS) -> list[Path]:
     suffixes = {".jpg", ".jpeg"}
-    folders = [folder for folder in PHOTO_FOLDERS if folder.exists()]
+    folders = [folder for folder in folders if folder.exists()]
     paths = [p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in suffixes]
     keep, seen = [], set()
     for path in sorted(paths):
@@ -44,22 +47,30 @@ def photo_paths() -> list[Path]:
     return keep
 
 
+def bicubic_psnr(low: Image.Image, crop: np.ndarray) -> float:
+    """PSNR (dB) of `low` upscaled back by bicubic against `crop`: high means there is little to restore."""
+    up = np.asarray(low.resize((CROP, CROP), Image.BICUBIC), dtype=np.float64)
+    mse = ((up - crop)[4:-4, 4:-4] ** 2).mean()
+    return float(10 * np.log10(255**2 / max(mse, 1e-6)))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=ROOT / "data/sr")
     p.add_argument("--crops", type=int, default=12_000, help="total number of 128x128 crops")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit-photos", type=int, default=0, help="use only the first N photos (smoke tests)")
+    p.add_argument("--photos", type=Path, nargs="+", default=PHOTO_FOLDERS, help="folders searched for JPEGs")
     args = p.parse_args()
     rng = np.random.default_rng(args.seed)
-    paths = photo_paths()[: args.limit_photos or None]
+    paths = photo_paths(tuple(args.photos))
     if not paths:
         raise SystemExit("no photos found: install the Debian wallpaper packages listed in this script's doc")
     sources = []
     for path in paths:
         image = Image.open(path).convert("RGB")
-        half = image.resize((image.width // 2, image.height // 2), Image.BICUBIC)
-        sources += [(path, "full", np.asarray(image)), (path, "half", np.asarray(half))]
+        for factor in SHRINK:
+            small = image.resize((image.width // factor, image.height // factor), Image.BICUBIC)
+            sources.append((path, f"1/{factor}", np.asarray(small)))
     areas = np.array([a.shape[0] * a.shape[1] for _, _, a in sources], dtype=float)
     counts = np.maximum(1, np.round(args.crops * areas / areas.sum())).astype(int)
     hr, lr2, lr4, manifest = [], [], [], []
@@ -70,12 +81,13 @@ def main() -> None:
             y = rng.integers(0, array.shape[0] - CROP + 1)
             x = rng.integers(0, array.shape[1] - CROP + 1)
             crop = array[y : y + CROP, x : x + CROP]
-            if crop.std() < FLAT_STD and rng.random() > 0.1:
-                continue
             image = Image.fromarray(crop)
+            low4 = image.resize((CROP // 4, CROP // 4), Image.BICUBIC)
+            if bicubic_psnr(low4, crop) > EASY_PSNR and rng.random() > 0.1:
+                continue
             hr.append(crop)
             lr2.append(np.asarray(image.resize((CROP // 2, CROP // 2), Image.BICUBIC)))
-            lr4.append(np.asarray(image.resize((CROP // 4, CROP // 4), Image.BICUBIC)))
+            lr4.append(np.asarray(low4))
             taken += 1
         manifest.append(f"{path}\t{size}\t{array.shape[1]}x{array.shape[0]}\t{taken}")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@
 
 The PSNR recipe (EDSR, Real-ESRGAN's PSNR stage): L1 loss between the network's output for a bicubic-
 downscaled crop and the original crop; random flips and 90-degree rotations; Adam with warm-up and cosine
-decay; bf16 autocast on CUDA. The last 256 crops are held out to follow training (PSNR on them, in dB, next
+decay; bf16 autocast on CUDA. 256 crops (evenly spread) are held out to follow training (PSNR on them, in dB, next
 to bicubic's); the real validation photos are only used by bench/sr.py. State is saved to --run-dir, and a
 run with the same --run-dir resumes from it. --init-from copies every tensor whose shape matches from
 another checkpoint (the body; the last convolution differs between scales).
@@ -114,8 +114,11 @@ def main(argv: list[str] | None = None) -> None:
 
     hr = np.load(args.data / "hr.npy")
     lr = np.load(args.data / f"lr{args.scale}.npy")
-    train_hr, train_lr = hr[:-HELD_OUT], lr[:-HELD_OUT]
-    held_low, held_high = to_tensor(lr[-HELD_OUT:]), to_tensor(hr[-HELD_OUT:])
+    # Every n-th crop is held out (crops are stored photo by photo, so this samples all photos).
+    held = np.zeros(len(hr), dtype=bool)
+    held[:: len(hr) // HELD_OUT][:HELD_OUT] = True
+    train_hr, train_lr = hr[~held], lr[~held]
+    held_low, held_high = to_tensor(lr[held]), to_tensor(hr[held])
 
     model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs).to(device)
     if args.init_from is not None:

@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     train_text = (args.data / "train.txt").read_text(encoding="utf-8")
     val_text = (args.data / "val.txt").read_text(encoding="utf-8")
     tokenizer = train_tokenizer(args.tokenizer, train_text, args.vocab_size)
+    args.training_chars = len(train_text)
     train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
     val_sample = validation_sample(val_text, args.eval_chars)
 
@@ -188,6 +189,7 @@ def export(
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
         "steps": args.steps,
         "tokenizer": args.tokenizer,
+        "training_chars": args.training_chars,
         "batch_per_process": args.batch,
         "processes": world,
         "tokens_seen": args.steps * args.batch * args.block_size * world,

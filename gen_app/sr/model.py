@@ -31,9 +31,14 @@ class SRNet(
         if scale not in (2, 3, 4):
             raise ValueError(f"scale must be 2, 3 or 4, got {scale}")
         self.scale = scale
-        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.PReLU(channels)]
-        for _ in range(num_convs):
-            layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.PReLU(channels)]
+        layers: list[nn.Module] = []
+        for i in range(num_convs + 1):
+            conv = nn.Conv2d(3 if i == 0 else channels, channels, 3, padding=1)
+            # He init for PReLU's starting slope keeps the signal's scale through the stack; PyTorch's default
+            # shrinks it every layer, so a deep stack starts with near-zero features and barely trains.
+            nn.init.kaiming_normal_(conv.weight, a=0.25, nonlinearity="leaky_relu")
+            nn.init.zeros_(conv.bias)
+            layers += [conv, nn.PReLU(channels)]
         last = nn.Conv2d(channels, 3 * scale * scale, 3, padding=1)
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)

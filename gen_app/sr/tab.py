@@ -63,7 +63,7 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            image = ImageUpload(label="Photo", sources=["upload", "clipboard"])
+            image = ImageUpload(label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"])
             scale = gr.Radio([(f"×{s}", s) for s in SCALES], value=4, label="Upscale factor")
             run = gr.Button("Upscale", variant="primary")
             gr.Examples(
