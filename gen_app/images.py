@@ -41,7 +41,9 @@ def png_metadata(params: dict[str, Any]) -> PngImagePlugin.PngInfo:
 def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Path:
     """Save `image` as PNG with `params` in its text chunks; returns the path."""
     path = Path(path)
-    image.save(path, format="PNG", pnginfo=png_metadata(params))
+    # Big images (tens of megapixels from super-resolution) would take many seconds at the default level.
+    level = 6 if image.width * image.height <= 4_000_000 else 1
+    image.save(path, format="PNG", pnginfo=png_metadata(params), compress_level=level)
     return path
 
 

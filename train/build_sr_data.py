@@ -1,6 +1,7 @@
 """Build the super-resolution crop set from the photos in Debian's wallpaper packages.
 
-    sudo apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds plasma-workspace-wallpapers
+    sudo apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds plasma-workspace-wallpapers \
+        gcompris-qt-data
     python train/build_sr_data.py          # data/sr/{hr,lr2,lr4}.npy (uint8), ~0.7 GB, ~2 minutes
 
 Every distinct JPEG photo of 1000 px or more in /usr/share/backgrounds and /usr/share/wallpapers (the
@@ -13,6 +14,12 @@ high-resolution crops are cut, in proportion to area; crops that bicubic x4 alre
 low-resolution inputs are the crops downscaled by PIL bicubic (the degradation the models are trained
 for): 64x64 for x2, 32x32 for x4.
 
+Second source, for everyday subjects (animals, fur, buildings, people) like the validation photos': the
+114 WebP photos (1024-1920 px; CC-BY-SA / CC0 / public domain per file, see the package's copyright file)
+inside GCompris's explore_monuments, explore_world_animals, explore_farm_animals, explore_world_music and
+erase activity files (Qt .rcc, read with train/build_style_images.py's reader), shrunk to 700 and 512 px on
+their longest side; they get --gcompris-share of the crops.
+
 The validation photos (scikit-image and scikit-learn wheels) are never used here.
 """
 
@@ -20,16 +27,24 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 CROP = 128
 MIN_SIDE = 1000
 SHRINK = (2, 3, 4)
+GCOMPRIS_RCC = Path("/usr/share/gcompris-qt/rcc")
+GCOMPRIS_PHOTO_SETS = (
+    "explore_monuments", "explore_world_animals", "explore_farm_animals", "explore_world_music", "erase"
+)
+GCOMPRIS_SIDES = (700, 512)
 EASY_PSNR = 35.0  # crops that bicubic x4 restores better than this (dB) are kept only 1 time in 10
 
 
@@ -47,6 +62,23 @@ def photo_paths(folders: tuple[Path, ...] = PHOTO_FOLDERS) -> list[Path]:
     return keep
 
 
+def gcompris_photos() -> list[tuple[str, Image.Image]]:
+    """(resource name, RGB image) for every photo of 1000 px or more in the GCompris photo activities."""
+    from train.build_style_images import read_rcc
+
+    photos = []
+    for name in GCOMPRIS_PHOTO_SETS:
+        path = GCOMPRIS_RCC / f"{name}.rcc"
+        if not path.exists():
+            continue
+        for resource, data in sorted(read_rcc(path).items()):
+            if resource.lower().endswith(".webp"):
+                image = Image.open(io.BytesIO(data))
+                if max(image.size) >= 1000:
+                    photos.append((f"{path.name}:{resource}", image.convert("RGB")))
+    return photos
+
+
 def bicubic_psnr(low: Image.Image, crop: np.ndarray) -> float:
     """PSNR (dB) of `low` upscaled back by bicubic against `crop`: high means there is little to restore."""
     up = np.asarray(low.resize((CROP, CROP), Image.BICUBIC), dtype=np.float64)
@@ -60,6 +92,7 @@ def main() -> None:
     p.add_argument("--crops", type=int, default=12_000, help="total number of 128x128 crops")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--photos", type=Path, nargs="+", default=PHOTO_FOLDERS, help="folders searched for JPEGs")
+    p.add_argument("--gcompris-share", type=float, default=0.4, help="share of crops from GCompris photos (0: none)")
     args = p.parse_args()
     rng = np.random.default_rng(args.seed)
     paths = photo_paths(tuple(args.photos))
@@ -71,8 +104,18 @@ def main() -> None:
         for factor in SHRINK:
             small = image.resize((image.width // factor, image.height // factor), Image.BICUBIC)
             sources.append((path, f"1/{factor}", np.asarray(small)))
-    areas = np.array([a.shape[0] * a.shape[1] for _, _, a in sources], dtype=float)
-    counts = np.maximum(1, np.round(args.crops * areas / areas.sum())).astype(int)
+    extra = []
+    for name, image in gcompris_photos() if args.gcompris_share > 0 else []:
+        for side in GCOMPRIS_SIDES:
+            factor = max(image.size) / side
+            small = image.resize((round(image.width / factor), round(image.height / factor)), Image.BICUBIC)
+            extra.append((name, f"{side} px", np.asarray(small)))
+    share = args.gcompris_share if extra else 0.0
+    counts = []
+    for group, crops in ((sources, args.crops * (1 - share)), (extra, args.crops * share)):
+        areas = np.array([a.shape[0] * a.shape[1] for _, _, a in group], dtype=float)
+        counts += np.maximum(1, np.round(crops * areas / areas.sum())).astype(int).tolist() if group else []
+    sources += extra
     hr, lr2, lr4, manifest = [], [], [], []
     for (path, size, array), count in zip(sources, counts, strict=True):
         taken = tries = 0
@@ -94,7 +137,7 @@ def main() -> None:
     for name, arrays in (("hr", hr), ("lr2", lr2), ("lr4", lr4)):
         np.save(args.out / f"{name}.npy", np.stack(arrays))
     (args.out / "sources.tsv").write_text("path\tsize\tpixels\tcrops\n" + "\n".join(manifest) + "\n")
-    print(f"{len(hr):,} crops from {len(paths)} photos -> {args.out}")
+    print(f"{len(hr):,} crops from {len(paths)} wallpapers and {len(extra) // 2} GCompris photos -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ from gen_app.sr.pipeline import SRPipeline  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 CROPS = {"chelsea": (150, 60), "astronaut": (170, 40), "china": (200, 150), "motorcycle_left": (300, 250)}
 CROP, ZOOM = 96, 2
-PACKAGES = ("lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04", "mate-backgrounds", "plasma-workspace-wallpapers")
+PACKAGES = (
+    "lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04", "mate-backgrounds", "plasma-workspace-wallpapers",
+    "gcompris-qt-data",
+)
 
 
 def crop_sheet(pipe: SRPipeline, scale: int, out: Path) -> None:
@@ -63,6 +66,21 @@ def package_versions() -> str:
         return ", ".join(f"`{line.split()[0]}` {line.split()[1]}" for line in lines.splitlines())
     except (OSError, subprocess.CalledProcessError):
         return ", ".join(f"`{p}`" for p in PACKAGES)
+
+
+def stages(training: dict) -> str:
+    """The earlier training stages this checkpoint was fine-tuned from, oldest first."""
+    chain, stage = [], training.get("previous_stage")
+    while stage:
+        chain.append(stage)
+        stage = stage.get("previous_stage")
+    if not chain:
+        return ""
+    earlier = "; ".join(f"`{s['command']}` ({s['steps']:,} steps, {s['training_hours']} h)" for s in reversed(chain))
+    return (
+        f"\n- Fine-tuned from earlier stages: {earlier}. The first ×4 stage saw the wallpaper crops only (the data"
+        " set before the GCompris photos were added: `python train/build_sr_data.py --gcompris-share 0`)."
+    )
 
 
 def write_card(folder: Path, metrics: dict | None, pipe: SRPipeline) -> Path:
@@ -133,14 +151,18 @@ not train within a CPU budget anyway. Receptive field: {model.receptive_radius} 
 (tiles overlap by more).
 
 ## Training data
-Debian packages {package_versions()}: every distinct JPEG photo of ≥ 1000 px in `/usr/share/backgrounds` and
-`/usr/share/wallpapers` (56 photos; licences per file CC-BY-4.0, CC-BY-SA-3.0/4.0, CC0-1.0, GPL-2+, see
-`/usr/share/doc/<package>/copyright`), shrunk to 1/2, 1/3 and 1/4 (the wallpapers are too soft at full size),
-12,000 random 128×128 crops (crops bicubic already restores to > 35 dB mostly skipped), low-resolution inputs by
-PIL bicubic: `python train/build_sr_data.py` (seeded). 256 crops are held out to follow training.
+Debian packages {package_versions()}, via `python train/build_sr_data.py` (seeded):
+- every distinct JPEG photo of ≥ 1000 px in `/usr/share/backgrounds` and `/usr/share/wallpapers` (56
+  wallpapers; licences per file CC-BY-4.0, CC-BY-SA-3.0/4.0, CC0-1.0, GPL-2+), shrunk to 1/2, 1/3 and 1/4
+  (at full size they are too soft: bicubic already restores most crops to 40-55 dB): 60% of the crops;
+- the 115 photos of ≥ 1000 px (animals, monuments, musicians, landscapes; WebP) inside GCompris's
+  explore_* and erase activity files, shrunk to 700 and 512 px: 40% of the crops;
+- 12,000 random 128×128 crops in all (crops that bicubic already restores to > 35 dB mostly skipped),
+  low-resolution inputs by PIL bicubic; 256 crops, spread over all photos, are held out to follow training.
+Licences per file: see `/usr/share/doc/<package>/copyright`.
 
 ## Training
-- Command: `{training["command"]}` (after `python train/build_sr_data.py`).{init}
+- Command: `{training["command"]}` (after `python train/build_sr_data.py`).{init}{stages(training)}
 - {training["steps"]:,} steps × batch {training["batch_per_process"]} × {training["processes"]} process(es) of
   {training["patch"]}×{training["patch"]} input patches; L1 loss, Adam (lr 5e-4, β = 0.9, 0.99), 200 warm-up
   steps then cosine decay; random flips and 90° rotations; seed {training["seed"]}.

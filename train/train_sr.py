@@ -208,6 +208,9 @@ def export(model: SRNet, args: argparse.Namespace, history: list[dict], hours: f
         "seed": args.seed,
         "history": history,
     }
+    previous = args.init_from / "training.json" if args.init_from else None
+    if previous is not None and previous.exists():  # the stage this run started from (before overwriting it)
+        record["previous_stage"] = json.loads(previous.read_text())
     (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {args.out}", flush=True)
     if args.push_to_hub:

@@ -66,15 +66,16 @@ def image_to_planes(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | No
     return color.contiguous(), alpha, image.mode
 
 
+@torch.inference_mode()  # the planes come from inference; in-place updates need the same mode
 def planes_to_image(color: torch.Tensor, alpha: torch.Tensor | None, mode: str) -> Image.Image:
-    """The inverse of image_to_planes, rounding to the mode's bit depth."""
-    color = color.clamp(0, 1)[0]
+    """The inverse of image_to_planes, rounding to the mode's bit depth (in place: outputs can be huge)."""
+    color = color[0].clamp_(0, 1)
     if mode in ("L", "LA", "I;16"):
         color = color.mean(0, keepdim=True)
     if mode == "I;16":
-        return Image.fromarray((color[0] * 65535).round().numpy().astype(np.uint16))  # mode I;16
-    planes = torch.cat([color, alpha.clamp(0, 1)[0]]) if alpha is not None else color
-    array = (planes * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        return Image.fromarray(color[0].mul_(65535).round_().numpy().astype(np.uint16))  # mode I;16
+    planes = torch.cat([color, alpha[0].clamp(0, 1)]) if alpha is not None else color
+    array = planes.mul_(255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)  # L, LA, RGB or RGBA by shape
 
 
