@@ -30,7 +30,7 @@ SAMPLE_PROMPTS = [
 ]
 
 
-def plot_curve(history: list[dict], out: Path, floor: float, goal: float) -> None:
+def plot_curve(history: list[dict], out: Path, floor: float, goal: float, comparison: dict | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,6 +39,9 @@ def plot_curve(history: list[dict], out: Path, floor: float, goal: float) -> Non
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     ax.plot(steps, [h["val"] for h in history], marker="o", ms=3, label="validation (held-out plays)")
+    for run in (comparison or {}).get("runs", []):
+        if run["tokenizer"] == "characters":
+            ax.plot([run["step"]], [run["val_nats_per_char"]], "x", color="tab:gray", label="characters (stopped)")
     ax.axhline(floor, color="tab:red", ls="--", lw=1, label=f"floor {floor}")
     ax.axhline(goal, color="tab:green", ls=":", lw=1, label=f"goal {goal}")
     ax.set_xlabel("training step (32 × 256 tokens)")
@@ -87,7 +90,7 @@ def write_card(checkpoint: Path) -> Path:
     params = sum(p.numel() for p in model.parameters())
     history = training["history"]
     floor, goal = 1.60, 1.40
-    plot_curve(history, checkpoint / "training_curve.png", floor, goal)
+    plot_curve(history, checkpoint / "training_curve.png", floor, goal, comparison)
     best = min(history, key=lambda h: h["val"])
     if metrics:
         loss = metrics["nats_per_char"]
@@ -127,7 +130,7 @@ chosen over characters by measurement (below). Streams on a CPU with a KV cache.
 
 ## Metrics
 Validation text: four whole plays never trained on (twelfth-night, henry-v, macbeth, the-tempest;
-{metrics["validation_chars"] if metrics and "validation_chars" in metrics else "464k"} characters),
+{f"{metrics['validation_chars']:,}" if metrics and "validation_chars" in metrics else "464k"} characters),
 scored in **nats per character** (total negative log-likelihood / characters), so tokenizers compare fairly.
 For reference, nanoGPT's character model reaches 1.47 on its own (easier, same-play) split after 3 minutes on an
 A100, and about 1.88 with its CPU configuration.
