@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -54,3 +56,37 @@ def push_folder(folder: Path, repo_id: str) -> None:
     api.create_repo(repo_id, exist_ok=True)
     api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="Upload from gen_app/train")
     print(f"pushed {folder} to https://huggingface.co/{repo_id}", flush=True)
+
+
+class RunState:
+    """A run's resumable state: named parts (modules, optimizers: anything with state_dict / load_state_dict),
+    the step, training seconds, the metrics history and every process's RNG state, in `path`."""
+
+    def __init__(self, path: Path, parts: dict, rank: int, world: int, device: torch.device):
+        self.path, self.parts, self.rank, self.world, self.device = path, parts, rank, world, device
+        self.step, self.seconds_before, self.history = 0, 0.0, []
+        self.started = time.time()
+
+    def resume(self) -> None:
+        state = load_state(self.path, self.device)
+        if state is None:
+            return
+        for name, part in self.parts.items():
+            part.load_state_dict(state[name])
+        self.step, self.seconds_before = state["step"], state["train_seconds"]
+        self.history = json.loads(state["history"])
+        torch.set_rng_state(state["rng"][self.rank % len(state["rng"])])
+        if self.rank == 0:
+            print(f"resumed from {self.path} at step {self.step}", flush=True)
+
+    @property
+    def hours(self) -> float:
+        return (self.seconds_before + time.time() - self.started) / 3600
+
+    def save(self) -> None:
+        """Collective (every rank calls it, for the RNG states); rank 0 writes."""
+        rngs = gather_rng_states(self.world)
+        if self.rank == 0:
+            state = {name: part.state_dict() for name, part in self.parts.items()}
+            state |= {"step": self.step, "train_seconds": self.hours * 3600, "history": json.dumps(self.history)}
+            save_state(state | {"rng": rngs}, self.path)

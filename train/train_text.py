@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.text.model import GPT  # noqa: E402
 from gen_app.text.scoring import nats_per_char  # noqa: E402
 from gen_app.text.tokenizer import Tokenizer, train_tokenizer  # noqa: E402
-from train.common import gather_rng_states, load_state, push_folder, save_state, setup_distributed  # noqa: E402
+from train.common import RunState, push_folder, setup_distributed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,16 +103,9 @@ def main(argv: list[str] | None = None) -> None:
         lr=args.lr,
         betas=(0.9, 0.99),
     )
-    state_path = args.run_dir / "state.pt"
-    step, train_seconds, history = 0, 0.0, []
-    state = load_state(state_path, device)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, train_seconds, history = state["step"], state["train_seconds"], json.loads(state["history"])
-        torch.set_rng_state(state["rng"][rank % len(state["rng"])])
-        if rank == 0:
-            print(f"resumed from {state_path} at step {step}", flush=True)
+    run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)
+    run.resume()
+    step, history = run.step, run.history
     train_model = DistributedDataParallel(model) if world > 1 else model
     if rank == 0:
         params = sum(p.numel() for p in model.parameters())
@@ -124,21 +116,6 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     data_gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
-    started = time.time()
-
-    def checkpoint_state() -> None:
-        rngs = gather_rng_states(world)
-        if rank == 0:
-            state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "step": step,
-                "train_seconds": train_seconds + time.time() - started,
-                "history": json.dumps(history),
-                "rng": rngs,
-            }
-            save_state(state, state_path)
-
     progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     while step < args.steps:
         for group in optimizer.param_groups:
@@ -162,11 +139,12 @@ def main(argv: list[str] | None = None) -> None:
                 history.append({"step": step, "train_per_token": round(loss.item(), 4), "val": round(val, 4),
                                 "chars_seen": int(chars_seen)})
                 progress.write(f"step {step}: train {loss.item():.3f} nats/token, val {val:.3f} nats/char")
-            checkpoint_state()
+            run.step = step
+            run.save()
     progress.close()
 
     if rank == 0:
-        export(model, tokenizer, args, history, (train_seconds + time.time() - started) / 3600, world, device)
+        export(model, tokenizer, args, history, run.hours, world, device)
     if world > 1:
         dist.destroy_process_group()
 
