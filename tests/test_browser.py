@@ -64,3 +64,47 @@ def test_example_and_morph(browser, app_url):
     assert page.locator("img[src*='morph-strip']").count() == 1
     page.screenshot(path=str(ARTIFACTS / "faces-morph.png"), full_page=True)
     page.close()
+
+
+def open_tab(browser, app_url, name: str, viewport: dict):
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_url, wait_until="networkidle")
+    page.get_by_role("tab", name=name).click()
+    return page
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"]
+)
+def test_super_resolution_example(browser, app_url, viewport):
+    page = open_tab(browser, app_url, "Super-resolution", viewport)
+    page.locator("tr.tr-body:visible").first.click()  # loads the first example into the inputs
+    # Three example thumbnails, then also the input's preview of the chosen one.
+    page.wait_for_function("document.querySelectorAll(\"img[src*='-small.png']\").length >= 4", timeout=30_000)
+    page.get_by_role("button", name="Upscale", exact=True).click()
+    page.get_by_text("→").first.wait_for(state="visible", timeout=60_000)  # the summary "W×H → W'×H'"
+    assert page.locator("img[src*='.png']").count() >= 2  # the comparison slider shows both images
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"sr-tab-{viewport['width']}.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"]
+)
+def test_text_streams_and_stops(browser, app_url, viewport):
+    page = open_tab(browser, app_url, "Text generation", viewport)
+    page.get_by_role("button", name="Generate", exact=True).last.click()
+    output = page.locator("textarea:visible").nth(1)  # the prompt, then the output
+    page.wait_for_function(
+        "el => el.value.length > 60", arg=output.element_handle(timeout=30_000), timeout=60_000
+    )
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.wait_for_timeout(1000)
+    stopped = output.input_value()
+    page.wait_for_timeout(1000)
+    assert output.input_value() == stopped and stopped.startswith("MACBETH:")
+    assert page.get_by_label("Seed used", exact=True).input_value() == "1"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"text-tab-{viewport['width']}.png"), full_page=True)
+    page.close()

@@ -67,3 +67,22 @@ def test_repo_configuration(monkeypatch):
     assert hub_source("faces") == HubSource("someone/faces")
     monkeypatch.setenv("GEN_APP_FACES_REPO", "")
     assert hub_source("faces") is None
+
+
+def test_text_model_and_its_tokenizer_come_from_the_hub(hf_home):
+    """A model with an extra file (tokenizer.json), and a task id with a dash in its variable name."""
+    load = (
+        "from gen_app.text.pipeline import TextPipeline, SamplingSettings;"
+        "from gen_app.sr.pipeline import SRPipeline;"
+        "pipe = TextPipeline.load(); print('TEXT', pipe.origin, len(pipe.generate('A', SamplingSettings(5))) > 0);"
+        "print('SR', SRPipeline.load().origins[4])"
+    )
+    env = {**os.environ, "GEN_APP_TEXT_REPO": "gen-app/text-test", "GEN_APP_SR_X4_REPO": "gen-app/sr-test"}
+    repos = {"gen-app/text-test": CHECKPOINTS / "text", "gen-app/sr-test": CHECKPOINTS / "sr-x4"}
+    with HubServer(repos) as hub:
+        env |= {"HF_ENDPOINT": hub.url, "HF_HOME": hf_home}
+        result = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, timeout=180)
+        assert any(r.startswith("GET /gen-app/text-test/resolve/main/tokenizer.json") for r in hub.requests)
+    assert result.returncode == 0, result.stderr
+    assert "TEXT hf.co/gen-app/text-test@main True" in result.stdout
+    assert "SR hf.co/gen-app/sr-test@main" in result.stdout

