@@ -124,10 +124,10 @@ tags:
 # gen_app sr-x{scale}: a compact {scale}× super-resolution network
 
 ## Summary
-A {params / 1e6:.2f} M-parameter convolutional network that enlarges photos {scale}× (trained here, for PSNR,
-on bicubic-downscaled crops of Debian's wallpaper photos). It works at the input's resolution and
-pixel-shuffles to the output, adding predicted detail to a bicubic upscale; the app runs it in overlapping
-tiles, so any size up to the app's limit fits in memory without seams.
+A {params / 1e6:.2f} M-parameter convolutional network that enlarges photos {scale}× (trained here, for PSNR, on
+bicubic-downscaled crops of photos from Debian packages: wallpapers and GCompris's photo sets). It works at the
+input's resolution and pixel-shuffles to the output, adding predicted detail to a bicubic upscale; the app runs
+it in overlapping tiles, so any size up to the app's limit fits in memory without seams.
 
 ![crops: bicubic, ours, original](crops.png)
 

@@ -19,7 +19,7 @@ EXAMPLES = Path(__file__).resolve().parent / "examples"
 PREVIEW_SIDE = 1024  # larger results are compared on their central 1024x1024 crop; the download is whole
 
 INTRO = f"""Upload a photo and get it back 2x or 4x larger, with the detail a compact network trained here
-(on Debian's wallpaper photos) predicts instead of bicubic blur. Drag the slider to compare with bicubic
+(on photos from Debian packages) predicts instead of bicubic blur. Drag the slider to compare with bicubic
 upscaling. Colour, grayscale, transparent (RGBA) and 16-bit images keep their kind; phone photos are turned
 upright. Up to {MAX_INPUT_PIXELS / 1e6:.1f} megapixels and {MAX_INPUT_SIDE} px a side; big images go in tiles."""
 
