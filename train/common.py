@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -74,7 +75,7 @@ class RunState:
         for name, part in self.parts.items():
             part.load_state_dict(state[name])
         self.step, self.seconds_before = state["step"], state["train_seconds"]
-        self.history = json.loads(state["history"])
+        self.history = json.loads(state.get("history", "[]"))
         torch.set_rng_state(state["rng"][self.rank % len(state["rng"])])
         if self.rank == 0:
             print(f"resumed from {self.path} at step {self.step}", flush=True)
@@ -90,3 +91,29 @@ class RunState:
             state = {name: part.state_dict() for name, part in self.parts.items()}
             state |= {"step": self.step, "train_seconds": self.hours * 3600, "history": json.dumps(self.history)}
             save_state(state | {"rng": rngs}, self.path)
+
+
+def training_record(args, world: int, device: torch.device, hours: float, **extra) -> dict:
+    """The fields every checkpoint's training.json carries (the model cards quote them), then `extra`."""
+    return {
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        "steps": args.steps,
+        "batch_per_process": args.batch,
+        "processes": world,
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({torch.get_num_threads()} threads)",
+        "training_hours": round(hours, 2),
+        "seed": args.seed,
+        **extra,
+    }
+
+
+def write_training_record(out: Path, record: dict) -> None:
+    (out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def finish_export(out: Path, push_to_hub: str | None) -> None:
+    print(f"wrote {out}", flush=True)
+    if push_to_hub:
+        push_folder(out, push_to_hub)

@@ -19,7 +19,6 @@ import argparse
 import copy
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.faces.attributes import ATTRIBUTES, load_labels  # noqa: E402
 from gen_app.faces.model import FaceGenerator  # noqa: E402
 from gen_app.images import image_grid, tensor_to_pil  # noqa: E402
-from train.common import gather_rng_states, load_state, push_folder, save_state, setup_distributed  # noqa: E402
+from train.common import (  # noqa: E402
+    RunState,
+    finish_export,
+    setup_distributed,
+    training_record,
+    write_training_record,
+)
 from train.faces_card import write_card  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,19 +181,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=(args.beta1, 0.99))
 
-    state_path = args.run_dir / "state.pt"
-    step, train_seconds = 0, 0.0
-    state = load_state(state_path, device)
-    if state is not None:
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
-        g_ema.load_state_dict(state["g_ema"])
-        g_opt.load_state_dict(state["g_opt"])
-        d_opt.load_state_dict(state["d_opt"])
-        step, train_seconds = state["step"], state["train_seconds"]
-        torch.set_rng_state(state["rng"][rank % len(state["rng"])])
-        if rank == 0:
-            print(f"resumed from {state_path} at step {step}", flush=True)
+    parts = {"generator": generator, "discriminator": discriminator, "g_ema": g_ema, "g_opt": g_opt, "d_opt": d_opt}
+    run = RunState(args.run_dir / "state.pt", parts, rank, world, device)
+    run.resume()
+    step = run.step
 
     g_train, d_train = generator, discriminator
     if world > 1:
@@ -206,24 +202,6 @@ def main(argv: list[str] | None = None) -> None:
     def fake_labels() -> torch.Tensor:
         """Labels for generated faces: those of random training faces (the joint training distribution)."""
         return labels[torch.randint(len(labels), (args.batch,), generator=data_gen)].to(device)
-
-    started = time.time()
-
-    def checkpoint_state() -> None:
-        rngs = gather_rng_states(world)
-        if rank == 0:
-            state = {
-                "generator": generator.state_dict(),
-                "discriminator": discriminator.state_dict(),
-                "g_ema": g_ema.state_dict(),
-                "g_opt": g_opt.state_dict(),
-                "d_opt": d_opt.state_dict(),
-                "step": step,
-                "train_seconds": train_seconds + time.time() - started,
-                "rng": rngs,
-                "args": {k: str(v) for k, v in vars(args).items()},
-            }
-            save_state(state, state_path)
 
     def save_samples() -> None:
         with torch.no_grad():
@@ -288,13 +266,14 @@ def main(argv: list[str] | None = None) -> None:
         if step % 25 == 0:
             progress.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}")
         if step % args.save_every == 0 or step == args.steps:
-            checkpoint_state()
+            run.step = step
+            run.save()
         if rank == 0 and (step % args.sample_every == 0 or step == args.steps):
             save_samples()
     progress.close()
 
     if rank == 0:
-        export(g_ema, args, (train_seconds + time.time() - started) / 3600, world, device)
+        export(g_ema, args, run.hours, world, device)
     if world > 1:
         dist.destroy_process_group()
 
@@ -304,25 +283,13 @@ def export(g_ema: FaceGenerator, args: argparse.Namespace, hours: float, world: 
     g_ema = g_ema.to("cpu").float()
     args.out.mkdir(parents=True, exist_ok=True)
     g_ema.save_pretrained(args.out)
-    record = {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-        "steps": args.steps,
-        "batch_per_process": args.batch,
-        "processes": world,
-        "images_seen": args.steps * args.batch * world,
-        "device": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else f"CPU ({torch.get_num_threads()} threads)",
-        "training_hours": round(hours, 2),
-        "seed": args.seed,
-        "training_faces": args.num_faces,
-    }
-    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    record = training_record(
+        args, world, device, hours, images_seen=args.steps * args.batch * world, training_faces=args.num_faces
+    )
+    write_training_record(args.out, record)
     (args.out / "metrics.json").unlink(missing_ok=True)  # figures of older weights; bench/faces.py rewrites it
     write_card(args.out)
-    print(f"wrote {args.out}", flush=True)
-    if args.push_to_hub:
-        push_folder(args.out, args.push_to_hub)
+    finish_export(args.out, args.push_to_hub)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,13 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.sr.model import SRNet  # noqa: E402
-from train.common import RunState, push_folder, setup_distributed  # noqa: E402
+from train.common import (  # noqa: E402
+    RunState,
+    finish_export,
+    setup_distributed,
+    training_record,
+    write_training_record,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = 256
@@ -172,27 +178,14 @@ def export(model: SRNet, args: argparse.Namespace, history: list[dict], hours: f
     model = model.to("cpu").float().eval()
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    record = {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-        "scale": args.scale,
-        "steps": args.steps,
-        "batch_per_process": args.batch,
-        "patch": args.patch,
-        "processes": world,
-        "init_from": str(args.init_from) if args.init_from else None,
-        "device": gpu or f"CPU ({torch.get_num_threads()} threads)",
-        "training_hours": round(hours, 2),
-        "seed": args.seed,
-        "history": history,
-    }
+    init = str(args.init_from) if args.init_from else None
+    record = training_record(args, world, device, hours, scale=args.scale, patch=args.patch, init_from=init)
+    record["history"] = history
     previous = args.init_from / "training.json" if args.init_from else None
     if previous is not None and previous.exists():  # the stage this run started from (before overwriting it)
         record["previous_stage"] = json.loads(previous.read_text())
-    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}", flush=True)
-    if args.push_to_hub:
-        push_folder(args.out, args.push_to_hub)
+    write_training_record(args.out, record)
+    finish_export(args.out, args.push_to_hub)
 
 
 if __name__ == "__main__":

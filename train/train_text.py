@@ -13,7 +13,6 @@ the same --run-dir resumes from it.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -28,7 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.text.model import GPT  # noqa: E402
 from gen_app.text.scoring import nats_per_char  # noqa: E402
 from gen_app.text.tokenizer import Tokenizer, train_tokenizer  # noqa: E402
-from train.common import RunState, push_folder, setup_distributed  # noqa: E402
+from train.common import (  # noqa: E402
+    RunState,
+    finish_export,
+    setup_distributed,
+    training_record,
+    write_training_record,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,24 +167,11 @@ def export(
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tokenizer.save(args.out / "tokenizer.json")
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    record = {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-        "steps": args.steps,
-        "tokenizer": args.tokenizer,
-        "training_chars": args.training_chars,
-        "batch_per_process": args.batch,
-        "processes": world,
-        "tokens_seen": args.steps * args.batch * args.block_size * world,
-        "device": gpu or f"CPU ({torch.get_num_threads()} threads)",
-        "training_hours": round(hours, 2),
-        "seed": args.seed,
-        "history": history,
-    }
-    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}", flush=True)
-    if args.push_to_hub:
-        push_folder(args.out, args.push_to_hub)
+    tokens = args.steps * args.batch * args.block_size * world
+    extra = {"tokenizer": args.tokenizer, "training_chars": args.training_chars, "tokens_seen": tokens}
+    record = training_record(args, world, device, hours, **extra, history=history)
+    write_training_record(args.out, record)
+    finish_export(args.out, args.push_to_hub)
 
 
 if __name__ == "__main__":
