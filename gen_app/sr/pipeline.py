@@ -125,10 +125,10 @@ class SRPipeline:
         if scale not in self.models:
             raise InvalidInput(f"Scale must be one of {', '.join(f'x{s}' for s in self.models)}, got {scale!r}.")
         image = open_user_image(source, MAX_INPUT_PIXELS, MAX_INPUT_SIDE)
-        notices = []
-        if image.mode not in ("L", "LA", "RGB", "RGBA") and image.mode not in SIXTEEN_BIT:
-            notices.append(f"The image's {image.mode} mode was converted for upscaling; the result is RGB(A).")
         color, alpha, mode = image_to_planes(image)
+        notices = []
+        if mode != image.mode and image.mode not in SIXTEEN_BIT:
+            notices.append(f"The image's {image.mode} mode was converted for upscaling; the result is {mode}.")
         model = self.models[scale]
         # The alpha channel goes through the same network (as gray), so edges stay as sharp as the colours.
         passes = [color] + ([alpha.expand(1, 3, -1, -1)] if alpha is not None else [])
