@@ -1,0 +1,126 @@
+"""Build the style-transfer data: the shipped style paintings (committed) and the content photos (not committed).
+
+    python train/build_style_data.py        # gen_app/style/styles/ (16 paintings + styles.json), data/style/content/
+
+Style paintings: 15 public-domain paintings rebuilt from GCompris' jigsaw activity (train/build_style_images.py,
+Debian ``gcompris-qt-data``) and Van Gogh's *The Starry Night* from Debian ``opencv-doc``
+(``examples/data/starry_night.jpg``; its 4-5 px black frame is cut away). They are saved at most 1024 px a side
+into ``gen_app/style/styles/`` with ``styles.json`` (title, painter, year, source, licence): the app shows them as
+its style gallery and train/train_style.py trains on them.
+
+Content photos: the Debian wallpaper photos and GCompris photo sets that build_sr_data.py uses (never the
+scikit-image / scikit-learn photos: those are the validation set), shrunk to at most 640 px a side (training
+crops are 256 px) and saved as JPEG quality 92 into ``data/style/content/`` with ``sources.tsv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from train import build_style_images  # noqa: E402
+from train.build_sr_data import gcompris_photos, photo_paths  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+STARRY_NIGHT = Path("/usr/share/doc/opencv-doc/examples/data/starry_night.jpg")
+STARRY_NIGHT_FRAME_PX = 5
+CONTENT_SIDE = 640
+GCOMPRIS_LICENCE = "painting: public domain; scan: GPL-3.0-or-later (Nicolas Pioch's WebMuseum via GCompris)"
+
+# (id, file prefix of build_style_images' output) in gallery order: strong, varied textures and palettes.
+GCOMPRIS_CHOICE = [
+    ("great_wave", "07_"),
+    ("village_street_auvers", "22_"),
+    ("composition_viii", "19_"),
+    ("moulin_de_la_galette", "01_"),
+    ("spring", "02_"),
+    ("oiran_and_kamuro", "04_"),
+    ("benzaiten_in_snow", "08_"),
+    ("poppies", "11_"),
+    ("kazusa_sea_route", "12_"),
+    ("mona_lisa", "14_"),
+    ("lion", "16_"),
+    ("harvesters", "17_"),
+    ("summertime", "21_"),
+    ("girls_at_the_piano", "18_"),
+    ("mackerel_and_prawn", "09_"),
+]
+
+
+def build_styles(out: Path) -> list[dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    styles = []
+    image = Image.open(STARRY_NIGHT).convert("RGB")
+    f = STARRY_NIGHT_FRAME_PX
+    image.crop((f, f, image.width - f, image.height - f)).save(out / "starry_night.jpg", quality=95)
+    styles.append(
+        {
+            "id": "starry_night",
+            "file": "starry_night.jpg",
+            "title": "The Starry Night",
+            "painter": "Vincent van Gogh",
+            "year": "1889",
+            "source": f"Debian opencv-doc: {STARRY_NIGHT}",
+            "licence": "painting: public domain; file: part of OpenCV's samples (Apache-2.0)",
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        sys.argv = ["build_style_images.py", "--out", tmp]
+        build_style_images.main()
+        built = json.loads((Path(tmp) / "sources.json").read_text())
+        for style_id, prefix in GCOMPRIS_CHOICE:
+            entry = next(p for p in built["paintings"] if p["file"].startswith(prefix))
+            image = Image.open(Path(tmp) / entry["file"]).convert("RGB")
+            image.thumbnail((1024, 1024), Image.LANCZOS)
+            image.save(out / f"{style_id}.jpg", quality=95)
+            styles.append(
+                {
+                    "id": style_id,
+                    "file": f"{style_id}.jpg",
+                    "title": entry["title"],
+                    "painter": entry["painter"],
+                    "year": entry["year"],
+                    "source": f"Debian gcompris-qt-data {built['package_version']}: paintings.rcc, {entry['board']}",
+                    "licence": GCOMPRIS_LICENCE,
+                }
+            )
+    (out / "styles.json").write_text(json.dumps(styles, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{len(styles)} styles -> {out}")
+    return styles
+
+
+def build_content(out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    photos = [(str(p), Image.open(p).convert("RGB")) for p in photo_paths()]
+    photos += gcompris_photos()
+    lines = []
+    for number, (source, image) in enumerate(photos):
+        image.thumbnail((CONTENT_SIDE, CONTENT_SIDE), Image.LANCZOS)
+        name = f"{number:04d}.jpg"
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=92)
+        (out / name).write_bytes(buffer.getvalue())
+        lines.append(f"{name}\t{source}")
+    (out / "sources.tsv").write_text("\n".join(lines) + "\n")
+    print(f"{len(photos)} content photos -> {out}")
+    return len(photos)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--styles-out", type=Path, default=ROOT / "gen_app/style/styles")
+    parser.add_argument("--content-out", type=Path, default=ROOT / "data/style/content")
+    args = parser.parse_args()
+    build_styles(args.styles_out)
+    build_content(args.content_out)
+
+
+if __name__ == "__main__":
+    main()
