@@ -52,6 +52,8 @@ GCOMPRIS_CHOICE = [
     ("girls_at_the_piano", "18_"),
     ("mackerel_and_prawn", "09_"),
 ]
+# Two more paintings, not trained on: examples for the tab's "any style image" mode (in styles/examples/).
+EXAMPLE_CHOICE = [("ejiri", "06_"), ("ramparts_aigues_mortes", "20_")]
 
 
 def build_styles(out: Path) -> list[dict]:
@@ -75,12 +77,16 @@ def build_styles(out: Path) -> list[dict]:
         sys.argv = ["build_style_images.py", "--out", tmp]
         build_style_images.main()
         built = json.loads((Path(tmp) / "sources.json").read_text())
-        for style_id, prefix in GCOMPRIS_CHOICE:
+        examples = []
+        for style_id, prefix in GCOMPRIS_CHOICE + EXAMPLE_CHOICE:
             entry = next(p for p in built["paintings"] if p["file"].startswith(prefix))
             image = Image.open(Path(tmp) / entry["file"]).convert("RGB")
             image.thumbnail((1024, 1024), Image.LANCZOS)
-            image.save(out / f"{style_id}.jpg", quality=95)
-            styles.append(
+            is_example = (style_id, prefix) in EXAMPLE_CHOICE
+            folder = out / "examples" if is_example else out
+            folder.mkdir(exist_ok=True)
+            image.save(folder / f"{style_id}.jpg", quality=95)
+            (examples if is_example else styles).append(
                 {
                     "id": style_id,
                     "file": f"{style_id}.jpg",
@@ -92,6 +98,7 @@ def build_styles(out: Path) -> list[dict]:
                 }
             )
     (out / "styles.json").write_text(json.dumps(styles, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "examples" / "examples.json").write_text(json.dumps(examples, indent=2, ensure_ascii=False) + "\n")
     print(f"{len(styles)} styles -> {out}")
     return styles
 
@@ -113,13 +120,27 @@ def build_content(out: Path) -> int:
     return len(photos)
 
 
+def build_example_photos(out: Path) -> None:
+    """The tab's example photos: three of the validation photos in the scikit-image wheel, 512 px (never trained on)."""
+    from skimage import data
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("chelsea", "coffee", "astronaut"):
+        image = Image.fromarray(getattr(data, name)())
+        image.thumbnail((512, 512), Image.LANCZOS)
+        image.save(out / f"{name}.jpg", quality=92)
+    print(f"example photos -> {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--styles-out", type=Path, default=ROOT / "gen_app/style/styles")
     parser.add_argument("--content-out", type=Path, default=ROOT / "data/style/content")
+    parser.add_argument("--examples-out", type=Path, default=ROOT / "gen_app/style/examples")
     args = parser.parse_args()
     build_styles(args.styles_out)
     build_content(args.content_out)
+    build_example_photos(args.examples_out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,167 @@
+"""The style-transfer tab: wires Gradio components to StylePipeline (two modes, one sub-tab each)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from gen_app.gpu import on_gpu
+from gen_app.images import save_png
+from gen_app.loading import CHECKPOINTS
+from gen_app.outputs import new_output_path
+from gen_app.style.pipeline import (
+    ANY_STYLE_MAX_STEPS,
+    ANY_STYLE_SIDES,
+    OUTPUT_SIDES,
+    STYLES_DIR,
+    StylePipeline,
+)
+from gen_app.ui import MODEL_EVENT, ImageUpload, Tab, about_panel, user_errors
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+STYLE_EXAMPLES = STYLES_DIR / "examples"
+
+INTRO = """Turn a photo into a painting. **Painters' styles**: pick one of 16 public-domain paintings; one small
+network trained here paints any of them in a fraction of a second. Lower the strength for a gentler version,
+blend two paintings, or keep the photo's own colours. **Any style image**: upload any picture as the style;
+the app then repaints the photo step by step (an optimisation, a few seconds to a minute), showing progress."""
+
+
+def labelled(image: Image.Image) -> Image.Image:
+    """RGB for the comparison slider (transparent areas shown on white)."""
+    if image.mode == "RGBA":
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def build() -> None:
+    pipe = StylePipeline.load()
+    choices = [(style.label, style.id) for style in pipe.styles]
+    gallery_items = [(str(style.file), style.label) for style in pipe.styles]
+
+    @on_gpu
+    @user_errors
+    def stylize(path, style, strength, blend_with, blend, keep_colours, size):
+        started = time.perf_counter()
+        result = pipe.stylize(path, style, strength, blend_with, blend, keep_colours, size)
+        seconds = time.perf_counter() - started
+        for notice in result.notices:
+            gr.Warning(notice)
+        params = {
+            "model": "gen_app style",
+            "style": style,
+            "strength": strength,
+            "blend_with": blend_with or None,
+            "blend": blend if blend_with else 0.0,
+            "keep_colours": bool(keep_colours),
+            "size": list(result.image.size),
+        }
+        download = save_png(result.image, new_output_path(f"painted-{style}", ".png"), params)
+        w, h = result.image.size
+        summary = f"**{pipe.style(style).label}**, strength {strength:g}: {w}×{h} in {seconds * 1000:.0f} ms."
+        return (labelled(result.photo), labelled(result.image)), str(download), summary
+
+    @on_gpu
+    @user_errors
+    def stylize_any(path, style_path, steps, size, keep_colours):
+        started = time.perf_counter()
+        for result in pipe.stylize_any(path, style_path, steps, size, keep_colours):
+            seconds = time.perf_counter() - started
+            status = f"Iteration {result.step} of {result.steps} ({seconds:.0f} s)."
+            if result.step < result.steps:
+                yield labelled(result.image), None, status
+        for notice in result.notices:
+            gr.Warning(notice)
+        params = {"model": "gen_app style (optimisation)", "steps": steps, "size": list(result.image.size)}
+        params["keep_colours"] = bool(keep_colours)
+        download = save_png(result.image, new_output_path("painted-any", ".png"), params)
+        yield labelled(result.image), str(download), f"Done: {status}"
+
+    def pick_from_gallery(event: gr.SelectData) -> str:
+        return pipe.styles[event.index].id
+
+    gr.Markdown(INTRO)
+    with gr.Tabs():
+        with gr.Tab("Painters' styles (instant)", id="style-fast"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=280):
+                    photo = ImageUpload(
+                        label="Photo", type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"]
+                    )
+                    style = gr.Dropdown(choices, value=choices[0][1], label="Style")
+                    gallery = gr.Gallery(
+                        gallery_items,
+                        label="Click a painting to choose it",
+                        columns=4,
+                        height=260,
+                        allow_preview=False,
+                        object_fit="cover",
+                    )
+                    strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0 = the photo, 1 = full style)")
+                    keep_colours = gr.Checkbox(label="Keep the photo's colours")
+                    with gr.Accordion("Blend two styles, output size", open=False):
+                        blend_with = gr.Dropdown([("(none)", "")] + choices, value="", label="Blend with")
+                        blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
+                        size = gr.Radio(OUTPUT_SIDES, value=768, label="Output size (longest side, px)")
+                    run = gr.Button("Paint", variant="primary")
+                    gr.Examples(
+                        [[str(EXAMPLES / "chelsea.jpg"), "starry_night"], [str(EXAMPLES / "coffee.jpg"), "great_wave"]]
+                        + [[str(EXAMPLES / "astronaut.jpg"), "composition_viii"]],
+                        inputs=[photo, style],
+                        label="Examples",
+                    )
+                with gr.Column(scale=2, min_width=300):
+                    slider = gr.ImageSlider(label="Photo ↔ painting", type="pil", format="png", max_height=640)
+                    summary = gr.Markdown()
+                    download = gr.File(label="Download (PNG with its settings)")
+        with gr.Tab("Any style image (optimisation)", id="style-any"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=280):
+                    any_photo = ImageUpload(
+                        label="Photo", type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"]
+                    )
+                    any_style = ImageUpload(
+                        label="Style image (a painting, a texture...)",
+                        type="filepath",
+                        image_mode=None,
+                        sources=["upload", "clipboard"],
+                    )
+                    steps = gr.Slider(
+                        10, ANY_STYLE_MAX_STEPS, value=100, step=10, label="Iterations (more: closer to the style)"
+                    )
+                    any_size = gr.Radio(ANY_STYLE_SIDES, value=384, label="Output size (longest side, px)")
+                    any_colours = gr.Checkbox(label="Keep the photo's colours")
+                    with gr.Row():
+                        paint_any = gr.Button("Paint", variant="primary", scale=2)
+                        stop_any = gr.Button("Stop", variant="stop", scale=1)
+                    gr.Examples(
+                        [[str(EXAMPLES / "chelsea.jpg"), str(STYLE_EXAMPLES / "ejiri.jpg")]]
+                        + [[str(EXAMPLES / "coffee.jpg"), str(STYLE_EXAMPLES / "ramparts_aigues_mortes.jpg")]],
+                        inputs=[any_photo, any_style],
+                        label="Examples (paintings not among the 16)",
+                    )
+                with gr.Column(scale=2, min_width=300):
+                    any_result = gr.Image(label="Painting (updates as it improves)", type="pil", format="png")
+                    any_status = gr.Markdown()
+                    any_download = gr.File(label="Download (PNG with its settings)")
+    about_panel(CHECKPOINTS / "style" / "README.md", pipe.origin)
+
+    gallery.select(pick_from_gallery, None, style, api_visibility="private")
+    inputs = [photo, style, strength, blend_with, blend, keep_colours, size]
+    run.click(stylize, inputs, [slider, download, summary], api_name="stylize", **MODEL_EVENT)
+    painting = paint_any.click(
+        stylize_any,
+        [any_photo, any_style, steps, any_size, any_colours],
+        [any_result, any_download, any_status],
+        api_name="stylize_any",
+        **MODEL_EVENT,
+    )
+    stop_any.click(None, None, None, cancels=[painting], api_name="stop_stylize_any", api_visibility="private")
+
+
+TAB = Tab(id="style", title="Style transfer", build=build)
