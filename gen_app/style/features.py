@@ -31,7 +31,7 @@ def weights_file(variant: str = "lite0") -> Path:
 class FeatureNet(nn.Module):
     """Frozen EfficientNet-Lite trunk; forward(x in [0, 1]) -> {layer name: features}."""
 
-    def __init__(self, variant: str = "lite0", weights: str | Path | None = None):
+    def __init__(self, variant: str = "lite0", weights: str | Path | None = None, last_block: int = LAST_BLOCK):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -45,7 +45,7 @@ class FeatureNet(nn.Module):
             state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
         net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
-        self.blocks = net._blocks[: LAST_BLOCK + 1]
+        self.blocks = net._blocks[: last_block + 1]
         self.eval().requires_grad_(False)
 
     def train(self, mode: bool = True) -> FeatureNet:

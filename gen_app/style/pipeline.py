@@ -21,6 +21,7 @@ a moderate size gives a faithful result in seconds to a minute on a CPU, and yie
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,14 +133,49 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     return x, (height, width)
 
 
+def pick_precision(model: StyleNet, device: torch.device) -> torch.dtype:
+    """bfloat16 where it is faster (CUDA; CPUs with native bf16 such as AVX512-BF16 or AMX), else float32.
+
+    Timed once at load on a small image, because CPUs without native bf16 emulate it more slowly than float32.
+    The two agree to about 50 dB PSNR on the output (model card).
+    """
+    if device.type == "cuda":
+        return torch.bfloat16
+    if device.type != "cpu":
+        return torch.float32
+    x = torch.rand(1, 3, 256, 256).contiguous(memory_format=torch.channels_last)
+    weights = torch.eye(model.num_styles)[1:2]
+    fastest = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            model(x, weights)  # warm-up
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                model(x, weights)
+                times.append(time.perf_counter() - started)
+        fastest[dtype] = min(times)  # the minimum is robust to other work on the machine
+    return torch.bfloat16 if fastest[torch.bfloat16] < 0.85 * fastest[torch.float32] else torch.float32
+
+
 class StylePipeline:
-    def __init__(self, model: StyleNet, styles: list[Style], origin: str = "", device: torch.device | None = None):
+    def __init__(
+        self,
+        model: StyleNet,
+        styles: list[Style],
+        origin: str = "",
+        device: torch.device | None = None,
+        precision: torch.dtype | None = None,
+    ):
         known = set(model.style_ids[1:])
         missing = [s.id for s in styles if s.id not in known]
         if missing:
             raise ValueError(f"styles without trained parameters: {missing}")
-        self.model, self.styles, self.origin = model, styles, origin
         self.device = device or next(model.parameters()).device
+        # Channels-last suits oneDNN's convolutions on the CPU (about 10% faster here) and tensor cores on a GPU.
+        self.model = model.to(memory_format=torch.channels_last)
+        self.styles, self.origin = styles, origin
+        self.precision = precision or pick_precision(self.model, self.device)
         self._features: FeatureNet | None = None
 
     @classmethod
@@ -189,7 +225,10 @@ class StylePipeline:
         weights = self.style_weights(style, strength, blend_with, blend)
         photo, alpha, notices = prepare_photo(source, max_side)
         x, (height, width) = pad_to_multiple(to_tensor(photo), MULTIPLE)
-        out = self.model(x.to(self.device), weights.to(self.device))[..., :height, :width]
+        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+        low_precision = self.precision != torch.float32
+        with torch.autocast(self.device.type, dtype=self.precision, enabled=low_precision):
+            out = self.model(x, weights.to(self.device))[..., :height, :width]
         image = finish(to_image(out), photo, alpha, keep_photo_colours)
         if alpha is not None:
             photo = photo.copy()
