@@ -96,9 +96,7 @@ def test_text_streams_and_stops(browser, app_url, viewport):
     page = open_tab(browser, app_url, "Text generation", viewport)
     page.get_by_role("button", name="Generate", exact=True).last.click()
     output = page.locator("textarea:visible").nth(1)  # the prompt, then the output
-    page.wait_for_function(
-        "el => el.value.length > 60", arg=output.element_handle(timeout=30_000), timeout=60_000
-    )
+    page.wait_for_function("el => el.value.length > 60", arg=output.element_handle(timeout=30_000), timeout=60_000)
     page.get_by_role("button", name="Stop", exact=True).click()
     page.wait_for_timeout(1000)
     stopped = output.input_value()
@@ -107,4 +105,38 @@ def test_text_streams_and_stops(browser, app_url, viewport):
     assert page.get_by_label("Seed used", exact=True).input_value() == "1"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"text-tab-{viewport['width']}.png"), full_page=True)
+    page.close()
+
+
+def load_first_example(page) -> None:
+    """Click the first visible example row and wait until its photo shows in the input (it loads asynchronously)."""
+    shown = "document.querySelectorAll(\"img[src*='chelsea']\").length"
+    before = page.evaluate(shown)
+    page.locator("tr.tr-body:visible").first.click()
+    page.wait_for_function(f"{shown} > {before}", timeout=30_000)
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"]
+)
+def test_style_transfer_both_modes(browser, app_url, viewport):
+    page = open_tab(browser, app_url, "Style transfer", viewport)
+    # Instant mode: choose a painting in the gallery, load an example photo, paint.
+    load_first_example(page)  # the photo, with Starry Night
+    page.locator(".grid-wrap img:visible").nth(1).click()  # then The Great Wave from the gallery
+    style = page.get_by_label("Style", exact=True)
+    page.wait_for_function("el => el.value.startsWith('The Great Wave')", arg=style.element_handle(), timeout=30_000)
+    page.get_by_role("button", name="Paint", exact=True).first.click()
+    page.get_by_text(" ms.").first.wait_for(state="visible", timeout=60_000)  # the summary: size in N ms
+    assert "The Great Wave" in page.get_by_text(" ms.").first.inner_text()
+    page.locator("img[src*='.png']:visible").nth(1).wait_for(state="visible", timeout=30_000)  # the slider's pair
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"style-tab-{viewport['width']}.png"), full_page=True)
+    # Any-style mode: an example pair, fewer iterations, paint; the preview appears and the run finishes.
+    page.get_by_role("tab", name="Any style image (optimisation)").click()
+    load_first_example(page)
+    page.get_by_role("button", name="Paint", exact=True).last.click()
+    page.get_by_text("Done: Iteration").wait_for(state="visible", timeout=120_000)
+    assert page.locator("img[src*='.png']:visible").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / f"style-any-{viewport['width']}.png"), full_page=True)
     page.close()

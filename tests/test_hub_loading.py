@@ -86,3 +86,13 @@ def test_text_model_and_its_tokenizer_come_from_the_hub(hf_home):
     assert result.returncode == 0, result.stderr
     assert "TEXT hf.co/gen-app/text-test@main True" in result.stdout
     assert "SR hf.co/gen-app/sr-test@main" in result.stdout
+
+
+def test_style_model_comes_from_the_hub(hf_home):
+    load = "from gen_app.style.pipeline import StylePipeline; print('STYLE', StylePipeline.load().origin)"
+    env = {**os.environ, "GEN_APP_STYLE_REPO": "gen-app/style-test"}
+    with HubServer({"gen-app/style-test": CHECKPOINTS / "style"}) as hub:
+        env |= {"HF_ENDPOINT": hub.url, "HF_HOME": hf_home}
+        result = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "STYLE hf.co/gen-app/style-test@main" in result.stdout
