@@ -108,7 +108,8 @@ def main() -> None:
     pipe = StylePipeline.load(torch.device("cpu"))
     model, ids = pipe.model, pipe.model.style_ids
     peer = Peer(args.threads)
-    report: dict = {"threads": args.threads, "runs": args.runs, "speed_ms": {}}
+    parameters = sum(p.numel() for p in model.parameters())
+    report: dict = {"threads": args.threads, "runs": args.runs, "parameters": parameters, "speed_ms": {}}
 
     # --- speed -----------------------------------------------------------------------------------------
     report["app_precision"] = str(pipe.precision).removeprefix("torch.")
@@ -147,6 +148,22 @@ def main() -> None:
         peer_outputs = {
             (n, s): to_image(peer.torch(to_tensor(p), s).clamp(0, 1)) for n, p in photos.items() for s in range(26)
         }
+    exact = StylePipeline(model, pipe.styles, precision=torch.float32)
+    fast = StylePipeline(model, pipe.styles, precision=torch.bfloat16)
+    agreement = [
+        psnr(exact.stylize(p, s, max_side=args.side).image, fast.stylize(p, s, max_side=args.side).image)
+        for p in photos.values()
+        for s in ("starry_night", "great_wave", "lion")
+    ]
+    report["bf16_vs_fp32_psnr_db"] = {"mean": round(statistics.mean(agreement), 1), "min": round(min(agreement), 1)}
+    print(f"bfloat16 vs float32 outputs: mean {statistics.mean(agreement):.1f} dB, min {min(agreement):.1f} dB PSNR")
+    report["any_style_seconds_100_iterations"] = {}
+    for side in (256, 384, 512):
+        started = time.perf_counter()
+        for _ in pipe.stylize_any(photos["chelsea"], pipe.style("great_wave").file, steps=100, max_side=side):
+            pass
+        report["any_style_seconds_100_iterations"][str(side)] = round(time.perf_counter() - started, 1)
+    print(f"any-style optimisation, 100 iterations (s): {report['any_style_seconds_100_iterations']}")
     reconstruction = [psnr(pipe.stylize(p, ids[1], strength=0.0, max_side=args.side).image, p) for p in photos.values()]
     report["strength0_psnr_db"] = {
         "mean": round(statistics.mean(reconstruction), 2),

@@ -54,14 +54,14 @@ class Style:
     id: str
     title: str
     painter: str
-    year: str
+    year: str | None
     file: Path
     source: str
     licence: str
 
     @property
     def label(self) -> str:
-        return f"{self.title} ({self.painter}, {self.year})"
+        return f"{self.title} ({self.painter}, {self.year})" if self.year else f"{self.title} ({self.painter})"
 
 
 @dataclass
