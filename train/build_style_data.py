@@ -5,8 +5,10 @@
 Style paintings: 15 public-domain paintings rebuilt from GCompris' jigsaw activity (train/build_style_images.py,
 Debian ``gcompris-qt-data``) and Van Gogh's *The Starry Night* from Debian ``opencv-doc``
 (``examples/data/starry_night.jpg``; its 4-5 px black frame is cut away). They are saved at most 1024 px a side
-into ``gen_app/style/styles/`` with ``styles.json`` (title, painter, year, source, licence): the app shows them as
-its style gallery and train/train_style.py trains on them.
+into ``gen_app/style/styles/`` with ``styles.json`` (title, painter, year, source, licence) and a README table:
+the app shows them as its style gallery and train/train_style.py trains on them. Two more GCompris paintings go
+to ``styles/examples/`` (examples for the any-style mode), and three validation photos from the scikit-image
+wheel, 512 px, to ``gen_app/style/examples/`` (the tab's example photos).
 
 Content photos: the Debian wallpaper photos and GCompris photo sets that build_sr_data.py uses (never the
 scikit-image / scikit-learn photos: those are the validation set), shrunk to at most 640 px a side (training
@@ -99,8 +101,24 @@ def build_styles(out: Path) -> list[dict]:
             )
     (out / "styles.json").write_text(json.dumps(styles, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "examples" / "examples.json").write_text(json.dumps(examples, indent=2, ensure_ascii=False) + "\n")
+    (out / "README.md").write_text(sources_readme(styles, examples), encoding="utf-8")
     print(f"{len(styles)} styles -> {out}")
     return styles
+
+
+def sources_readme(styles: list[dict], examples: list[dict]) -> str:
+    """The paintings' sources and licences, as a table (written next to them)."""
+    rows = [
+        f"| `{s['file']}` | {s['title']} | {s['painter']} | {s['year'] or 'undated'} | {s['source']} | {s['licence']} |"
+        for s in styles + [{**e, "file": f"examples/{e['file']}"} for e in examples]
+    ]
+    return (
+        "# Style paintings\n\n"
+        "Written by `python train/build_style_data.py`. The first 16 are the styles the network was trained on "
+        "(`styles.json`, gallery order); the two under `examples/` are not, and serve as examples of the "
+        '"any style image" mode. The paintings are in the public domain; the scans\' licences are given per file.\n\n'
+        "| file | painting | painter | year | source | licence |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
 
 
 def build_content(out: Path) -> int:
