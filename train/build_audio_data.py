@@ -1,0 +1,219 @@
+"""Build the synthesiser's data: folk melodies played by six General-MIDI instruments, with pitch and loudness.
+
+    apt-get install fluidsynth fluid-soundfont-gm && pip install music21==10.5.1 mido==1.3.3
+    python train/build_audio_data.py          # data/audio/{train,val}.npz, about 2 minutes
+
+Melodies: the tunes of O'Neill's "Music of Ireland" (1850) in the music21 corpus (``oneills1850``, ABC), top line
+only, at a random tempo. Every 10th tune is held out (val.npz: the bench's phrases, never trained on).
+Each phrase (PHRASE_SECONDS long, from the start of a tune and from its middle) is transposed by octaves into
+each instrument's range, given a random dynamic and per-note velocity jitter, and written into one MIDI file per
+instrument, phrases one second apart; FluidSynth renders each file once with the MIT-licensed FluidR3_GM
+SoundFont (Debian ``fluid-soundfont-gm``), reverb and chorus off, at 16 kHz, and the audio is cut back into phrases.
+
+Targets per 4 ms frame: f0 from the MIDI notes (held through rests, so the oscillator glides rather than
+jumps), loudness measured on the rendered audio (gen_app/audio/features.py), and the instrument index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db, midi_to_hz  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+PHRASE_SECONDS = 4.0
+GAP_SECONDS = 1.0
+TICKS_PER_SECOND = 960  # mido: 480 ticks per beat at 120 bpm
+HELD_OUT_EVERY = 10
+
+
+@dataclass(frozen=True)
+class Instrument:
+    name: str
+    program: int  # General MIDI, 0-based
+    low: int  # comfortable MIDI range
+    high: int
+
+
+INSTRUMENTS = (
+    Instrument("violin", 40, 55, 91),
+    Instrument("cello", 42, 36, 72),
+    Instrument("trumpet", 56, 55, 82),
+    Instrument("alto_sax", 65, 49, 80),
+    Instrument("clarinet", 71, 50, 86),
+    Instrument("flute", 73, 60, 96),
+)
+
+
+def tune_notes(tune) -> list[tuple[float, float, int]]:
+    """(start, length, MIDI pitch) in quarter notes for the top line of a music21 score; ties merged."""
+    notes: list[list] = []
+    for element in tune.flatten().notesAndRests:
+        if element.isRest:
+            continue
+        pitch = max(p.midi for p in element.pitches)
+        start, length = float(element.offset), float(element.quarterLength)
+        tie = element.tie.type if element.tie is not None else None
+        if tie in ("continue", "stop") and notes and notes[-1][2] == pitch:
+            notes[-1][1] = start + length - notes[-1][0]
+        elif length > 0:
+            notes.append([start, length, pitch])
+    return [tuple(n) for n in notes]
+
+
+def load_tunes(limit: int) -> list[list[tuple[float, float, int]]]:
+    import music21
+
+    tunes = []
+    for path in sorted((Path(music21.__file__).parent / "corpus" / "oneills1850").glob("*.abc")):
+        opus = music21.converter.parse(path)
+        for score in getattr(opus, "scores", [opus]):
+            notes = tune_notes(score)
+            if len(notes) >= 8:
+                tunes.append(notes)
+            if len(tunes) >= limit:
+                return tunes
+    return tunes
+
+
+def phrases_of(notes, rng: np.random.Generator) -> list[list[tuple[float, float, int]]]:
+    """Up to two PHRASE_SECONDS phrases (from the start and the middle), in seconds, at a random tempo."""
+    seconds_per_quarter = rng.uniform(0.3, 0.6)
+    timed = [(s * seconds_per_quarter, d * seconds_per_quarter, p) for s, d, p in notes]
+    end = timed[-1][0] + timed[-1][1]
+    phrases = []
+    for begin in (0.0, end / 2) if end > 2 * PHRASE_SECONDS else (0.0,):
+        chosen = [
+            (s - begin, min(d, begin + PHRASE_SECONDS - s), p)
+            for s, d, p in timed
+            if begin <= s < begin + PHRASE_SECONDS - 0.1
+        ]
+        if len(chosen) >= 4:
+            phrases.append(chosen)
+    return phrases
+
+
+def fit_range(phrase, instrument: Instrument) -> list[tuple[float, float, int]]:
+    """Transpose by whole octaves so the phrase's median sits nearest the middle of the instrument's range."""
+    median = float(np.median([p for _, _, p in phrase]))
+    shift = 12 * round(((instrument.low + instrument.high) / 2 - median) / 12)
+    return [(s, d, min(max(p + shift, instrument.low), instrument.high)) for s, d, p in phrase]
+
+
+def write_midi(path: Path, phrases, instrument: Instrument, rng: np.random.Generator) -> list[float]:
+    """All phrases in one MIDI file, GAP_SECONDS apart; returns each phrase's start time in seconds."""
+    import mido
+
+    events, starts, clock = [], [], GAP_SECONDS
+    for phrase in phrases:
+        starts.append(clock)
+        dynamic = rng.uniform(50, 115)
+        for s, d, p in phrase:
+            velocity = int(np.clip(dynamic + rng.normal(0, 8), 20, 127))
+            events.append((clock + s, 1, p, velocity))
+            events.append((clock + s + d * rng.uniform(0.85, 1.0), 0, p, 0))
+        clock += PHRASE_SECONDS + GAP_SECONDS
+    events.sort(key=lambda e: (e[0], e[1]))  # note-offs before note-ons at the same time
+    track = mido.MidiTrack([mido.Message("program_change", program=instrument.program, time=0)])
+    last = 0
+    for when, on, pitch, velocity in events:
+        tick = round(when * TICKS_PER_SECOND)
+        kind = "note_on" if on else "note_off"
+        track.append(mido.Message(kind, note=pitch, velocity=velocity, time=tick - last))
+        last = tick
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(track)
+    midi.save(path)
+    return starts
+
+
+def render(midi_path: Path, wav_path: Path) -> np.ndarray:
+    command = ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", str(wav_path)]
+    subprocess.run([*command, str(SOUNDFONT), str(midi_path)], check=True, capture_output=True)
+    audio, rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
+    assert rate == SAMPLE_RATE, rate
+    return audio.mean(1)
+
+
+def pitch_curve(phrase, frames: int) -> np.ndarray:
+    """f0 (Hz) per frame from the notes; held through rests (and before the first note, its pitch)."""
+    midi = np.full(frames, np.nan)
+    for s, d, p in phrase:
+        midi[int(s * SAMPLE_RATE / HOP) : int((s + d) * SAMPLE_RATE / HOP) + 1] = p
+    known = ~np.isnan(midi)
+    index = np.arange(frames)
+    # Hold: each frame takes the last known pitch (the first note's before it starts).
+    last = np.maximum.accumulate(np.where(known, index, -1))
+    held = np.where(last >= 0, midi[np.maximum(last, 0)], midi[known][0])
+    return midi_to_hz(held).astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "data/audio")
+    parser.add_argument("--tunes", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    tunes = load_tunes(args.tunes)
+    split = {"train": [], "val": []}
+    for i, notes in enumerate(tunes):
+        split["val" if i % HELD_OUT_EVERY == 0 else "train"].extend(phrases_of(notes, rng))
+    print(f"{len(tunes)} tunes -> {len(split['train'])} training / {len(split['val'])} held-out phrases")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    frames = int(PHRASE_SECONDS * SAMPLE_RATE / HOP)
+    samples = frames * HOP
+    for name, phrases in split.items():
+        audio, f0, loudness, instrument_index = [], [], [], []
+        for k, instrument in enumerate(INSTRUMENTS):
+            fitted = [fit_range(p, instrument) for p in phrases]
+            with tempfile.TemporaryDirectory() as tmp:
+                starts = write_midi(Path(tmp) / "in.mid", fitted, instrument, rng)
+                rendered = render(Path(tmp) / "in.mid", Path(tmp) / "out.wav")
+            for phrase, start in zip(fitted, starts, strict=True):
+                begin = int(start * SAMPLE_RATE)
+                clip = np.zeros(samples, np.float32)
+                piece = rendered[begin : begin + samples]
+                clip[: len(piece)] = piece
+                audio.append((clip * 32767).clip(-32768, 32767).astype(np.int16))
+                f0.append(pitch_curve(phrase, frames))
+                loudness.append(loudness_db(clip))
+                instrument_index.append(k)
+        np.savez(
+            args.out / f"{name}.npz",
+            audio=np.stack(audio),
+            f0=np.stack(f0),
+            loudness=np.stack(loudness),
+            instrument=np.array(instrument_index, np.int64),
+        )
+        print(f"{name}: {len(audio)} clips of {PHRASE_SECONDS:g} s")
+    meta = {
+        "instruments": [i.__dict__ for i in INSTRUMENTS],
+        "sample_rate": SAMPLE_RATE,
+        "hop": HOP,
+        "phrase_seconds": PHRASE_SECONDS,
+        "tunes": len(tunes),
+        "held_out_every": HELD_OUT_EVERY,
+        "soundfont": str(SOUNDFONT),
+        "corpus": "music21 oneills1850",
+    }
+    (args.out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"done in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Train the neural instrument synthesiser (gen_app/audio/synth.py) on the rendered phrases.
+
+    python train/build_audio_data.py          # data/audio/{train,val}.npz
+    python train/train_synth.py               # writes checkpoints/synth/
+    torchrun --nproc_per_node 2 train/train_synth.py ...   # data-parallel (gloo on CPU, nccl on CUDA)
+
+The DDSP recipe: the synthesiser gets the phrase's f0 and loudness curves and its instrument, and its audio is
+compared with FluidSynth's rendering by a multi-scale spectral loss (L1 between magnitudes and between log
+magnitudes, FFT sizes 2048 to 64). Random crops of --seconds from each 4 s phrase; Adam with warm-up and
+cosine decay. The held-out phrases (val.npz, tunes never trained on) give the logged validation loss.
+State is saved to --run-dir; the same --run-dir resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gen_app.audio.synth import NeuralSynth  # noqa: E402
+from train.common import (  # noqa: E402
+    RunState,
+    finish_export,
+    setup_distributed,
+    training_record,
+    write_training_record,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT / "data/audio", help="folder with train.npz, val.npz, meta.json")
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--harmonics", type=int, default=60)
+    p.add_argument("--seconds", type=float, default=2.0, help="training crop length")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=8, help="per-process batch size")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
+    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/synth")
+    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/synth")
+    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+    return p.parse_args(argv)
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def spectral_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Multi-scale spectral distance (Engel et al. 2020): sum over FFT sizes of L1(|S|) + L1(log |S|)."""
+    total = output.new_zeros(())
+    for n_fft in FFT_SIZES:
+        window = torch.hann_window(n_fft, device=output.device)
+        spec = [torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True).abs() for x in (output, target)]
+        total = total + (spec[0] - spec[1]).abs().mean()
+        total = total + (torch.log(spec[0] + 1e-5) - torch.log(spec[1] + 1e-5)).abs().mean()
+    return total
+
+
+def load_split(path: Path) -> dict[str, torch.Tensor]:
+    data = np.load(path)
+    return {
+        "audio": torch.from_numpy(data["audio"].astype(np.float32) / 32767),
+        "f0": torch.from_numpy(data["f0"]),
+        "loudness": torch.from_numpy(data["loudness"]),
+        "instrument": torch.from_numpy(data["instrument"]),
+    }
+
+
+def batch_of(split: dict, count: int, frames: int, hop: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """Random `frames`-long crops of random phrases: (f0, loudness, instrument index, audio)."""
+    index = torch.randint(len(split["f0"]), (count,), generator=gen)
+    start = torch.randint(split["f0"].shape[1] - frames + 1, (count,), generator=gen)
+    f0 = torch.stack([split["f0"][i, s : s + frames] for i, s in zip(index, start, strict=True)])
+    loud = torch.stack([split["loudness"][i, s : s + frames] for i, s in zip(index, start, strict=True)])
+    audio = torch.stack([split["audio"][i, s * hop : (s + frames) * hop] for i, s in zip(index, start, strict=True)])
+    return f0, loud, split["instrument"][index], audio
+
+
+@torch.no_grad()
+def validation_loss(model: NeuralSynth, split: dict, device: torch.device, limit: int = 48) -> float:
+    model.eval()
+    losses = []
+    generator = torch.Generator().manual_seed(0)  # the same noise every time
+    for i in range(0, min(limit, len(split["f0"])), 8):
+        sl = slice(i, min(i + 8, limit))
+        weights = torch.nn.functional.one_hot(split["instrument"][sl], len(model.instruments)).float()
+        out = model(split["f0"][sl].to(device), split["loudness"][sl].to(device), weights.to(device), generator)
+        losses.append(spectral_loss(out, split["audio"][sl].to(device)).item())
+    model.train()
+    return float(np.mean(losses))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    rank, world, device = setup_distributed()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+    torch.manual_seed(args.seed + rank)
+
+    meta = json.loads((args.data / "meta.json").read_text())
+    instruments = [i["name"] for i in meta["instruments"]]
+    train, val = load_split(args.data / "train.npz"), load_split(args.data / "val.npz")
+    model = NeuralSynth(instruments, args.hidden, args.harmonics, sample_rate=meta["sample_rate"], hop=meta["hop"])
+    model = model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)
+    run.resume()
+    step, history = run.step, run.history
+    train_model = DistributedDataParallel(model) if world > 1 else model
+    frames = int(args.seconds * meta["sample_rate"] / meta["hop"])
+    if rank == 0:
+        params = sum(p.numel() for p in model.parameters())
+        print(
+            f"{params / 1e6:.2f} M parameters, {len(instruments)} instruments, {len(train['f0'])} training phrases "
+            f"({len(val['f0'])} held out), {world} process(es)",
+            flush=True,
+        )
+
+    gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
+    progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
+    while step < args.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        f0, loud, instrument, audio = batch_of(train, args.batch, frames, meta["hop"], gen)
+        weights = torch.nn.functional.one_hot(instrument, len(instruments)).float()
+        out = train_model(f0.to(device), loud.to(device), weights.to(device))
+        loss = spectral_loss(out, audio.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+        optimizer.step()
+        step += 1
+        progress.update(1)
+        if step % args.eval_every == 0 or step == args.steps:
+            if rank == 0:
+                held = validation_loss(model, val, device)
+                history.append({"step": step, "train": round(loss.item(), 4), "val": round(held, 4)})
+                progress.write(f"step {step}: spectral loss {loss.item():.3f}, held-out {held:.3f}")
+            run.step = step
+            run.save()
+    progress.close()
+
+    if rank == 0:
+        model = model.to("cpu").eval()
+        args.out.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(args.out)
+        record = training_record(args, world, device, run.hours, seconds=args.seconds, lr=args.lr, data=meta)
+        record["history"] = history
+        write_training_record(args.out, record)
+        finish_export(args.out, args.push_to_hub)
+    if world > 1:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
