@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.synth import NeuralSynth  # noqa: E402
+from gen_app.audio.synth import NeuralSynth, spectral_distance  # noqa: E402
 from train.common import (  # noqa: E402
     RunState,
     finish_export,
@@ -36,7 +36,6 @@ from train.common import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,17 +62,6 @@ def learning_rate(step: int, args: argparse.Namespace) -> float:
         return args.lr * (step + 1) / args.warmup
     progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def spectral_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Multi-scale spectral distance (Engel et al. 2020): sum over FFT sizes of L1(|S|) + L1(log |S|)."""
-    total = output.new_zeros(())
-    for n_fft in FFT_SIZES:
-        window = torch.hann_window(n_fft, device=output.device)
-        spec = [torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True).abs() for x in (output, target)]
-        total = total + (spec[0] - spec[1]).abs().mean()
-        total = total + (torch.log(spec[0] + 1e-5) - torch.log(spec[1] + 1e-5)).abs().mean()
-    return total
 
 
 def load_split(path: Path) -> dict[str, torch.Tensor]:
@@ -105,7 +93,7 @@ def validation_loss(model: NeuralSynth, split: dict, device: torch.device, limit
         sl = slice(i, min(i + 8, limit))
         weights = torch.nn.functional.one_hot(split["instrument"][sl], len(model.instruments)).float()
         out = model(split["f0"][sl].to(device), split["loudness"][sl].to(device), weights.to(device), generator)
-        losses.append(spectral_loss(out, split["audio"][sl].to(device)).item())
+        losses.append(spectral_distance(out, split["audio"][sl].to(device)).item())
     model.train()
     return float(np.mean(losses))
 
@@ -146,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         f0, loud, instrument, audio = batch_of(train, args.batch, frames, meta["hop"], gen)
         weights = torch.nn.functional.one_hot(instrument, len(instruments)).float()
         out = train_model(f0.to(device), loud.to(device), weights.to(device))
-        loss = spectral_loss(out, audio.to(device))
+        loss = spectral_distance(out, audio.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)

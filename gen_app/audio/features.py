@@ -41,7 +41,13 @@ def hz_to_midi(hz: np.ndarray | float) -> np.ndarray:
     return 69 + 12 * np.log2(np.maximum(np.asarray(hz, dtype=np.float64), 1e-3) / 440.0)
 
 
-def track_pitch(audio: np.ndarray, fmin: float = 65.0, fmax: float = 2100.0) -> tuple[np.ndarray, np.ndarray]:
+PITCH_LOW_HZ = 65.406  # C2: pyin's pitch grid (10-cent steps from fmin) then has points on every in-tune note
+PITCH_HIGH_HZ = 2093.0  # C7
+
+
+def track_pitch(
+    audio: np.ndarray, fmin: float = PITCH_LOW_HZ, fmax: float = PITCH_HIGH_HZ
+) -> tuple[np.ndarray, np.ndarray]:
     """(f0 in Hz, voiced probability) per frame with probabilistic YIN (librosa.pyin); unvoiced frames hold the
     nearest voiced pitch, so a synthesiser glides rather than jumps to an arbitrary value."""
     frames = len(audio) // HOP

@@ -22,6 +22,19 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 NOISE_FFT = 128  # 65 filter bands
+SPECTRAL_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
+
+
+def spectral_distance(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Multi-scale spectral distance (Engel et al. 2020): the training loss, and the bench's measure. Sum over FFT
+    sizes of mean L1 between magnitudes and between log magnitudes; (N, samples) inputs, a scalar out."""
+    total = output.new_zeros(())
+    for n_fft in SPECTRAL_FFT_SIZES:
+        window = torch.hann_window(n_fft, device=output.device)
+        spec = [torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True).abs() for x in (output, target)]
+        total = total + (spec[0] - spec[1]).abs().mean()
+        total = total + (torch.log(spec[0] + 1e-5) - torch.log(spec[1] + 1e-5)).abs().mean()
+    return total
 
 
 def scaled_sigmoid(x: torch.Tensor) -> torch.Tensor:
