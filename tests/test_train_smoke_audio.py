@@ -50,3 +50,17 @@ def test_synth_training_writes_a_loadable_checkpoint(tones, tmp_path, launcher):
     assert audio.shape == (1, 50 * HOP)
     if launcher == "python":
         assert "resumed from" in run([sys.executable, *args, "--steps", "4", "--out", str(out)])
+
+
+def test_melody_training_reuses_the_text_model(tmp_path):
+    data = tmp_path / "melody"
+    data.mkdir()
+    tune = "M:6/8\nL:1/8\nK:G\nGAB c2d | e2d c2B | A3 G3 ||\n\n"
+    (data / "train.txt").write_text(tune * 200)
+    (data / "val.txt").write_text(tune.replace("K:G", "K:D") * 20)
+    out = tmp_path / "out"
+    args = ["train/train_melody.py", "--data", str(data), "--steps", "2", "--eval-every", "1", "--batch", "2"]
+    args += ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32", "--eval-chars", "500"]
+    run([sys.executable, *args, "--run-dir", str(tmp_path / "run"), "--out", str(out)])
+    record = json.loads((out / "training.json").read_text())
+    assert record["command"].startswith("python train/train_melody.py") and record["tokenizer"] == "char"

@@ -1,0 +1,37 @@
+"""Train the melody model: the text tab's GPT (gen_app/text/model.py) and training script (train_text.py), on
+folk tunes in ABC notation, one character per token.
+
+    python train/build_melody_data.py       # data/melody/{train,val}.txt
+    python train/train_melody.py            # writes checkpoints/melody/ (any train_text.py option overrides)
+    torchrun --nproc_per_node 2 train/train_melody.py ...
+
+Characters rather than BPE: ABC is a small alphabet whose every character is a musical symbol (a note, an
+accidental, a length, a bar line), so a character model samples notation that stays well-formed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from train import train_text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MELODY_DEFAULTS = [
+    "--data", str(ROOT / "data/melody"),
+    "--tokenizer", "char",
+    "--block-size", "256",
+    "--steps", "3000",
+    "--run-dir", str(ROOT / "runs/melody"),
+    "--out", str(ROOT / "checkpoints/melody"),
+]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    # Later options win in argparse, so anything given on the command line overrides these defaults.
+    train_text.main(MELODY_DEFAULTS + (sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()
