@@ -202,7 +202,8 @@ def main() -> None:
             flush=True,
         )
     report["per_style"] = rows
-    means = {k: round(statistics.mean(r[k] for r in rows), 3) for k in rows[0] if k.endswith(("_style", "_content"))}
+    scored = [k for k in rows[0] if k.endswith(("_style", "_content")) and k != "peer_style"]  # not an index
+    means = {k: round(statistics.mean(r[k] for r in rows), 3) for k in scored}
     report["mean"] = means
     wins = sum(r["ours_style"] < r["peer_nearest_style"] for r in rows)
     report["ours_closer_to_painting_than_peer"] = f"{wins}/{len(rows)}"
