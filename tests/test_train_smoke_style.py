@@ -41,3 +41,5 @@ def test_style_training_writes_a_loadable_checkpoint(content, tmp_path, launcher
         assert "resumed from" in run([sys.executable, *args, "--steps", "4", "--out", str(out)])
         again = ["--run-dir", str(tmp_path / "run2"), "--out", str(tmp_path / "style2"), "--steps", "1"]
         assert "initialised 22/22 tensors" in run([sys.executable, *args[:-2], "--init-from", str(out), *again])
+        second = json.loads((tmp_path / "style2" / "training.json").read_text())
+        assert second["previous_stage"]["steps_done"] == 4  # the card lists every stage

@@ -109,6 +109,18 @@ def training_record(args, world: int, device: torch.device, hours: float, **extr
     }
 
 
+def save_model(model: torch.nn.Module, out: Path) -> None:
+    """The model on the CPU in float32 and eval mode, as model.safetensors + config.json in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.to("cpu").float().eval().save_pretrained(out)
+
+
+def previous_stage(init_from: Path | None) -> dict:
+    """{"previous_stage": its training record} for a run started from another checkpoint; else {}."""
+    record = init_from / "training.json" if init_from is not None else None
+    return {"previous_stage": json.loads(record.read_text())} if record is not None and record.exists() else {}
+
+
 def write_training_record(out: Path, record: dict) -> None:
     (out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
 

@@ -16,7 +16,6 @@ another checkpoint (the body; the last convolution differs between scales).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -33,6 +32,8 @@ from gen_app.sr.model import SRNet  # noqa: E402
 from train.common import (  # noqa: E402
     RunState,
     finish_export,
+    previous_stage,
+    save_model,
     setup_distributed,
     training_record,
     write_training_record,
@@ -175,16 +176,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def export(model: SRNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device) -> None:
-    model = model.to("cpu").float().eval()
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
+    # The stage this run started from is read before save_model, which may overwrite that folder.
+    stage = previous_stage(args.init_from)
+    save_model(model, args.out)
     init = str(args.init_from) if args.init_from else None
     record = training_record(args, world, device, hours, scale=args.scale, patch=args.patch, init_from=init)
-    record["history"] = history
-    previous = args.init_from / "training.json" if args.init_from else None
-    if previous is not None and previous.exists():  # the stage this run started from (before overwriting it)
-        record["previous_stage"] = json.loads(previous.read_text())
-    write_training_record(args.out, record)
+    write_training_record(args.out, record | {"history": history} | stage)
     finish_export(args.out, args.push_to_hub)
 
 

@@ -46,6 +46,8 @@ from gen_app.style.model import StyleNet  # noqa: E402
 from train.common import (  # noqa: E402
     RunState,
     finish_export,
+    previous_stage,
+    save_model,
     setup_distributed,
     training_record,
     write_training_record,
@@ -280,9 +282,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def export(model: StyleNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device) -> None:
-    model = model.to("cpu").float().eval()
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
+    stage = previous_stage(args.init_from)  # read first: --init-from may be --out
+    save_model(model, args.out)
     record = training_record(
         args,
         world,
@@ -298,8 +299,7 @@ def export(model: StyleNet, args: argparse.Namespace, history: list[dict], hours
         init_from=str(args.init_from) if args.init_from else None,
         steps_done=history[-1]["step"] if history else None,
     )
-    record["history"] = history
-    write_training_record(args.out, record)
+    write_training_record(args.out, record | {"history": history} | stage)
     finish_export(args.out, args.push_to_hub)
 
 

@@ -30,6 +30,7 @@ from gen_app.audio.synth import NeuralSynth, spectral_distance  # noqa: E402
 from train.common import (  # noqa: E402
     RunState,
     finish_export,
+    save_model,
     setup_distributed,
     training_record,
     write_training_record,
@@ -151,12 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     progress.close()
 
     if rank == 0:
-        model = model.to("cpu").eval()
-        args.out.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(args.out)
+        save_model(model, args.out)
         record = training_record(args, world, device, run.hours, seconds=args.seconds, lr=args.lr, data=meta)
-        record["history"] = history
-        write_training_record(args.out, record)
+        write_training_record(args.out, record | {"history": history})
         finish_export(args.out, args.push_to_hub)
     if world > 1:
         dist.destroy_process_group()

@@ -30,6 +30,7 @@ from gen_app.text.tokenizer import Tokenizer, train_tokenizer  # noqa: E402
 from train.common import (  # noqa: E402
     RunState,
     finish_export,
+    save_model,
     setup_distributed,
     training_record,
     write_training_record,
@@ -163,9 +164,7 @@ def export(
     world: int,
     device: torch.device,
 ) -> None:
-    model = model.to("cpu").float().eval()
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
+    save_model(model, args.out)
     tokenizer.save(args.out / "tokenizer.json")
     tokens = args.steps * args.batch * args.block_size * world
     extra = {"tokenizer": args.tokenizer, "training_chars": args.training_chars, "tokens_seen": tokens}
