@@ -1,0 +1,112 @@
+"""Benchmark the melody model on held-out tunes (data/melody/val.txt, never trained on).
+
+    python train/build_melody_data.py && python bench/melody.py --threads 2 [--json checkpoints/melody/metrics.json]
+
+- bits per character on the held-out tunes (the same scoring as the text model: gen_app/text/scoring.py);
+- the share of --tunes sampled tunes (prompt "M:", temperature --temperature, seeds 0..N-1, until a blank line
+  or --max-chars) that music21 parses into a playable score: no parse error and at least 4 pitched notes.
+  The same check on as many held-out real tunes is the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from gen_app.text.model import GPT  # noqa: E402
+from gen_app.text.pipeline import SamplingSettings, TextPipeline  # noqa: E402
+from gen_app.text.scoring import nats_per_char  # noqa: E402
+from gen_app.text.tokenizer import load_tokenizer  # noqa: E402
+
+PROMPT = "M:"
+PARSE_SECONDS = 10  # a tune that takes longer to parse counts as unplayable
+
+
+def playable(tune: str) -> bool:
+    """music21 parses the tune (with an X: line added) into a score with at least 4 pitched notes of positive length:
+    what the audio tab needs to play it (it reads the notes itself; music21's own MIDI writer fails on some real
+    tunes with repeats, so it is not the test)."""
+    import music21
+
+    def give_up(signum, frame):
+        raise TimeoutError
+
+    signal.signal(signal.SIGALRM, give_up)  # music21's ABC parser can loop on malformed text
+    signal.alarm(PARSE_SECONDS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = music21.converter.parse("X:1\n" + tune.strip() + "\n", format="abc")
+            notes = [n for n in score.flatten().notes if n.quarterLength > 0 and n.pitches]
+        return len(notes) >= 4
+    except Exception:  # noqa: BLE001 - any failure means "not playable"
+        return False
+    finally:
+        signal.alarm(0)
+
+
+def sample_tune(pipe: TextPipeline, seed: int, temperature: float, max_chars: int) -> str:
+    text = ""
+    for text in pipe.stream(PROMPT, SamplingSettings(max_new_tokens=max_chars, temperature=temperature, seed=seed)):
+        if "\n\n" in text:
+            break
+    return PROMPT + text.split("\n\n")[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints/melody")
+    parser.add_argument("--data", type=Path, default=ROOT / "data/melody/val.txt")
+    parser.add_argument("--chars", type=int, default=100_000, help="held-out characters scored")
+    parser.add_argument("--tunes", type=int, default=200)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--max-chars", type=int, default=600)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    model = GPT.from_pretrained(args.checkpoint, strict=True).eval()
+    tokenizer = load_tokenizer(args.checkpoint / "tokenizer.json")
+    pipe = TextPipeline(model, tokenizer, str(args.checkpoint))
+    held_out = args.data.read_text(encoding="utf-8")
+    bits = nats_per_char(model, tokenizer, held_out[: args.chars], torch.device("cpu")) / math.log(2)
+    print(f"held-out: {bits:.3f} bits per character ({min(args.chars, len(held_out)):,} characters)", flush=True)
+
+    started = time.perf_counter()
+    samples = [sample_tune(pipe, seed, args.temperature, args.max_chars) for seed in range(args.tunes)]
+    seconds = time.perf_counter() - started
+    ours = sum(map(playable, samples)) / len(samples)
+    real = held_out.strip().split("\n\n")[: args.tunes]
+    reference = sum(map(playable, real)) / len(real)
+    print(
+        f"playable: {ours:.1%} of {len(samples)} sampled tunes (held-out real tunes: {reference:.1%}); "
+        f"sampling took {seconds / len(samples):.2f} s per tune"
+    )
+    report = {
+        "held_out_bits_per_char": round(bits, 4),
+        "held_out_chars": min(args.chars, len(held_out)),
+        "playable_share": round(ours, 4),
+        "real_tunes_playable_share": round(reference, 4),
+        "tunes": len(samples),
+        "temperature": args.temperature,
+        "seconds_per_tune": round(seconds / len(samples), 3),
+        "examples": samples[:3],
+    }
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
