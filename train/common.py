@@ -109,6 +109,17 @@ def training_record(args, world: int, device: torch.device, hours: float, **extr
     }
 
 
+def init_from_checkpoint(model: torch.nn.Module, folder: Path, rank: int) -> None:
+    """Copy into `model` every tensor of the checkpoint in `folder` whose name and shape match (a warm start:
+    e.g. the SR body for another scale, or an earlier stage of a run whose architecture changed)."""
+    source = type(model).from_pretrained(folder).state_dict()
+    own = model.state_dict()
+    matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matched, strict=False)
+    if rank == 0:
+        print(f"initialised {len(matched)}/{len(own)} tensors from {folder}", flush=True)
+
+
 def save_model(model: torch.nn.Module, out: Path) -> None:
     """The model on the CPU in float32 and eval mode, as model.safetensors + config.json in `out`."""
     out.mkdir(parents=True, exist_ok=True)

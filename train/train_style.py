@@ -46,6 +46,7 @@ from gen_app.style.model import StyleNet  # noqa: E402
 from train.common import (  # noqa: E402
     RunState,
     finish_export,
+    init_from_checkpoint,
     previous_stage,
     save_model,
     setup_distributed,
@@ -221,12 +222,7 @@ def main(argv: list[str] | None = None) -> None:
 
     model = StyleNet(style_ids, args.width, args.body_width, args.blocks).to(device)
     if args.init_from is not None:
-        source = StyleNet.from_pretrained(args.init_from).state_dict()
-        own = model.state_dict()
-        matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
-        model.load_state_dict(matched, strict=False)
-        if rank == 0:
-            print(f"initialised {len(matched)}/{len(own)} tensors from {args.init_from}", flush=True)
+        init_from_checkpoint(model, args.init_from, rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)
     run.resume()
