@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -107,6 +108,18 @@ def training_record(args, world: int, device: torch.device, hours: float, **extr
         "seed": args.seed,
         **extra,
     }
+
+
+def warmup_cosine(
+    step: int, peak: float, warmup: int, total_steps: int, low: float = 0.0, done: float | None = None
+) -> float:
+    """Learning rate: linear warm-up to `peak` over `warmup` steps, then cosine decay to `low` as the run goes
+    from 0 to 1 done (by steps after the warm-up, or `done` when given: time-budgeted runs)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if done is None:
+        done = (step - warmup) / max(1, total_steps - warmup)
+    return low + 0.5 * (peak - low) * (1 + math.cos(math.pi * min(1.0, done)))
 
 
 def init_from_checkpoint(model: torch.nn.Module, folder: Path, rank: int) -> None:

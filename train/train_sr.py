@@ -16,7 +16,6 @@ another checkpoint (the body; the last convolution differs between scales).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from train.common import (  # noqa: E402
     save_model,
     setup_distributed,
     training_record,
+    warmup_cosine,
     write_training_record,
 )
 
@@ -69,10 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def learning_rate(step: int, args: argparse.Namespace) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-    return args.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    return warmup_cosine(step, args.lr, args.warmup, args.steps)
 
 
 def to_tensor(array: np.ndarray) -> torch.Tensor:

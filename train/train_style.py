@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -51,6 +50,7 @@ from train.common import (  # noqa: E402
     save_model,
     setup_distributed,
     training_record,
+    warmup_cosine,
     write_training_record,
 )
 
@@ -95,9 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def learning_rate(step: int, done: float, args: argparse.Namespace) -> float:
     """Warm-up, then cosine decay to 5% over `done` (the share of the run behind us, 0..1)."""
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, done))))
+    return warmup_cosine(step, args.lr, args.warmup, args.steps, low=0.05 * args.lr, done=done)
 
 
 def share_done(step: int, seconds: float, args: argparse.Namespace) -> float:

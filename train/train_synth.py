@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from train.common import (  # noqa: E402
     save_model,
     setup_distributed,
     training_record,
+    warmup_cosine,
     write_training_record,
 )
 
@@ -59,10 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def learning_rate(step: int, args: argparse.Namespace) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return warmup_cosine(step, args.lr, args.warmup, args.steps, low=0.05 * args.lr)
 
 
 def load_split(path: Path) -> dict[str, torch.Tensor]:

@@ -13,7 +13,6 @@ the same --run-dir resumes from it.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from train.common import (  # noqa: E402
     save_model,
     setup_distributed,
     training_record,
+    warmup_cosine,
     write_training_record,
 )
 
@@ -66,10 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def learning_rate(step: int, args: argparse.Namespace) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-    return args.min_lr + 0.5 * (args.lr - args.min_lr) * (1 + math.cos(math.pi * progress))
+    return warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.min_lr)
 
 
 def validation_sample(text: str, chars: int, pieces: int = 8) -> str:
