@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gradio as gr
 
+from gen_app.audio.tab import TAB as AUDIO
 from gen_app.faces.tab import TAB as FACES
 from gen_app.sr.tab import TAB as SUPER_RESOLUTION
 from gen_app.style.tab import TAB as STYLE
 from gen_app.text.tab import TAB as TEXT
 from gen_app.ui import Tab
 
-TABS: list[Tab] = [FACES, STYLE, SUPER_RESOLUTION, TEXT]
+TABS: list[Tab] = [FACES, STYLE, SUPER_RESOLUTION, TEXT, AUDIO]
 
 HEADER = """# gen_app: small generative models, trained here
 Every tab runs a PyTorch generator this project trained itself (scripts in `train/`, model cards in

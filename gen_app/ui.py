@@ -55,10 +55,12 @@ def model_card_summary(card: Path, sections: tuple[str, ...] = ("Summary", "Metr
     return "\n\n".join(chosen) or "No model card found."
 
 
-def about_panel(card: Path, origin: str) -> None:
-    """A collapsed "About this model" accordion with the model card's summary and metrics."""
-    with gr.Accordion("About this model", open=False):
-        gr.Markdown(f"{model_card_summary(card)}\n\n*Weights loaded from `{origin}`.*")
+def about_panel(card: Path | list[Path], origin: str) -> None:
+    """A collapsed "About this model" accordion with the model card's (or cards') summary and metrics."""
+    cards = card if isinstance(card, list) else [card]
+    with gr.Accordion("About this model" if len(cards) == 1 else "About these models", open=False):
+        summaries = "\n\n".join(model_card_summary(c) for c in cards)
+        gr.Markdown(f"{summaries}\n\n*Weights loaded from `{origin}`.*")
 
 
 class ImageUpload(gr.Image):

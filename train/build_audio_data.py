@@ -22,14 +22,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db, midi_to_hz  # noqa: E402
+from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db  # noqa: E402
+from gen_app.audio.instruments import INSTRUMENTS, Instrument  # noqa: E402
+from gen_app.audio.score import pitch_curve, tune_notes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -37,40 +38,6 @@ PHRASE_SECONDS = 4.0
 GAP_SECONDS = 1.0
 TICKS_PER_SECOND = 960  # mido: 480 ticks per beat at 120 bpm
 HELD_OUT_EVERY = 10
-
-
-@dataclass(frozen=True)
-class Instrument:
-    name: str
-    program: int  # General MIDI, 0-based
-    low: int  # comfortable MIDI range
-    high: int
-
-
-INSTRUMENTS = (
-    Instrument("violin", 40, 55, 91),
-    Instrument("cello", 42, 36, 72),
-    Instrument("trumpet", 56, 55, 82),
-    Instrument("alto_sax", 65, 49, 80),
-    Instrument("clarinet", 71, 50, 86),
-    Instrument("flute", 73, 60, 96),
-)
-
-
-def tune_notes(tune) -> list[tuple[float, float, int]]:
-    """(start, length, MIDI pitch) in quarter notes for the top line of a music21 score; ties merged."""
-    notes: list[list] = []
-    for element in tune.flatten().notesAndRests:
-        if element.isRest:
-            continue
-        pitch = max(p.midi for p in element.pitches)
-        start, length = float(element.offset), float(element.quarterLength)
-        tie = element.tie.type if element.tie is not None else None
-        if tie in ("continue", "stop") and notes and notes[-1][2] == pitch:
-            notes[-1][1] = start + length - notes[-1][0]
-        elif length > 0:
-            notes.append([start, length, pitch])
-    return [tuple(n) for n in notes]
 
 
 def load_tunes(limit: int) -> list[list[tuple[float, float, int]]]:
@@ -91,7 +58,7 @@ def load_tunes(limit: int) -> list[list[tuple[float, float, int]]]:
 def phrases_of(notes, rng: np.random.Generator) -> list[list[tuple[float, float, int]]]:
     """Up to two PHRASE_SECONDS phrases (from the start and the middle), in seconds, at a random tempo."""
     seconds_per_quarter = rng.uniform(0.3, 0.6)
-    timed = [(s * seconds_per_quarter, d * seconds_per_quarter, p) for s, d, p in notes]
+    timed = [(s * seconds_per_quarter, d * seconds_per_quarter, p) for s, d, p, _ in notes]
     end = timed[-1][0] + timed[-1][1]
     phrases = []
     for begin in (0.0, end / 2) if end > 2 * PHRASE_SECONDS else (0.0,):
@@ -145,19 +112,6 @@ def render(midi_path: Path, wav_path: Path) -> np.ndarray:
     audio, rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
     assert rate == SAMPLE_RATE, rate
     return audio.mean(1)
-
-
-def pitch_curve(phrase, frames: int) -> np.ndarray:
-    """f0 (Hz) per frame from the notes; held through rests (and before the first note, its pitch)."""
-    midi = np.full(frames, np.nan)
-    for s, d, p in phrase:
-        midi[int(s * SAMPLE_RATE / HOP) : int((s + d) * SAMPLE_RATE / HOP) + 1] = p
-    known = ~np.isnan(midi)
-    index = np.arange(frames)
-    # Hold: each frame takes the last known pitch (the first note's before it starts).
-    last = np.maximum.accumulate(np.where(known, index, -1))
-    held = np.where(last >= 0, midi[np.maximum(last, 0)], midi[known][0])
-    return midi_to_hz(held).astype(np.float32)
 
 
 def main() -> None:

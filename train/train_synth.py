@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+SOUNDING_DB = -60.0
+
+
 def learning_rate(step: int, args: argparse.Namespace) -> float:
     return warmup_cosine(step, args.lr, args.warmup, args.steps, low=0.05 * args.lr)
 
@@ -70,6 +73,16 @@ def load_split(path: Path) -> dict[str, torch.Tensor]:
         "loudness": torch.from_numpy(data["loudness"]),
         "instrument": torch.from_numpy(data["instrument"]),
     }
+
+
+def typical_loudness(split: dict, instruments: int) -> list[float]:
+    """Each instrument's median loudness (dB) over its sounding frames (above SOUNDING_DB): stored in the model's
+    config, it is the level the app plays notes at."""
+    levels = []
+    for k in range(instruments):
+        loudness = split["loudness"][split["instrument"] == k]
+        levels.append(round(float(loudness[loudness > SOUNDING_DB].median()), 2))
+    return levels
 
 
 def batch_of(split: dict, count: int, frames: int, hop: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -108,7 +121,15 @@ def main(argv: list[str] | None = None) -> None:
     meta = json.loads((args.data / "meta.json").read_text())
     instruments = [i["name"] for i in meta["instruments"]]
     train, val = load_split(args.data / "train.npz"), load_split(args.data / "val.npz")
-    model = NeuralSynth(instruments, args.hidden, args.harmonics, sample_rate=meta["sample_rate"], hop=meta["hop"])
+    levels = typical_loudness(train, len(instruments))
+    model = NeuralSynth(
+        instruments,
+        args.hidden,
+        args.harmonics,
+        sample_rate=meta["sample_rate"],
+        hop=meta["hop"],
+        typical_loudness_db=levels,
+    )
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)

@@ -46,18 +46,18 @@ PITCH_HIGH_HZ = 2093.0  # C7
 
 
 def track_pitch(
-    audio: np.ndarray, fmin: float = PITCH_LOW_HZ, fmax: float = PITCH_HIGH_HZ
+    audio: np.ndarray, fmin: float = PITCH_LOW_HZ, fmax: float = PITCH_HIGH_HZ, hop: int = HOP
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(f0 in Hz, voiced probability) per frame with probabilistic YIN (librosa.pyin); unvoiced frames hold the
-    nearest voiced pitch, so a synthesiser glides rather than jumps to an arbitrary value."""
-    frames = len(audio) // HOP
+    """(f0 in Hz, voiced probability) per `hop` samples with probabilistic YIN (librosa.pyin); unvoiced frames hold
+    the nearest voiced pitch, so a synthesiser glides rather than jumps to an arbitrary value."""
+    frames = len(audio) // hop
     f0, voiced, probability = librosa.pyin(
         audio.astype(np.float32),
         fmin=fmin,
         fmax=fmax,
         sr=SAMPLE_RATE,
         frame_length=1024,
-        hop_length=HOP,
+        hop_length=hop,
         center=True,
     )
     f0 = f0[:frames]

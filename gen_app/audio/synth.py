@@ -22,6 +22,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 NOISE_FFT = 128  # 65 filter bands
+BANK_CHUNK = 1 << 16  # samples per step of the oscillator bank
 SPECTRAL_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
 
 
@@ -58,7 +59,14 @@ def harmonic_bank(f0: torch.Tensor, amplitudes: torch.Tensor, hop: int, sample_r
     # Phase accumulates in float64 and wraps, so long notes keep an exact pitch.
     phase = torch.cumsum(2 * math.pi * f0_up.double() / sample_rate, dim=1).remainder(2 * math.pi).float()
     harmonics = torch.arange(1, k + 1, device=f0.device, dtype=torch.float32)
-    return (torch.sin(phase[:, None, :] * harmonics[None, :, None]) * amps_up).sum(1)
+    # In time chunks: the (N, K, samples) product of a few minutes of audio would take gigabytes.
+    chunks = [
+        (
+            torch.sin(phase[:, None, i : i + BANK_CHUNK] * harmonics[None, :, None]) * amps_up[..., i : i + BANK_CHUNK]
+        ).sum(1)
+        for i in range(0, samples, BANK_CHUNK)
+    ]
+    return torch.cat(chunks, 1)
 
 
 def filtered_noise(magnitudes: torch.Tensor, hop: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -88,9 +96,13 @@ class NeuralSynth(
         embedding: int = 16,
         sample_rate: int = 16_000,
         hop: int = 64,
+        typical_loudness_db: list[float] | None = None,
     ):
         super().__init__()
         self.instruments = list(instruments)
+        # Median loudness of each instrument's sounding frames in the training data: the level the pipeline plays
+        # notes at, and where it moves a hummed clip's loudness to (the network knows only loudness it has heard).
+        self.typical_loudness_db = list(typical_loudness_db or [-10.0] * len(instruments))
         self.sample_rate, self.hop, self.num_harmonics = sample_rate, hop, harmonics
         self.embedding = nn.Linear(len(instruments), embedding, bias=False)  # weights @ table: morphs mix rows
         self.f0_mlp = mlp(1, hidden)

@@ -81,8 +81,9 @@ class TextPipeline:
         self.device = next(model.parameters()).device
 
     @classmethod
-    def load(cls, device: torch.device | None = None) -> TextPipeline:
-        model, origin, folder = load_model(GPT, "text", device, extra_files=("tokenizer.json",))
+    def load(cls, device: torch.device | None = None, task: str = "text") -> TextPipeline:
+        """The model of `task`: "text" (Shakespeare) or "melody" (ABC tunes), which share this code."""
+        model, origin, folder = load_model(GPT, task, device, extra_files=("tokenizer.json",))
         return cls(model, load_tokenizer(Path(folder) / "tokenizer.json"), origin)
 
     def prepare(self, prompt: str) -> PreparedPrompt:

@@ -1,0 +1,172 @@
+"""The audio-synthesis tab: wires Gradio components to AudioPipeline (compose, play a MIDI file, re-voice a clip)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+import soundfile
+
+from gen_app.audio.features import SAMPLE_RATE
+from gen_app.audio.pictures import piano_roll
+from gen_app.audio.pipeline import KEYS, MAX_BARS, MAX_CLIP_SECONDS, MAX_TEMPO, METRES, MIN_TEMPO, AudioPipeline, Voice
+from gen_app.audio.score import midi_bytes
+from gen_app.gpu import on_gpu
+from gen_app.loading import CHECKPOINTS
+from gen_app.outputs import new_output_path
+from gen_app.seeding import random_seed
+from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+INTRO = """Two small networks trained here. A **melody model** (a tiny GPT over ABC music notation, trained on
+folk tunes) composes; a **neural instrument** (DDSP: a bank of harmonic oscillators plus filtered noise,
+driven by a pitch and a loudness curve) plays, as any of six instruments or a **morph** between two.
+**Compose** writes a new tune (edit its ABC and play it again), **MIDI file** plays the top line of a MIDI
+file, **Your melody** re-voices a clip of you humming, singing or whistling (one note at a time, up to 30 s).
+The picture shows the notes (bars) and the pitch the instrument followed (line)."""
+
+ANY = "(any)"
+NONE = "(none)"
+
+
+def write_wav(audio, path: Path, params: dict) -> Path:
+    """16-bit WAV with the settings in its comment (RIFF INFO), readable with soundfile or any tag editor."""
+    with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as file:
+        file.title = "gen_app audio"
+        file.software = "gen_app"
+        file.comment = json.dumps(params)
+        file.write(audio)
+    return path
+
+
+def build() -> None:
+    pipe = AudioPipeline.load()
+    instrument_choices = [(i.label, i.name) for i in pipe.instruments]
+
+    def outputs(played, voice: Voice, stem: str, params: dict, abc: str | None = None):
+        """(audio file, picture, summary, downloads) for a performance."""
+        for notice in played.notices:
+            gr.Warning(notice)
+        wav = write_wav(played.audio, new_output_path(stem, ".wav"), params)
+        files = [str(wav)]
+        if played.notes:
+            midi = new_output_path(stem, ".mid")
+            midi.write_bytes(midi_bytes(played.notes, pipe.leading_instrument(voice).program))
+            files.append(str(midi))
+        if abc:
+            abc_path = new_output_path(stem, ".abc")
+            abc_path.write_text("X:1\n" + abc.strip() + "\n", encoding="utf-8")
+            files.append(str(abc_path))
+        summary = f"**{pipe.describe(voice)}**: {played.seconds:.1f} s of audio."
+        return str(wav), piano_roll(played.f0_hz, played.loudness_db, played.notes), summary, files
+
+    def voice_of(instrument, morph_to, morph) -> tuple[Voice, dict]:
+        morph_to = None if morph_to in (None, "", NONE) else morph_to
+        voice = Voice(instrument, morph_to, morph if morph_to else 0.0)
+        return voice, {"model": "gen_app synth", "instrument": instrument, "morph_to": morph_to, "morph": voice.morph}
+
+    @on_gpu
+    @user_errors
+    def compose(seed, temperature, bars, metre, key, tempo, instrument, morph_to, morph):
+        metre = None if metre in (None, "", ANY) else metre
+        key = None if key in (None, "", ANY) else key
+        abc = ""
+        for abc in pipe.compose_stream(seed, temperature, bars, metre, key):
+            yield abc, None, None, "Composing…", None
+        voice, params = voice_of(instrument, morph_to, morph)
+        played = pipe.play_abc(abc, tempo, voice)
+        params |= {"seed": seed, "temperature": temperature, "bars": bars, "metre": metre, "key": key, "tempo": tempo}
+        yield abc, *outputs(played, voice, "tune", params, abc)
+
+    @on_gpu
+    @user_errors
+    def play_abc(abc, tempo, instrument, morph_to, morph):
+        voice, params = voice_of(instrument, morph_to, morph)
+        played = pipe.play_abc(abc, tempo, voice)
+        return outputs(played, voice, "tune", params | {"tempo": tempo}, abc)
+
+    @on_gpu
+    @user_errors
+    def play_midi(path, instrument, morph_to, morph):
+        voice, params = voice_of(instrument, morph_to, morph)
+        played = pipe.play_midi(path, voice)
+        return outputs(played, voice, "midi", params | {"source": Path(path).name})
+
+    @on_gpu
+    @user_errors
+    def transfer(path, octave, instrument, morph_to, morph):
+        voice, params = voice_of(instrument, morph_to, morph)
+        shift = None if octave in (None, "", "auto") else int(octave)
+        played = pipe.transfer(path, voice, shift)
+        return outputs(played, voice, "revoiced", params | {"octave_shift": octave})
+
+    gr.Markdown(INTRO)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            instrument = gr.Dropdown(instrument_choices, value="violin", label="Instrument")
+            with gr.Row():
+                morph_to = gr.Dropdown([NONE, *instrument_choices], value=NONE, label="Morph towards", min_width=120)
+                morph = gr.Slider(0, 1, value=0.5, step=0.05, label="Morph", info="0 = first, 1 = second")
+            with gr.Tabs():
+                with gr.Tab("Compose", id="audio-compose"):
+                    with gr.Row():
+                        seed = gr.Number(label="Seed", value=7, precision=0, min_width=110)
+                        lucky = gr.Button("Random seed", min_width=110)
+                    with gr.Row():
+                        metre = gr.Dropdown([ANY, *METRES], value=ANY, label="Metre", min_width=110)
+                        key = gr.Dropdown([ANY, *KEYS], value=ANY, label="Key", min_width=110)
+                    bars = gr.Slider(4, MAX_BARS, value=16, step=1, label="Bars (at most)")
+                    temperature = gr.Slider(0.1, 1.5, value=0.8, step=0.05, label="Temperature", info="higher: bolder")
+                    tempo = gr.Slider(MIN_TEMPO, MAX_TEMPO, value=120, step=5, label="Tempo (quarter notes per minute)")
+                    compose_button = gr.Button("Compose and play", variant="primary")
+                    abc = gr.Textbox(
+                        label="Tune (ABC notation: edit it and press Play)",
+                        lines=8,
+                        max_lines=20,
+                        buttons=["copy"],
+                        placeholder="M:6/8\nL:1/8\nK:D\nA | d2d fed | ...",
+                    )
+                    play_abc_button = gr.Button("Play ABC")
+                with gr.Tab("MIDI file", id="audio-midi"):
+                    midi_file = gr.File(label="MIDI file (.mid, up to 2 MB)", file_types=[".mid", ".midi"])
+                    play_midi_button = gr.Button("Play MIDI", variant="primary")
+                    gr.Examples(
+                        [[str(p)] for p in sorted(EXAMPLES.glob("*.mid"))], inputs=[midi_file], label="Examples"
+                    )
+                with gr.Tab("Your melody", id="audio-transfer"):
+                    clip = gr.Audio(
+                        label=f"Hum, sing or whistle (one note at a time, up to {MAX_CLIP_SECONDS:.0f} s)",
+                        sources=["microphone", "upload"],
+                        type="filepath",
+                    )
+                    octave = gr.Dropdown(
+                        ["auto", "-2", "-1", "0", "1", "2"],
+                        value="auto",
+                        label="Octave shift",
+                        info="auto: move into the instrument's range",
+                    )
+                    transfer_button = gr.Button("Re-voice", variant="primary")
+                    gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*.wav"))], inputs=[clip], label="Examples")
+        with gr.Column(scale=2, min_width=300):
+            audio = gr.Audio(label="Audio", type="filepath", interactive=False, buttons=["download"])
+            picture = gr.Image(label="Notes and pitch followed", type="pil", format="png", interactive=False)
+            summary = gr.Markdown()
+            downloads = gr.File(label="Downloads (WAV with its settings, MIDI, ABC)", file_count="multiple")
+    about_panel(
+        [CHECKPOINTS / "synth" / "README.md", CHECKPOINTS / "melody" / "README.md"],
+        f"{pipe.origins['synth']}` and `{pipe.origins['melody']}",
+    )
+
+    voice_inputs = [instrument, morph_to, morph]
+    results = [audio, picture, summary, downloads]
+    compose_inputs = [seed, temperature, bars, metre, key, tempo, *voice_inputs]
+    compose_button.click(compose, compose_inputs, [abc, *results], api_name="compose", **MODEL_EVENT)
+    play_abc_button.click(play_abc, [abc, tempo, *voice_inputs], results, api_name="play_abc", **MODEL_EVENT)
+    play_midi_button.click(play_midi, [midi_file, *voice_inputs], results, api_name="play_midi", **MODEL_EVENT)
+    transfer_button.click(transfer, [clip, octave, *voice_inputs], results, api_name="revoice", **MODEL_EVENT)
+    lucky.click(lambda: random_seed(), None, seed, api_name="audio_random_seed", queue=False)
+
+
+TAB = Tab(id="audio", title="Audio synthesis", build=build)
