@@ -30,7 +30,7 @@ QUEUE_SIZE = 64
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="gen_app: generative models demo") as demo:
         gr.Markdown(HEADER)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone, tab titles wrap onto more rows, all in sight
             for tab in TABS:
                 with gr.Tab(tab.title, id=tab.id):
                     tab.build()

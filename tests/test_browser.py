@@ -73,6 +73,11 @@ def open_tab(browser, app_url, name: str, viewport: dict):
     return page
 
 
+def fits_the_screen(page) -> bool:
+    """No sideways scrolling: nothing on the page is wider than the window."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
 @pytest.mark.parametrize(
     "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"]
 )
@@ -139,4 +144,42 @@ def test_style_transfer_both_modes(browser, app_url, viewport):
     page.get_by_text("Done: Iteration").wait_for(state="visible", timeout=120_000)
     assert page.locator("img[src*='.png']:visible").count() >= 1
     page.screenshot(path=str(ARTIFACTS / f"style-any-{viewport['width']}.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"]
+)
+def test_audio_compose_and_play(browser, app_url, viewport):
+    page = open_tab(browser, app_url, "Audio synthesis", viewport)
+    assert fits_the_screen(page)
+    page.get_by_role("button", name="Compose and play", exact=True).click()
+    page.get_by_text("s of audio.").wait_for(state="visible", timeout=60_000)  # the summary, once the audio is in
+    tune = page.locator("textarea:visible").first.input_value()  # the tab's one text box: the tune
+    assert tune.startswith("M:") and "\nK:" in tune
+    page.get_by_role("button", name="Play", exact=True).first.click()  # the audio player's play button
+    elapsed = page.locator("#time").first
+    page.wait_for_function("el => el.innerText.trim() !== '0:00'", arg=elapsed.element_handle(), timeout=15_000)
+    assert page.get_by_role("button", name="Pause").count() >= 1
+    assert page.locator("img[src*='.png']:visible").count() >= 1  # the piano roll
+    assert fits_the_screen(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"audio-tab-{viewport['width']}.png"), full_page=True)
+    page.close()
+
+
+def test_audio_midi_example_and_revoice(browser, app_url):
+    page = open_tab(browser, app_url, "Audio synthesis", {"width": 1280, "height": 900})
+    page.get_by_role("tab", name="MIDI file").click()
+    page.get_by_text("bach_chorale_bwv66.6.mid").first.click()  # the example (one input: shown by name)
+    page.wait_for_timeout(1000)  # the example loads into the file input asynchronously
+    page.get_by_role("button", name="Play MIDI", exact=True).click()
+    summary = page.get_by_text("s of audio.")
+    summary.wait_for(state="visible", timeout=60_000)
+    page.get_by_role("tab", name="Your melody").click()
+    page.get_by_text("hummed_the_enchanted_valley.wav").first.click()
+    page.wait_for_timeout(1000)  # the example loads into the audio input asynchronously
+    page.get_by_role("button", name="Re-voice", exact=True).click()
+    page.get_by_text("Moved").first.wait_for(state="visible", timeout=60_000)  # the notice: moved up to the violin
+    page.screenshot(path=str(ARTIFACTS / "audio-revoice.png"), full_page=True)
     page.close()

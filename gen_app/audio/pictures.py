@@ -46,7 +46,7 @@ def piano_roll(f0_hz: np.ndarray, loudness_db: np.ndarray, notes: list[Note] | N
     for midi in range(low, high + 1):
         if midi % 12 == 0:
             draw.line([(LEFT, y_of(midi)), (WIDTH - RIGHT, y_of(midi))], fill=GRID, width=1)
-            draw.text((6, y_of(midi) - 9), note_name(midi), fill=LABEL, font=font)
+            draw.text((6, max(y_of(midi) - 9, 0)), note_name(midi), fill=LABEL, font=font)
     step = 1 if seconds <= 20 else 5 if seconds <= 100 else 10
     for t in range(0, int(seconds) + 1, step):
         draw.line([(x_of(t), TOP), (x_of(t), HEIGHT - BOTTOM)], fill=GRID, width=1)

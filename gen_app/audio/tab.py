@@ -109,7 +109,7 @@ def build() -> None:
             with gr.Row():
                 morph_to = gr.Dropdown([NONE, *instrument_choices], value=NONE, label="Morph towards", min_width=120)
                 morph = gr.Slider(0, 1, value=0.5, step=0.05, label="Morph", info="0 = first, 1 = second")
-            with gr.Tabs():
+            with gr.Tabs(overflow_behavior="wrap"):
                 with gr.Tab("Compose", id="audio-compose"):
                     with gr.Row():
                         seed = gr.Number(label="Seed", value=7, precision=0, min_width=110)
@@ -148,7 +148,10 @@ def build() -> None:
                         info="auto: move into the instrument's range",
                     )
                     transfer_button = gr.Button("Re-voice", variant="primary")
-                    gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*.wav"))], inputs=[clip], label="Examples")
+                    clip_examples = [[str(p)] for p in sorted(EXAMPLES.glob("*.wav"))]
+                    gr.Examples(
+                        clip_examples, inputs=[clip], label="Examples (synthetic hum and whistle; record your own!)"
+                    )
         with gr.Column(scale=2, min_width=300):
             audio = gr.Audio(label="Audio", type="filepath", interactive=False, buttons=["download"])
             picture = gr.Image(label="Notes and pitch followed", type="pil", format="png", interactive=False)

@@ -86,7 +86,7 @@ def build() -> None:
         return pipe.styles[event.index].id
 
     gr.Markdown(INTRO)
-    with gr.Tabs():
+    with gr.Tabs(overflow_behavior="wrap"):
         with gr.Tab("Painters' styles (instant)", id="style-fast"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=280):
