@@ -14,7 +14,8 @@ from PIL import Image
 from gen_app.audio.features import SAMPLE_RATE
 from gen_app.audio.tab import EXAMPLES
 
-VOICE = ("violin", "(none)", 0.5)
+VOICE = ("violin", "(none)", 0.5, 0.3)
+DRY_VIOLIN = ("violin", "(none)", 0.5, 0.0)
 SCALE = "M:4/4\nL:1/4\nK:G\nG A B c | d e f g |]\n"
 
 
@@ -34,7 +35,7 @@ def check_result(audio, picture, summary, downloads, suffixes: set[str]) -> np.n
 
 
 def test_compose_streams_the_tune_then_plays_it(client):
-    job = client.submit(7, 0.8, 8, "6/8", "D", 140, "flute", "trumpet", 0.3, api_name="/compose")
+    job = client.submit(7, 0.8, 8, "6/8", "D", 140, "flute", "trumpet", 0.3, 0.5, api_name="/compose")
     outputs = list(job)
     texts = [o[0] for o in outputs]
     assert len(outputs) >= 3 and all(o[1] is None for o in outputs[:-1])  # the tune grows, then the audio
@@ -43,13 +44,14 @@ def test_compose_streams_the_tune_then_plays_it(client):
     check_result(audio, picture, summary, downloads, {".wav", ".mid", ".abc"})
     settings = wav_settings(audio)
     assert settings["seed"] == 7 and settings["key"] == "D" and settings["morph_to"] == "trumpet"
+    assert settings["room"] == 0.5
     assert "Flute → Trumpet" in summary
     abc_file = next(d for d in downloads if d.endswith(".abc"))
     assert Path(abc_file).read_text().startswith("X:1\n" + abc.strip()[:10])
 
 
 def test_play_edited_abc(client):
-    audio, picture, summary, downloads = client.predict(SCALE, 100, *VOICE, api_name="/play_abc")
+    audio, picture, summary, downloads = client.predict(SCALE, 100, *DRY_VIOLIN, api_name="/play_abc")
     sound = check_result(audio, picture, summary, downloads, {".wav", ".mid", ".abc"})
     assert len(sound) / SAMPLE_RATE == pytest.approx(8 * 0.6 + 0.7, abs=0.1)  # 8 quarter notes at 100 bpm
 
@@ -57,7 +59,7 @@ def test_play_edited_abc(client):
 def test_play_midi_example(client):
     example = next(EXAMPLES.glob("bach_*.mid"))
     audio, picture, summary, downloads = client.predict(
-        handle_file(str(example)), "cello", "(none)", 0, api_name="/play_midi"
+        handle_file(str(example)), "cello", "(none)", 0, 0.6, api_name="/play_midi"
     )
     check_result(audio, picture, summary, downloads, {".wav", ".mid"})
     assert wav_settings(audio)["source"] == example.name
@@ -65,7 +67,9 @@ def test_play_midi_example(client):
 
 def test_revoice_example_clip(client):
     example = next(EXAMPLES.glob("whistled_*.wav"))
-    audio, picture, summary, downloads = client.predict(handle_file(str(example)), "auto", *VOICE, api_name="/revoice")
+    audio, picture, summary, downloads = client.predict(
+        handle_file(str(example)), "auto", *DRY_VIOLIN, api_name="/revoice"
+    )
     sound = check_result(audio, picture, summary, downloads, {".wav"})
     assert abs(len(sound) - soundfile.info(str(example)).frames) < 64
 

@@ -239,3 +239,14 @@ def test_sampled_tunes_play(pipe):
 def test_bad_compose_settings_are_refused(pipe, kwargs, message):
     with pytest.raises(InvalidInput, match=message):
         pipe.compose(**kwargs)
+
+
+def test_room_adds_a_ringing_tail(pipe):
+    dry = pipe.play_abc(SCALE, 120, Voice("trumpet"))
+    hall = pipe.play_abc(SCALE, 120, Voice("trumpet", room=0.8))
+    assert len(hall.audio) > len(dry.audio) + SAMPLE_RATE // 2
+    after_the_dry_end = slice(len(dry.audio), len(dry.audio) + SAMPLE_RATE // 4)
+    tail, music = np.sqrt(np.mean(hall.audio[after_the_dry_end] ** 2)), np.sqrt(np.mean(dry.audio**2))
+    assert tail > 0.01 * music  # still ringing 40 dB down, where the dry sound has long stopped
+    with pytest.raises(InvalidInput, match="Room"):
+        pipe.play_abc(SCALE, 120, Voice("trumpet", room=2))

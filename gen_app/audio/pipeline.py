@@ -21,6 +21,7 @@ import librosa
 import numpy as np
 import soundfile
 import torch
+from scipy import signal
 
 from gen_app.audio.features import HOP, MIN_DB, SAMPLE_RATE, hz_to_midi, loudness_db, track_pitch
 from gen_app.audio.instruments import BY_NAME, Instrument
@@ -52,11 +53,13 @@ BAR_LINE = re.compile(r"[:|\]\[]*\|[:|\]\d]*|::")
 
 @dataclass(frozen=True)
 class Voice:
-    """What plays: an instrument, optionally morphed towards a second one (morph 0 = first, 1 = second)."""
+    """What plays, and where: an instrument, optionally morphed towards a second one (morph 0 = first, 1 = second),
+    in a room (0 = dry, 1 = a large hall)."""
 
     instrument: str
     morph_to: str | None = None
     morph: float = 0.0
+    room: float = 0.0
 
 
 @dataclass
@@ -166,6 +169,7 @@ class AudioPipeline:
         if not voice.instrument:
             raise InvalidInput(f"Choose an instrument: {', '.join(names)}.")
         morph = check_float("Morph", voice.morph, 0.0, 1.0) if voice.morph_to else 0.0
+        check_float("Room", voice.room, 0.0, 1.0)
         weights = torch.zeros(1, len(names))
         weights[0, names.index(voice.instrument)] += 1 - morph
         if voice.morph_to:
@@ -184,8 +188,10 @@ class AudioPipeline:
         return f"{first} → {BY_NAME[voice.morph_to].label} morph at {voice.morph:.0%}"
 
     @torch.inference_mode()
-    def synthesize(self, f0_hz: np.ndarray, loudness: np.ndarray, weights: torch.Tensor, seed: int = 0) -> np.ndarray:
-        """Audio for per-frame curves; the noise is seeded, so the same input gives the same audio."""
+    def synthesize(
+        self, f0_hz: np.ndarray, loudness: np.ndarray, weights: torch.Tensor, room: float = 0.0, seed: int = 0
+    ) -> np.ndarray:
+        """Audio for per-frame curves, in a room; the noise is seeded, so the same input gives the same audio."""
         generator = torch.Generator().manual_seed(seed)
         audio = self.synth(
             torch.from_numpy(np.ascontiguousarray(f0_hz, np.float32))[None].to(self.device),
@@ -193,7 +199,7 @@ class AudioPipeline:
             weights.to(self.device),
             generator,
         )[0]
-        audio = audio.float().cpu().numpy()
+        audio = add_room(audio.float().cpu().numpy(), room)
         # Peak-normalised to PEAK (the training renderings are quiet); near-silence is left as it is.
         peak = float(np.abs(audio).max(initial=0.0))
         return audio * (PEAK / peak) if peak > 1e-3 else audio
@@ -205,7 +211,7 @@ class AudioPipeline:
         if shift:
             notices.append(f"Played {octaves(shift // 12)} to suit the {instrument.label.lower()}.")
         f0, loud = curves(notes, level)
-        return Played(self.synthesize(f0, loud, weights), f0, loud, notes, notices)
+        return Played(self.synthesize(f0, loud, weights, voice.room), f0, loud, notes, notices)
 
     def play_abc(self, text: str, tempo: float, voice: Voice) -> Played:
         tempo = check_float("Tempo", tempo, MIN_TEMPO, MAX_TEMPO)
@@ -289,7 +295,29 @@ class AudioPipeline:
         shifted = np.where(voiced, shifted, shifted - UNVOICED_DROP_DB)
         shifted = np.clip(shifted, MIN_DB, level + 12.0).astype(np.float32)
         f0 = np.clip(f0, 20.0, SAMPLE_RATE / 2 - 1).astype(np.float32)
-        return Played(self.synthesize(f0, shifted, weights), f0, shifted, None, notices)
+        return Played(self.synthesize(f0, shifted, weights, voice.room), f0, shifted, None, notices)
+
+
+def add_room(audio: np.ndarray, room: float) -> np.ndarray:
+    """`audio` with reverberation: convolved with a synthetic impulse response (exponentially decaying noise, darker
+    as it decays), reverberation time 0.4 s (room 0) to 2.4 s (room 1), mixed in by `room`, and longer by half
+    that time (the tail). The synthesiser was trained dry (reverb off), as in DDSP, so the room is added after."""
+    if room <= 0:
+        return audio
+    seconds = 0.4 + 2.0 * room
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    noise = np.random.default_rng(0).normal(size=len(t))
+    bright, dark = np.exp(-6.9 * t / (0.5 * seconds)), np.exp(-6.9 * t / seconds)  # -60 dB at 0.5 s / seconds
+    response = noise * bright + np.convolve(noise, np.ones(8) / 8, mode="same") * (dark - bright)
+    response[: int(0.012 * SAMPLE_RATE)] = 0.0  # 12 ms before the first reflections
+    length = len(audio) + len(response) // 2  # the sound rings on after the last note: keep half the tail
+    wet = signal.fftconvolve(audio, response)[:length]
+    wet *= np.sqrt(np.mean(audio**2) / max(np.mean(wet[: len(audio)] ** 2), 1e-12))
+    mixed = 0.8 * room * wet
+    mixed[: len(audio)] += (1 - 0.4 * room) * audio
+    fade = int(0.1 * SAMPLE_RATE)
+    mixed[-fade:] *= np.linspace(1.0, 0.0, fade)
+    return mixed.astype(np.float32)
 
 
 def several_notes_at_once(audio: np.ndarray, f0: np.ndarray, probability: np.ndarray) -> bool:

@@ -62,42 +62,43 @@ def build() -> None:
         summary = f"**{pipe.describe(voice)}**: {played.seconds:.1f} s of audio."
         return str(wav), piano_roll(played.f0_hz, played.loudness_db, played.notes), summary, files
 
-    def voice_of(instrument, morph_to, morph) -> tuple[Voice, dict]:
+    def voice_of(instrument, morph_to, morph, room) -> tuple[Voice, dict]:
         morph_to = None if morph_to in (None, "", NONE) else morph_to
-        voice = Voice(instrument, morph_to, morph if morph_to else 0.0)
-        return voice, {"model": "gen_app synth", "instrument": instrument, "morph_to": morph_to, "morph": voice.morph}
+        voice = Voice(instrument, morph_to, morph if morph_to else 0.0, room)
+        params = {"model": "gen_app synth", "instrument": instrument, "morph_to": morph_to, "morph": voice.morph}
+        return voice, params | {"room": room}
 
     @on_gpu
     @user_errors
-    def compose(seed, temperature, bars, metre, key, tempo, instrument, morph_to, morph):
+    def compose(seed, temperature, bars, metre, key, tempo, instrument, morph_to, morph, room):
         metre = None if metre in (None, "", ANY) else metre
         key = None if key in (None, "", ANY) else key
         abc = ""
         for abc in pipe.compose_stream(seed, temperature, bars, metre, key):
             yield abc, None, None, "Composing…", None
-        voice, params = voice_of(instrument, morph_to, morph)
+        voice, params = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_abc(abc, tempo, voice)
         params |= {"seed": seed, "temperature": temperature, "bars": bars, "metre": metre, "key": key, "tempo": tempo}
         yield abc, *outputs(played, voice, "tune", params, abc)
 
     @on_gpu
     @user_errors
-    def play_abc(abc, tempo, instrument, morph_to, morph):
-        voice, params = voice_of(instrument, morph_to, morph)
+    def play_abc(abc, tempo, instrument, morph_to, morph, room):
+        voice, params = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_abc(abc, tempo, voice)
         return outputs(played, voice, "tune", params | {"tempo": tempo}, abc)
 
     @on_gpu
     @user_errors
-    def play_midi(path, instrument, morph_to, morph):
-        voice, params = voice_of(instrument, morph_to, morph)
+    def play_midi(path, instrument, morph_to, morph, room):
+        voice, params = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_midi(path, voice)
         return outputs(played, voice, "midi", params | {"source": Path(path).name})
 
     @on_gpu
     @user_errors
-    def transfer(path, octave, instrument, morph_to, morph):
-        voice, params = voice_of(instrument, morph_to, morph)
+    def transfer(path, octave, instrument, morph_to, morph, room):
+        voice, params = voice_of(instrument, morph_to, morph, room)
         shift = None if octave in (None, "", "auto") else int(octave)
         played = pipe.transfer(path, voice, shift)
         return outputs(played, voice, "revoiced", params | {"octave_shift": octave})
@@ -109,6 +110,7 @@ def build() -> None:
             with gr.Row():
                 morph_to = gr.Dropdown([NONE, *instrument_choices], value=NONE, label="Morph towards", min_width=120)
                 morph = gr.Slider(0, 1, value=0.5, step=0.05, label="Morph", info="0 = first, 1 = second")
+            room = gr.Slider(0, 1, value=0.3, step=0.05, label="Room", info="0 = dry, 1 = a large hall")
             with gr.Tabs(overflow_behavior="wrap"):
                 with gr.Tab("Compose", id="audio-compose"):
                     with gr.Row():
@@ -162,7 +164,7 @@ def build() -> None:
         f"{pipe.origins['synth']}` and `{pipe.origins['melody']}",
     )
 
-    voice_inputs = [instrument, morph_to, morph]
+    voice_inputs = [instrument, morph_to, morph, room]
     results = [audio, picture, summary, downloads]
     compose_inputs = [seed, temperature, bars, metre, key, tempo, *voice_inputs]
     compose_button.click(compose, compose_inputs, [abc, *results], api_name="compose", **MODEL_EVENT)
