@@ -96,3 +96,18 @@ def test_style_model_comes_from_the_hub(hf_home):
         result = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "STYLE hf.co/gen-app/style-test@main" in result.stdout
+
+
+def test_audio_models_come_from_the_hub(hf_home):
+    load = (
+        "from gen_app.audio.pipeline import AudioPipeline; p = AudioPipeline.load();"
+        "print('AUDIO', p.origins['synth'], p.origins['melody'], len(p.compose(seed=1, bars=4)) > 10)"
+    )
+    env = {**os.environ, "GEN_APP_SYNTH_REPO": "gen-app/synth-test", "GEN_APP_MELODY_REPO": "gen-app/melody-test"}
+    repos = {"gen-app/synth-test": CHECKPOINTS / "synth", "gen-app/melody-test": CHECKPOINTS / "melody"}
+    with HubServer(repos) as hub:
+        env |= {"HF_ENDPOINT": hub.url, "HF_HOME": str(hf_home)}
+        result = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, timeout=180)
+        assert any(r.startswith("GET /gen-app/melody-test/resolve/main/tokenizer.json") for r in hub.requests)
+    assert result.returncode == 0, result.stderr
+    assert "AUDIO hf.co/gen-app/synth-test@main hf.co/gen-app/melody-test@main True" in result.stdout

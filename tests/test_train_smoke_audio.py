@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 from test_train_smoke_sr_text import TORCHRUN, run
 
@@ -48,6 +49,8 @@ def test_synth_training_writes_a_loadable_checkpoint(tones, tmp_path, launcher):
     with torch.no_grad():
         audio = synth(torch.full((1, 50), 220.0), torch.full((1, 50), -20.0), torch.eye(2)[:1])
     assert audio.shape == (1, 50 * HOP)
+    # Each instrument's typical level, measured on its training phrases, is kept for the app to play notes at.
+    assert len(synth.typical_loudness_db) == 2 and all(-60 < level < 30 for level in synth.typical_loudness_db)
     if launcher == "python":
         assert "resumed from" in run([sys.executable, *args, "--steps", "4", "--out", str(out)])
 
@@ -64,3 +67,14 @@ def test_melody_training_reuses_the_text_model(tmp_path):
     run([sys.executable, *args, "--run-dir", str(tmp_path / "run"), "--out", str(out)])
     record = json.loads((out / "training.json").read_text())
     assert record["command"].startswith("python train/train_melody.py") and record["tokenizer"] == "char"
+
+
+def test_audio_examples_builder(tmp_path):
+    """train/build_audio_examples.py writes the tab's examples: MIDI files the app reads and clips it re-voices."""
+    from gen_app.audio.score import read_midi
+
+    run([sys.executable, "train/build_audio_examples.py", "--out", str(tmp_path)])
+    midi_files, clips = sorted(tmp_path.glob("*.mid")), sorted(tmp_path.glob("*.wav"))
+    assert len(midi_files) == 2 and len(clips) == 2
+    assert all(len(read_midi(path).notes) > 20 for path in midi_files)
+    assert all(soundfile.info(str(path)).samplerate == SAMPLE_RATE for path in clips)

@@ -45,6 +45,35 @@ def write_samples(folder: Path, data_path: Path) -> list[str]:
     return rows
 
 
+def app_section(folder: Path) -> str:
+    """The end-to-end figures of bench/audio_app.py (notes in, audio out, as the app plays them), when measured."""
+    path = folder / "app_metrics.json"
+    if not path.exists():
+        return ""
+    m = json.loads(path.read_text())
+    per = "\n".join(
+        f"| {name} | {r['notes']} | {r['note_accuracy']:.1%} | **{r['ours_spectral_distance']}** | "
+        f"{r['sine_spectral_distance']} |"
+        for name, r in m["per_instrument"].items()
+    )
+    latency = ", ".join(f"{k.replace('_', ' ')} {v} s" for k, v in m["latency_seconds"].items())
+    return f"""
+### In the app: notes in, audio out
+`python bench/audio_app.py --threads 2`: the first {m["seconds_per_tune"]:g} s of {m["tunes"]} held-out tunes
+(data/melody/val.txt) at 120 bpm, through the app's pipeline: notes → the pitch curve and a loudness curve shaped
+like a player's (attack, slow decay, release; levels from the training data, stored in config.json as
+`typical_loudness_db`) → the synthesiser. Note accuracy: share of notes whose middle is within 25 cents of the
+written pitch (pyin). Spectral distance to FluidSynth's rendering of the same notes, all three at the same RMS.
+
+| instrument | notes | in tune | spectral distance, **app** | sine synthesiser, same curves |
+|---|---|---|---|---|
+{per}
+| **mean** | | {m["note_accuracy"]:.1%} | **{m["ours_spectral_distance"]}** | {m["sine_spectral_distance"]} |
+
+Latency on this CPU ({m["threads"]} threads), median: {latency}. Re-voicing is dominated by pyin's pitch tracking.
+"""
+
+
 def card(folder: Path, sample_rows: list[str]) -> str:
     config = json.loads((folder / "config.json").read_text())
     record = json.loads((folder / "training.json").read_text())
@@ -73,7 +102,8 @@ conditioned on an instrument embedding, drive a bank of {config["harmonics"]} ha
 filtered-noise source, written in torch (Engel et al. 2020, DDSP). **{params / 1e6:.2f} M parameters** ({size_mb:.1f} MB),
 16 kHz, 250 control frames per second. The pitch is the f0 given, by construction; the network shapes the timbre.
 Trained here on FluidSynth renderings of folk tunes; **{metrics["real_time_factor"]}× faster than real time** on
-this CPU ({metrics["threads"]} threads). Not yet used by the app (issue 6: the audio tab is the next step).
+this CPU ({metrics["threads"]} threads). The app's audio tab plays composed tunes, ABC, MIDI files and hummed
+melodies with it (gen_app/audio/pipeline.py).
 
 ## Metrics
 `python bench/audio.py --threads 2`, on held-out phrases (tunes never trained on), {next(iter(metrics["per_instrument"].values()))["phrases"]} per instrument.
@@ -88,7 +118,7 @@ target's RMS level.
 | **mean** | {metrics["ours_median_cents"]} | {metrics["soundfont_median_cents"]} | **{metrics["ours_spectral_distance"]}** | {metrics["sine_spectral_distance"]} |
 
 Floors (issue 6): median pitch error ≤ 10 cents; spectral distance well below the baseline's; ≥ 50× real time.
-
+{app_section(folder)}
 ## Samples (held-out phrases, 4 s)
 | instrument | synthesiser | target |
 |---|---|---|
@@ -110,7 +140,10 @@ cosine), batch {record["batch_per_process"]} random {record["seconds"]}-second c
 then the run resumed with `--steps 3000`). Held-out spectral distance during training: {history}.
 
 ## Limitations
-- Dry sound (the targets have no reverb); no vibrato model beyond what the loudness curve carries.
+- Dry sound (the targets have no reverb: the app adds a synthetic room afterwards, the Room slider); no vibrato
+  model beyond what the pitch and loudness curves carry.
+- Notes become loudness curves by a fixed envelope (gen_app/audio/score.py), not a learnt performance model: all
+  notes are played legato-ish at one articulation; accents follow the metre.
 - Trained on one SoundFont's instruments: the timbres are FluidR3's, not recordings of players.
 """
 
