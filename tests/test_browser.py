@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 from conftest import ARTIFACTS
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -157,7 +158,11 @@ def test_audio_compose_and_play(browser, app_url, viewport):
     page.get_by_text("s of audio.").wait_for(state="visible", timeout=60_000)  # the summary, once the audio is in
     tune = page.locator("textarea:visible").first.input_value()  # the tab's one text box: the tune
     assert tune.startswith("M:") and "\nK:" in tune
-    page.get_by_role("button", name="Play", exact=True).first.click()  # the audio player's play button
+    # The result plays by itself (autoplay) where the browser allows it; otherwise press the player's Play.
+    try:
+        page.get_by_role("button", name="Pause").first.wait_for(state="visible", timeout=3_000)
+    except PlaywrightTimeout:
+        page.get_by_role("button", name="Play", exact=True).first.click()
     elapsed = page.locator("#time").first
     page.wait_for_function("el => el.innerText.trim() !== '0:00'", arg=elapsed.element_handle(), timeout=15_000)
     assert page.get_by_role("button", name="Pause").count() >= 1

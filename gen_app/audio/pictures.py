@@ -29,7 +29,7 @@ def piano_roll(f0_hz: np.ndarray, loudness_db: np.ndarray, notes: list[Note] | N
     pitches = hz_to_midi(f0_hz[audible]) if audible.any() else np.array([60.0])
     if notes:
         pitches = np.concatenate([pitches, [n.pitch for n in notes]])
-    low, high = int(np.floor(pitches.min())) - 2, int(np.ceil(pitches.max())) + 2
+    low, high = int(np.floor(pitches.min())) - 3, int(np.ceil(pitches.max())) + 3
     high = max(high, low + 12)  # at least an octave tall
 
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)

@@ -184,6 +184,20 @@ def read_midi(path: str | Path) -> Melody:
     return finish(line, notices, "MIDI file")
 
 
+def abc_document(abc: str, title: str, tempo: float) -> str:
+    """The tune as a standalone ABC file: an X: number, a T: title and the Q: tempo it was played at, added where
+    missing (the model writes only M:, L: and K: headers)."""
+    lines = abc.strip().splitlines()
+    if not lines or not lines[0].startswith("X:"):
+        lines.insert(0, "X:1")
+    if not any(line.startswith("T:") for line in lines):
+        lines.insert(1, f"T:{title}")
+    key_line = next((i for i, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    if not any(line.startswith("Q:") for line in lines[:key_line]):
+        lines.insert(key_line, f"Q:1/4={round(tempo)}")
+    return "\n".join(lines) + "\n"
+
+
 def finish(notes: list[Note], notices: list[str], what: str) -> Melody:
     """Checks shared by every source: some notes, not too many, not too long (longer ones are cut, with a notice)."""
     if not notes:

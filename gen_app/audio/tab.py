@@ -11,7 +11,7 @@ import soundfile
 from gen_app.audio.features import SAMPLE_RATE
 from gen_app.audio.pictures import piano_roll
 from gen_app.audio.pipeline import KEYS, MAX_BARS, MAX_CLIP_SECONDS, MAX_TEMPO, METRES, MIN_TEMPO, AudioPipeline, Voice
-from gen_app.audio.score import midi_bytes
+from gen_app.audio.score import abc_document, midi_bytes
 from gen_app.gpu import on_gpu
 from gen_app.loading import CHECKPOINTS
 from gen_app.outputs import new_output_path
@@ -45,7 +45,7 @@ def build() -> None:
     pipe = AudioPipeline.load()
     instrument_choices = [(i.label, i.name) for i in pipe.instruments]
 
-    def outputs(played, voice: Voice, stem: str, params: dict, abc: str | None = None):
+    def outputs(played, voice: Voice, stem: str, params: dict, abc: str | None = None, title: str = ""):
         """(audio file, picture, summary, downloads) for a performance."""
         for notice in played.notices:
             gr.Warning(notice)
@@ -57,7 +57,7 @@ def build() -> None:
             files.append(str(midi))
         if abc:
             abc_path = new_output_path(stem, ".abc")
-            abc_path.write_text("X:1\n" + abc.strip() + "\n", encoding="utf-8")
+            abc_path.write_text(abc_document(abc, title or "Untitled", params["tempo"]), encoding="utf-8")
             files.append(str(abc_path))
         summary = f"**{pipe.describe(voice)}**: {played.seconds:.1f} s of audio."
         return str(wav), piano_roll(played.f0_hz, played.loudness_db, played.notes), summary, files
@@ -79,7 +79,7 @@ def build() -> None:
         voice, params = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_abc(abc, tempo, voice)
         params |= {"seed": seed, "temperature": temperature, "bars": bars, "metre": metre, "key": key, "tempo": tempo}
-        yield abc, *outputs(played, voice, "tune", params, abc)
+        yield abc, *outputs(played, voice, "tune", params, abc, f"gen_app tune, seed {seed}")
 
     @on_gpu
     @user_errors
@@ -155,7 +155,7 @@ def build() -> None:
                         clip_examples, inputs=[clip], label="Examples (synthetic hum and whistle; record your own!)"
                     )
         with gr.Column(scale=2, min_width=300):
-            audio = gr.Audio(label="Audio", type="filepath", interactive=False, buttons=["download"])
+            audio = gr.Audio(label="Audio", type="filepath", interactive=False, buttons=["download"], autoplay=True)
             picture = gr.Image(label="Notes and pitch followed", type="pil", format="png", interactive=False)
             summary = gr.Markdown()
             downloads = gr.File(label="Downloads (WAV with its settings, MIDI, ABC)", file_count="multiple")
