@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from gen_app.audio.features import HOP, SAMPLE_RATE, track_pitch
+from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db, track_pitch
 from gen_app.audio.pipeline import KEYS, AudioPipeline, Voice, count_bars
 from gen_app.audio.score import Note, midi_bytes, monophonic, read_abc
 from gen_app.limits import InvalidInput
@@ -38,7 +38,7 @@ def clip_file(tmp_path, audio: np.ndarray, name: str = "clip.wav") -> str:
 @pytest.mark.parametrize("instrument, hz", [("violin", 440.0), ("cello", 130.81), ("flute", 880.0)])
 def test_constant_pitch_in_gives_that_pitch_out(pipe, instrument, hz):
     frames = 500  # 2 s
-    weights, level, _ = pipe.resolve(Voice(instrument))
+    weights, level, _, _ = pipe.resolve(Voice(instrument))
     audio = pipe.synthesize(np.full(frames, hz), np.full(frames, level), weights)
     assert audio.shape == (frames * HOP,) and pipe.synth.sample_rate == SAMPLE_RATE
     f0, probability = track_pitch(audio[SAMPLE_RATE // 4 : -SAMPLE_RATE // 4])
@@ -47,7 +47,7 @@ def test_constant_pitch_in_gives_that_pitch_out(pipe, instrument, hz):
 
 
 def test_zero_loudness_gives_near_silence(pipe):
-    weights, level, _ = pipe.resolve(Voice("trumpet"))
+    weights, level, _, _ = pipe.resolve(Voice("trumpet"))
     silent = pipe.synthesize(np.full(250, 440.0), np.full(250, -80.0), weights)
     loud = pipe.synthesize(np.full(250, 440.0), np.full(250, level), weights)
     assert np.sqrt(np.mean(silent**2)) < 1e-4 < 0.01 < np.sqrt(np.mean(loud**2))
@@ -57,7 +57,7 @@ def test_morph_is_between_the_two_instruments(pipe):
     f0, frames = 392.0, 250
     spectra = {}
     for morph in (0.0, 0.5, 1.0):
-        weights, level, _ = pipe.resolve(Voice("clarinet", "trumpet", morph))
+        weights, level, _, _ = pipe.resolve(Voice("clarinet", "trumpet", morph))
         audio = pipe.synthesize(np.full(frames, f0), np.full(frames, level), weights)
         spectra[morph] = np.log(np.abs(np.fft.rfft(audio[4000:12000])) + 1e-3)
     to_first = np.abs(spectra[0.5] - spectra[0.0]).mean()
@@ -250,3 +250,24 @@ def test_room_adds_a_ringing_tail(pipe):
     assert tail > 0.01 * music  # still ringing 40 dB down, where the dry sound has long stopped
     with pytest.raises(InvalidInput, match="Room"):
         pipe.play_abc(SCALE, 120, Voice("trumpet", room=2))
+
+
+@pytest.mark.parametrize("instrument", ["violin", "flute", "cello"])
+def test_repeated_notes_are_heard_as_separate_notes(pipe, instrument):
+    """Four equal notes: the sound itself dips between them (each note is re-articulated), so they do not merge."""
+    played = pipe.play_abc("M:4/4\nL:1/4\nK:C\nG G G G |]\n", 120, Voice(instrument))
+    loudness = loudness_db(played.audio)
+    fps = SAMPLE_RATE / HOP
+    for boundary in (1, 2, 3):
+        edge = int((0.1 + 0.5 * boundary) * fps)
+        middle_before, middle_after = int((0.1 + 0.5 * boundary - 0.25) * fps), int((0.1 + 0.5 * boundary + 0.25) * fps)
+        dip = loudness[edge - 12 : edge + 12].min()
+        assert min(loudness[middle_before], loudness[middle_after]) - dip >= 3, boundary
+
+
+def test_instruments_have_fitted_note_envelopes(pipe):
+    fitted = {name: pipe.envelope(name) for name in pipe.synth.instruments}
+    assert pipe.synth.note_envelopes and set(pipe.synth.note_envelopes) == set(fitted)
+    assert len({e.attack_seconds for e in fitted.values()}) > 1  # fitted per instrument, not one default
+    halfway = fitted["cello"].mixed(fitted["flute"], 0.5)
+    assert halfway.level_db == pytest.approx((fitted["cello"].level_db + fitted["flute"].level_db) / 2)

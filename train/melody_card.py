@@ -15,6 +15,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def training_story(record: dict) -> str:
+    """The command(s): one, or a first schedule and the resumed, longer one (`previous_stage` in training.json)."""
+    first = record.get("previous_stage")
+    if not first:
+        return f"`{record['command']}`: {record['steps']:,} steps."
+    return (
+        f"`{first['command']}` ({first['steps']:,} steps), then the same run directory resumed under "
+        f"`{record['command']}` to {record['steps']:,} steps: the learning rate rose again to the longer schedule's "
+        f"value at step {first['steps']:,} and decayed from there (hence the bump in the curve right after it)."
+    )
+
+
 def card(folder: Path) -> str:
     config = json.loads((folder / "config.json").read_text())
     record = json.loads((folder / "training.json").read_text())
@@ -37,7 +49,8 @@ context {config["block_size"]} characters), one character per token ({config["vo
 `train/train_melody.py` (which runs `train/train_text.py` with melody defaults) on the folk tunes of the music21
 corpus. {size_mb:.1f} MB. Held-out: **{metrics["held_out_bits_per_char"]:.3f} bits per character**;
 **{metrics["playable_share"]:.1%}** of {metrics["tunes"]} sampled tunes parse into a playable score (held-out real
-tunes: {metrics["real_tunes_playable_share"]:.1%}). Not yet used by the app (issue 6: the audio tab is the next step).
+tunes: {metrics["real_tunes_playable_share"]:.1%}). The app's audio tab composes with it (key, metre, length and
+temperature chosen by the user) and plays the tune with the neural instrument (`checkpoints/synth`).
 
 ## Metrics
 `python bench/melody.py --threads 2`: bits per character on the first {metrics["held_out_chars"]:,} characters of
@@ -54,8 +67,8 @@ traditional tunes): {collections}. Kept per tune: the M:, L:, K: headers, then t
 fingerings, decorations and comments removed.
 
 ## Training
-`{record["command"]}`: {record["steps"]:,} steps × {record["batch_per_process"]} sequences of
-{config["block_size"]} characters, AdamW with warm-up and cosine decay, on {record["device"]}, {record["training_hours"] * 60:.0f} minutes.
+{training_story(record)} {record["batch_per_process"]} sequences of {config["block_size"]} characters per step, AdamW
+with warm-up and cosine decay, on {record["device"]}, {record["training_hours"] * 60:.0f} minutes in all.
 
 ## Samples (seeds 0-2)
 {examples}

@@ -11,7 +11,7 @@ import io
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +28,28 @@ PARSE_SECONDS = 5.0  # music21's ABC parser can loop on malformed text; give up 
 LEAD_IN_SECONDS = 0.1
 TAIL_SECONDS = 0.6  # room for the last note's release
 
-# How a note is played (in dB, per second): legato-ish, like the training renderings (notes held 85-100%).
-ARTICULATION = 0.9  # share of its written length a note sounds
-ATTACK_SECONDS = 0.025
-RELEASE_DB_PER_SECOND = 300.0
-SUSTAIN_DECAY_DB_PER_SECOND = 2.0
+# Re-articulation: every note is released at least MIN_GAP_SECONDS before the next starts, and falls by at least
+# REARTICULATION_DB in that gap. The synthesiser hears only loudness, so without the dip repeated notes would merge.
+MIN_GAP_SECONDS = 0.03
+REARTICULATION_DB = 9.0
 DB_PER_VELOCITY = 6.0 / 32  # MIDI velocity 58..122 spans about 12 dB, as in the training data
 MEAN_VELOCITY = 90
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """How an instrument shapes a note's loudness (dB per frame). The shipped values are fitted to the SoundFont
+    the synthesiser learnt (train/fit_envelopes.py, stored in checkpoints/synth/config.json)."""
+
+    level_db: float = -8.0  # a note's level at the mean velocity
+    attack_seconds: float = 0.025  # rise from the current level to the note's
+    decay_db_per_second: float = 2.0  # while held
+    articulation: float = 0.9  # share of its written length a note sounds before its release
+    release_db_per_second: float = 300.0
+
+    def mixed(self, other: Envelope, share: float) -> Envelope:
+        """Between this envelope (share 0) and `other` (share 1), field by field: for morphs."""
+        return Envelope(*((1 - share) * a + share * b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 @dataclass(frozen=True)
@@ -245,34 +260,38 @@ def pitch_curve(notes: list[tuple[float, float, int]] | list[Note], frames: int)
     return midi_to_hz(held).astype(np.float32)
 
 
-def loudness_curve(notes: list[Note], frames: int, level_db: float) -> np.ndarray:
-    """A loudness curve (dB per frame) for the notes as a player would shape them: a short attack up to the note's
-    level (`level_db` at the mean velocity), a slow decay while held, a release after ARTICULATION of its length."""
+def loudness_curve(notes: list[Note], frames: int, envelope: Envelope) -> np.ndarray:
+    """A loudness curve (dB per frame) for the notes as a player would shape them: an attack up to the note's level
+    (by velocity around `envelope.level_db`), a slow decay while held, a release after the articulated length."""
     fps = SAMPLE_RATE / HOP
     curve = np.full(frames, MIN_DB, np.float32)
-    attack = max(int(ATTACK_SECONDS * fps), 1)
-    for note in notes:
+    attack = max(int(envelope.attack_seconds * fps), 1)
+    for index, note in enumerate(notes):
         on = int(note.start * fps)
-        off = max(int((note.start + note.length * ARTICULATION) * fps), on + attack)
+        sounding = min(note.length * envelope.articulation, note.length - MIN_GAP_SECONDS)
+        off = max(int((note.start + sounding) * fps), on + attack)
         if on >= frames:
             break
-        level = level_db + (note.velocity - MEAN_VELOCITY) * DB_PER_VELOCITY
+        rate = envelope.release_db_per_second
+        if index + 1 < len(notes):  # fall far enough before the next note to be heard as a new one
+            gap = max(notes[index + 1].start - (note.start + sounding), 1 / fps)
+            rate = max(rate, REARTICULATION_DB / gap)
+        level = envelope.level_db + (note.velocity - MEAN_VELOCITY) * DB_PER_VELOCITY
         body = np.arange(off - on)
-        sustain = level - SUSTAIN_DECAY_DB_PER_SECOND * body / fps
+        sustain = level - envelope.decay_db_per_second * body / fps
         ramp = curve[on] + (level - curve[on]) * np.minimum((body + 1) / attack, 1.0)
         shaped = np.where(body < attack, ramp, sustain)
-        end_level = shaped[-1]
-        release = end_level - RELEASE_DB_PER_SECOND * np.arange(1, frames - off + 1) / fps
+        release = shaped[-1] - rate * np.arange(1, frames - off + 1) / fps
         segment = np.concatenate([shaped, np.maximum(release, MIN_DB)])[: frames - on]
         curve[on:] = segment  # later notes overwrite this release from their own onset
     return curve
 
 
-def curves(melody_notes: list[Note], level_db: float) -> tuple[np.ndarray, np.ndarray]:
+def curves(melody_notes: list[Note], envelope: Envelope) -> tuple[np.ndarray, np.ndarray]:
     """(f0 Hz, loudness dB) per frame for a melody, with LEAD_IN_SECONDS before and TAIL_SECONDS after it."""
     shifted = [Note(n.start + LEAD_IN_SECONDS, n.length, n.pitch, n.velocity) for n in melody_notes]
     frames = frame_count(shifted[-1].end + TAIL_SECONDS)
-    return pitch_curve(shifted, frames), loudness_curve(shifted, frames, level_db)
+    return pitch_curve(shifted, frames), loudness_curve(shifted, frames, envelope)
 
 
 def midi_bytes(notes: list[Note], program: int, tempo: float = 120.0) -> bytes:

@@ -97,12 +97,16 @@ class NeuralSynth(
         sample_rate: int = 16_000,
         hop: int = 64,
         typical_loudness_db: list[float] | None = None,
+        note_envelopes: dict[str, dict[str, float]] | None = None,
     ):
         super().__init__()
         self.instruments = list(instruments)
         # Median loudness of each instrument's sounding frames in the training data: the level the pipeline plays
         # notes at, and where it moves a hummed clip's loudness to (the network knows only loudness it has heard).
         self.typical_loudness_db = list(typical_loudness_db or [-10.0] * len(instruments))
+        # How each instrument shapes a note's loudness (gen_app.audio.score.Envelope fields), fitted to the SoundFont
+        # by train/fit_envelopes.py: the app turns notes into loudness curves with it. Not used by forward().
+        self.note_envelopes = note_envelopes
         self.sample_rate, self.hop, self.num_harmonics = sample_rate, hop, harmonics
         self.embedding = nn.Linear(len(instruments), embedding, bias=False)  # weights @ table: morphs mix rows
         self.f0_mlp = mlp(1, hidden)
