@@ -95,6 +95,7 @@ def test_abc_output_is_deterministic_and_loud_enough(pipe):
         ("", "empty"),
         ("   \n", "empty"),
         ("x" * 30_000, "limit"),
+        ("hello world, not music", "needs M:, L: and K:"),
         ("M:4/4\nL:1/8\nK:C\nz4 | z4 |]\n", "no notes"),
         (PARSER_TRAP, "could not be read"),
     ],
@@ -202,6 +203,13 @@ def chord(seconds: float) -> np.ndarray:
 def test_bad_clips_are_refused_clearly(pipe, tmp_path, audio, message):
     with pytest.raises(InvalidInput, match=message):
         pipe.transfer(clip_file(tmp_path, audio), Voice("violin"))
+
+
+def test_clip_with_invalid_samples_is_refused(pipe, tmp_path):
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, np.full(SAMPLE_RATE, np.nan, np.float32), SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(InvalidInput, match="invalid samples"):
+        pipe.transfer(str(path), Voice("violin"))
 
 
 def test_non_audio_upload_is_refused(pipe, tmp_path):

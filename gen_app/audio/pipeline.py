@@ -256,6 +256,8 @@ class AudioPipeline:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # librosa warns when it falls back to audioread
                 audio, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True, duration=MAX_CLIP_SECONDS + 1)
+        except librosa.util.exceptions.ParameterError:
+            raise InvalidInput("The clip holds invalid samples (NaN or infinity).") from None
         except Exception as error:  # noqa: BLE001 - soundfile and audioread raise many kinds
             raise InvalidInput(f"That file is not audio this app can read ({type(error).__name__}).") from None
         if len(audio) > MAX_CLIP_SECONDS * SAMPLE_RATE:

@@ -8,6 +8,7 @@ highest note and overlapping notes are cut where the next one starts.
 from __future__ import annotations
 
 import io
+import re
 import sys
 import time
 import warnings
@@ -19,12 +20,12 @@ import numpy as np
 from gen_app.audio.features import HOP, MIN_DB, SAMPLE_RATE, midi_to_hz
 from gen_app.limits import InvalidInput
 
-MAX_ABC_CHARS = 20_000
+MAX_ABC_CHARS = 3_000  # music21's ABC parser takes quadratic time: ~7 s at this length here; a long reel is ~1,000
 MAX_MIDI_BYTES = 2_000_000
 MAX_NOTES = 3_000
 MAX_SECONDS = 180.0
 MIN_REMAINDER = 0.1  # seconds: a shorter tail of a lower note, left once a higher one ends, is dropped
-PARSE_SECONDS = 5.0  # music21's ABC parser can loop on malformed text; give up after this long
+PARSE_SECONDS = 10.0  # music21's ABC parser can loop on malformed text; give up after this long
 LEAD_IN_SECONDS = 0.1
 TAIL_SECONDS = 0.6  # room for the last note's release
 
@@ -143,7 +144,10 @@ def read_abc(text: str, tempo: float) -> Melody:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("The ABC box is empty: write or generate a tune first.")
     if len(text) > MAX_ABC_CHARS:
-        raise InvalidInput(f"The ABC text is {len(text):,} characters; the limit is {MAX_ABC_CHARS:,}.")
+        raise InvalidInput(
+            f"The ABC text is {len(text):,} characters; the limit is {MAX_ABC_CHARS:,} "
+            "(a long folk tune is about 1,000)."
+        )
     body = text.strip()
     if not body.startswith("X:"):
         body = "X:1\n" + body  # the tune header music21 expects; the model writes tunes without it
@@ -153,7 +157,11 @@ def read_abc(text: str, tempo: float) -> Melody:
         message = "The ABC text could not be read (the parser gave up): check the notes and headers."
         raise InvalidInput(message) from None
     except Exception as error:  # noqa: BLE001 - music21 raises many kinds; all mean "not valid ABC"
-        raise InvalidInput(f"The ABC text could not be read: {str(error)[:200] or type(error).__name__}.") from None
+        # music21's first sentence says what it missed; the rest lists its internal tokens.
+        reason = re.split(r"\. |\.$| tPrev", str(error))[0][:150] or type(error).__name__
+        raise InvalidInput(
+            f"The ABC text could not be read ({reason}). A tune needs M:, L: and K: header lines, then its notes."
+        ) from None
     score = parsed.scores[0] if hasattr(parsed, "scores") and len(parsed.scores) else parsed
     seconds_per_quarter = 60.0 / tempo
     notes = [
