@@ -5,7 +5,8 @@
 - Notes -> audio on held-out tunes (data/melody/val.txt, never trained on by either model; built by
   train/build_melody_data.py): each tune's first --seconds, played by each instrument at 120 bpm.
   * note accuracy: share of notes whose middle, measured with librosa.pyin, is within 25 cents of the written
-    pitch (after the app's octave fitting);
+    pitch (after the app's octave fitting), over the notes of at least 0.1 s (shorter ones are too short to measure;
+    an unvoiced middle counts as a miss);
   * multi-scale spectral distance (gen_app/audio/synth.py) to FluidSynth's rendering of the same notes (the
     General-MIDI preset the instrument learnt, MIDI written by the app), for the app and for the baseline: an
     additive sine synthesiser driven by the same pitch and loudness curves. All three are scaled to the same RMS
@@ -40,6 +41,7 @@ from gen_app.audio.synth import spectral_distance  # noqa: E402
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 EXAMPLES = ROOT / "gen_app/audio/examples"
+MIN_NOTE_SECONDS = 0.1
 
 
 def fluidsynth(notes: list[Note], program: int, samples: int) -> np.ndarray:
@@ -60,13 +62,16 @@ def same_rms(audio: np.ndarray) -> torch.Tensor:
 
 
 def note_accuracy(audio: np.ndarray, notes: list[Note]) -> list[bool]:
+    """In tune or not, for each note long enough to measure (>= MIN_NOTE_SECONDS: pyin's 64 ms window needs it)."""
     f0, probability = track_pitch(audio)
     hits = []
     for note in notes:
+        if note.length < MIN_NOTE_SECONDS:
+            continue
         middle = int((note.start + LEAD_IN_SECONDS + 0.45 * note.length) * SAMPLE_RATE / HOP)
         window = slice(max(middle - 5, 0), middle + 6)
         voiced = probability[window] > 0.5
-        if note.length < 0.1 or not voiced.any():
+        if not voiced.any():
             hits.append(False)
             continue
         cents = 1200 * np.log2(np.median(f0[window][voiced]) / (440 * 2 ** ((note.pitch - 69) / 12)))

@@ -71,9 +71,9 @@ def app_section(folder: Path) -> str:
 ### In the app: notes in, audio out
 `python bench/audio_app.py --threads 2`: the first {m["seconds_per_tune"]:g} s of {m["tunes"]} held-out tunes
 (data/melody/val.txt) at 120 bpm, through the app's pipeline: notes → the pitch curve and a loudness curve shaped
-like a player's (attack, slow decay, release; levels from the training data, stored in config.json as
-`typical_loudness_db`) → the synthesiser. Note accuracy: share of notes whose middle is within 25 cents of the
-written pitch (pyin). Spectral distance to FluidSynth's rendering of the same notes, all three at the same RMS.
+like a player's (each instrument's note envelope, fitted below and stored in config.json as `note_envelopes`) → the
+synthesiser. Note accuracy: share of notes (of at least 0.1 s: pyin needs that long) whose
+middle is within 25 cents of the written pitch (pyin). Spectral distance to FluidSynth's rendering of the same notes, all three at the same RMS.
 
 | instrument | notes | in tune | spectral distance, **app** | sine synthesiser, same curves |
 |---|---|---|---|---|

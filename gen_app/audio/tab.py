@@ -114,7 +114,7 @@ def build() -> None:
             with gr.Tabs(overflow_behavior="wrap"):
                 with gr.Tab("Compose", id="audio-compose"):
                     with gr.Row():
-                        seed = gr.Number(label="Seed", value=7, precision=0, min_width=110)
+                        seed = gr.Number(label="Seed", value=2, precision=0, min_width=110)
                         lucky = gr.Button("Random seed", min_width=110)
                     with gr.Row():
                         metre = gr.Dropdown([ANY, *METRES], value=ANY, label="Metre", min_width=110)
