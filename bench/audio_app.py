@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 from bench.audio import sine_baseline  # noqa: E402
 from gen_app.audio.features import HOP, SAMPLE_RATE, track_pitch  # noqa: E402
 from gen_app.audio.pipeline import AudioPipeline, Voice  # noqa: E402
-from gen_app.audio.score import LEAD_IN_SECONDS, Note, midi_bytes, read_abc  # noqa: E402
+from gen_app.audio.score import LEAD_IN_SECONDS, Note, read_abc  # noqa: E402
 from gen_app.audio.synth import spectral_distance  # noqa: E402
+from train.build_audio_data import render_notes  # noqa: E402
 
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 EXAMPLES = ROOT / "gen_app/audio/examples"
 MIN_NOTE_SECONDS = 0.1
 
@@ -47,14 +46,7 @@ MIN_NOTE_SECONDS = 0.1
 def fluidsynth(notes: list[Note], program: int, samples: int) -> np.ndarray:
     """The SoundFont's rendering of the notes (starting LEAD_IN_SECONDS late, like the app), `samples` long."""
     shifted = [Note(n.start + LEAD_IN_SECONDS, n.length, n.pitch, n.velocity) for n in notes]
-    with tempfile.TemporaryDirectory() as tmp:
-        midi, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
-        midi.write_bytes(midi_bytes(shifted, program))
-        command = ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", str(wav)]
-        subprocess.run([*command, str(SOUNDFONT), str(midi)], check=True, capture_output=True)
-        audio, _ = soundfile.read(wav, dtype="float32", always_2d=True)
-    audio = audio.mean(1)[:samples]
-    return np.pad(audio, (0, samples - len(audio)))
+    return render_notes(shifted, program, samples)
 
 
 def same_rms(audio: np.ndarray) -> torch.Tensor:

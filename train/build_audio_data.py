@@ -30,7 +30,7 @@ import soundfile
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db  # noqa: E402
 from gen_app.audio.instruments import INSTRUMENTS, Instrument  # noqa: E402
-from gen_app.audio.score import pitch_curve, tune_notes  # noqa: E402
+from gen_app.audio.score import Note, midi_bytes, pitch_curve, tune_notes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -112,6 +112,14 @@ def render(midi_path: Path, wav_path: Path) -> np.ndarray:
     audio, rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
     assert rate == SAMPLE_RATE, rate
     return audio.mean(1)
+
+
+def render_notes(notes: list[Note], program: int, samples: int) -> np.ndarray:
+    """FluidSynth playing `notes` (MIDI from the app's own writer) with a General-MIDI program, `samples` long."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "in.mid").write_bytes(midi_bytes(notes, program))
+        audio = render(Path(tmp) / "in.mid", Path(tmp) / "out.wav")[:samples]
+    return np.pad(audio, (0, samples - len(audio)))
 
 
 def main() -> None:

@@ -18,25 +18,22 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.features import SAMPLE_RATE, loudness_db  # noqa: E402
+from gen_app.audio.features import HOP, loudness_db  # noqa: E402
 from gen_app.audio.instruments import BY_NAME  # noqa: E402
-from gen_app.audio.score import Envelope, Note, fit_range, frame_count, loudness_curve, midi_bytes, read_abc  # noqa: E402
+from gen_app.audio.score import Envelope, Note, fit_range, frame_count, loudness_curve, read_abc  # noqa: E402
 from gen_app.limits import InvalidInput  # noqa: E402
+from train.build_audio_data import render_notes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 FLOOR_DB = -70.0
 GRID = {
     "attack_seconds": (0.01, 0.025, 0.05, 0.08, 0.12),
@@ -46,16 +43,9 @@ GRID = {
 }
 
 
-def render(notes: list[Note], program: int, frames: int) -> np.ndarray:
+def render_loudness(notes: list[Note], program: int, frames: int) -> np.ndarray:
     """FluidSynth's loudness curve (dB per frame) for the notes, `frames` long."""
-    with tempfile.TemporaryDirectory() as tmp:
-        midi, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
-        midi.write_bytes(midi_bytes(notes, program))
-        command = ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", str(wav)]
-        subprocess.run([*command, str(SOUNDFONT), str(midi)], check=True, capture_output=True)
-        audio, _ = soundfile.read(wav, dtype="float32", always_2d=True)
-    loud = loudness_db(audio.mean(1))[:frames]
-    return np.pad(loud, (0, frames - len(loud)), constant_values=loud.min() if len(loud) else -80.0)
+    return loudness_db(render_notes(notes, program, frames * HOP + HOP))[:frames]
 
 
 def load_tunes(path: Path, count: int, rng: np.random.Generator) -> list[list[Note]]:
@@ -93,7 +83,7 @@ def fit(tunes: list[list[Note]], instrument_name: str) -> tuple[dict, float, flo
     for notes in tunes:
         fitted, _ = fit_range(notes, instrument.low, instrument.high)
         frames = frame_count(fitted[-1].end + 0.5)
-        pieces.append((fitted, frames, render(fitted, instrument.program, frames)))
+        pieces.append((fitted, frames, render_loudness(fitted, instrument.program, frames)))
     default_shape = {k: v for k, v in asdict(Envelope()).items() if k != "level_db"}
     default_error, _ = error_of(pieces, default_shape)
     best, best_error = None, float("inf")
