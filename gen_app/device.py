@@ -20,14 +20,17 @@ def pick_device() -> torch.device:
         return torch.device("cuda")
     if torch.backends.mps.is_available():
         return torch.device("mps")
-    torch.set_flush_denormal(True)  # denormal values slow CPU convolutions by 10-50x
     return torch.device("cpu")
 
 
 @contextlib.contextmanager
-def cpu_threads(count: int) -> Iterator[None]:
-    """Run the block with `count` intra-op CPU threads, then restore the setting. Model events run one at a time
-    (one shared queue), so this global setting does not leak into another model's call."""
+def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
+    """Run the block with `count` intra-op CPU threads when `device` is the CPU (elsewhere: unchanged), then restore
+    the setting. Model events run one at a time (one shared queue), so this global setting does not leak into
+    another model's call."""
+    if device.type != "cpu":
+        yield
+        return
     previous = torch.get_num_threads()
     torch.set_num_threads(count)
     try:

@@ -55,12 +55,15 @@ def model_card_summary(card: Path, sections: tuple[str, ...] = ("Summary", "Metr
     return "\n\n".join(chosen) or "No model card found."
 
 
-def about_panel(card: Path | list[Path], origin: str) -> None:
-    """A collapsed "About this model" accordion with the model card's (or cards') summary and metrics."""
+def about_panel(card: Path | list[Path], origin: str | list[str]) -> None:
+    """A collapsed "About this model" accordion with the model card's (or cards') summary and metrics, and where
+    the weights came from."""
     cards = card if isinstance(card, list) else [card]
+    origins = origin if isinstance(origin, list) else [origin]
     with gr.Accordion("About this model" if len(cards) == 1 else "About these models", open=False):
         summaries = "\n\n".join(model_card_summary(c) for c in cards)
-        gr.Markdown(f"{summaries}\n\n*Weights loaded from `{origin}`.*")
+        sources = " and ".join(f"`{o}`" for o in origins)
+        gr.Markdown(f"{summaries}\n\n*Weights loaded from {sources}.*")
 
 
 class ImageUpload(gr.Image):

@@ -10,7 +10,6 @@ played.audio                                      # float32 mono at 16 kHz
 
 from __future__ import annotations
 
-import contextlib
 import re
 import warnings
 from collections import deque
@@ -46,6 +45,7 @@ MIN_CLIP_SECONDS = 0.5
 PITCH_HOP = 4 * HOP  # pyin every 16 ms (interpolated to the synthesiser's 4 ms frames): 4x faster than every 4 ms
 SILENT_DB = -55.0  # a clip whose loud frames stay below this is silence
 UNVOICED_DROP_DB = 30.0  # breaths and consonants are played this much quieter: an instrument has no consonants
+VOICED_PROBABILITY = 0.25  # pyin's voiced probability above which a frame is sung (and followed)
 MIN_VOICED_SHARE = 0.3  # of the clip's audible frames: below this there is no melody to follow (noise, speech)
 
 PEAK = 0.9  # output level: the loudest sample
@@ -209,8 +209,7 @@ class AudioPipeline:
         # The GRU steps through thousands of frames one at a time: on a CPU one thread is fastest (0.25 s vs 0.4 s
         # for a 15 s tune here), and it never waits at a barrier for a second core that is busy elsewhere (which
         # made a two-thread run 50x slower while another process kept both cores busy).
-        threads = cpu_threads(1) if self.device.type == "cpu" else contextlib.nullcontext()
-        with threads:
+        with cpu_threads(1, self.device):
             audio = self.synth(
                 torch.from_numpy(np.ascontiguousarray(f0_hz, np.float32))[None].to(self.device),
                 torch.from_numpy(np.ascontiguousarray(loudness, np.float32))[None].to(self.device),
@@ -271,7 +270,7 @@ class AudioPipeline:
         return audio.astype(np.float32)
 
     def follow(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(f0 Hz, voiced probability, loudness dB) per 4 ms frame of a clip, or InvalidInput when the clip holds no
+        """(f0 Hz, voiced or not, loudness dB) per 4 ms frame of a clip, or InvalidInput when the clip holds no
         single melody: silence, noise (no steady pitch) or several notes at once."""
         frames = len(audio) // HOP
         loud = loudness_db(audio)
@@ -279,28 +278,26 @@ class AudioPipeline:
         if float(loud.max()) < SILENT_DB or audible.sum() < 10:
             raise InvalidInput("The clip is silent (or nearly): record closer to the microphone or turn it up.")
         f0, probability = track_pitch(audio, hop=PITCH_HOP)
-        coarse = np.arange(len(f0)) * PITCH_HOP / HOP
-        index = np.arange(frames)
-        f0 = np.interp(index, coarse, f0)
-        probability = np.interp(index, coarse, probability)
         # Chords first: pyin is unsure of them too, so the voicing test below would call them noise.
-        if several_notes_at_once(audio, f0[::4], probability[::4]):
+        if several_notes_at_once(audio, f0, probability):
             raise InvalidInput(
                 "The clip seems to hold several notes at once (chords or accompaniment). Use one voice or instrument."
             )
-        voiced = probability > 0.25
+        coarse = np.arange(len(f0)) * PITCH_HOP / HOP
+        index = np.arange(frames)
+        f0 = np.interp(index, coarse, f0)
+        voiced = np.interp(index, coarse, probability) > VOICED_PROBABILITY
         if (voiced & audible).sum() < MIN_VOICED_SHARE * audible.sum():
             raise InvalidInput(
                 "No clear melody found: the clip sounds like noise or speech. Hum, sing or whistle one note at a time."
             )
-        return f0.astype(np.float32), probability.astype(np.float32), loud
+        return f0.astype(np.float32), voiced, loud
 
     def transfer(self, path: str | Path | None, voice: Voice, octave_shift: int | None = None) -> Played:
         """Play a monophonic clip (humming, singing, whistling) with `voice`: its pitch and loudness curves drive the
         synthesiser. octave_shift None moves the clip by whole octaves into the instrument's range."""
         weights, level, _, instrument = self.resolve(voice)
-        f0, probability, loud = self.follow(self.load_clip(path))
-        voiced = probability > 0.25
+        f0, voiced, loud = self.follow(self.load_clip(path))
         notices = []
         if octave_shift is None:
             median = float(np.median(hz_to_midi(f0[voiced])))
@@ -341,9 +338,10 @@ def add_room(audio: np.ndarray, room: float) -> np.ndarray:
 
 
 def several_notes_at_once(audio: np.ndarray, f0: np.ndarray, probability: np.ndarray) -> bool:
-    """True when the clip looks polyphonic. pyin then finds a low common "fundamental" whose own first two harmonics
-    hold almost none of the energy (the real notes are its higher partials), with low confidence. A single voice
-    or instrument keeps a good share in its first two harmonics (humming and whistling most of it)."""
+    """True when the clip looks polyphonic, judged from pyin's f0 and voiced probability every PITCH_HOP samples.
+    pyin then finds a low common "fundamental" whose own first two harmonics hold almost none of the energy (the
+    real notes are its higher partials), with low confidence. A single voice or instrument keeps a good share in
+    its first two harmonics (humming and whistling most of it)."""
     spectrum = np.abs(librosa.stft(audio, n_fft=2048, hop_length=PITCH_HOP)) ** 2
     freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=2048)
     shares = []

@@ -1,8 +1,8 @@
 """Melodies as notes: read from ABC text (music21) or MIDI (mido), written back to MIDI, turned into the pitch and
 loudness curves the synthesiser plays.
 
-The synthesiser plays one line, so every source is reduced to its top line (`monophonic`): chords keep their
-highest note and overlapping notes are cut where the next one starts.
+The synthesiser plays one line, so every source is reduced to its top line (`monophonic`): at each moment the
+highest sounding note.
 """
 
 from __future__ import annotations
@@ -69,10 +69,6 @@ class Note:
 class Melody:
     notes: list[Note]
     notices: list[str]
-
-    @property
-    def seconds(self) -> float:
-        return max((n.end for n in self.notes), default=0.0)
 
 
 def monophonic(notes: list[Note]) -> tuple[list[Note], bool]:

@@ -161,7 +161,7 @@ def build() -> None:
             downloads = gr.File(label="Downloads (WAV with its settings, MIDI, ABC)", file_count="multiple")
     about_panel(
         [CHECKPOINTS / "synth" / "README.md", CHECKPOINTS / "melody" / "README.md"],
-        f"{pipe.origins['synth']}` and `{pipe.origins['melody']}",
+        [pipe.origins["synth"], pipe.origins["melody"]],
     )
 
     voice_inputs = [instrument, morph_to, morph, room]

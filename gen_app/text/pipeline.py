@@ -8,7 +8,6 @@ for text in pipe.stream("ROMEO:\\n", SamplingSettings(max_new_tokens=200, seed=1
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -88,11 +87,6 @@ class TextPipeline:
         model, origin, folder = load_model(GPT, task, device, extra_files=("tokenizer.json",))
         return cls(model, load_tokenizer(Path(folder) / "tokenizer.json"), origin)
 
-    def one_token_threads(self) -> contextlib.AbstractContextManager:
-        """One CPU thread for a one-token step: the work is too small to share, and a second thread turns every
-        step into a wait for a core that may be busy elsewhere (up to 15x slower under load, measured here)."""
-        return cpu_threads(1) if self.device.type == "cpu" else contextlib.nullcontext()
-
     def prepare(self, prompt: str) -> PreparedPrompt:
         """Token ids for `prompt`, with notices for what was changed to make it fit the model."""
         if not isinstance(prompt, str):
@@ -139,7 +133,9 @@ class TextPipeline:
                 cache = KVCache.empty(self.model.n_layer)
                 logits = self.model(torch.tensor([context], device=self.device), cache)[0, -1]
             else:
-                with self.one_token_threads():
+                # One CPU thread for a one-token step: the work is too small to share, and a second thread turns
+                # every step into a wait for a core that may be busy elsewhere (up to 15x slower under load, here).
+                with cpu_threads(1, self.device):
                     logits = self.model(torch.tensor([[token]], device=self.device), cache)[0, -1]
 
     def generate(self, prompt: str, settings: SamplingSettings) -> str:
