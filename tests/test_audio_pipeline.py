@@ -82,6 +82,12 @@ def test_abc_tune_becomes_its_notes_and_their_pitches(pipe):
         assert abs(np.median(cents(f0[window], target))) <= 15, note
 
 
+def test_abc_without_a_metre_plays(pipe):
+    """`M:none` (free metre, in the training tunes too): music21 gives no beat strengths; the notes still play."""
+    played = pipe.play_abc("M:none\nL:1/8\nK:D\nDDD | E2D=F2D | E2D\n", 120, Voice("violin"))
+    assert len(played.notes) == 9
+
+
 def test_abc_output_is_deterministic_and_loud_enough(pipe):
     first = pipe.play_abc(SCALE, 100, Voice("flute")).audio
     again = pipe.play_abc(SCALE, 100, Voice("flute")).audio

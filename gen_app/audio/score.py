@@ -8,6 +8,7 @@ highest sounding note.
 from __future__ import annotations
 
 import io
+import math
 import re
 import sys
 import time
@@ -105,7 +106,8 @@ def tune_notes(score) -> list[tuple[float, float, int, float]]:
         if tie in ("continue", "stop") and notes and notes[-1][2] == pitch:
             notes[-1][1] = start + length - notes[-1][0]
         elif length > 0:
-            notes.append([start, length, pitch, float(getattr(element, "beatStrength", 0.5) or 0.5)])
+            strength = float(getattr(element, "beatStrength", 0.5) or 0.5)
+            notes.append([start, length, pitch, strength if math.isfinite(strength) else 0.5])  # NaN: no metre
     return [tuple(n) for n in notes]
 
 
