@@ -48,7 +48,7 @@ The text tab's GPT (`gen_app/text/model.py`: {config["n_layer"]} layers, {config
 context {config["block_size"]} characters), one character per token ({config["vocab_size"]} symbols), trained by
 `train/train_melody.py` (which runs `train/train_text.py` with melody defaults) on the folk tunes of the music21
 corpus. {size_mb:.1f} MB. Held-out: **{metrics["held_out_bits_per_char"]:.3f} bits per character**;
-**{metrics["playable_share"]:.1%}** of {metrics["tunes"]} sampled tunes parse into a playable score (held-out real
+**{metrics["playable_share"]:.1%}** of {metrics["tunes"]} sampled tunes are played by the audio tab (held-out real
 tunes: {metrics["real_tunes_playable_share"]:.1%}). The app's audio tab composes with it (key, metre, length and
 temperature chosen by the user) and plays the tune with the neural instrument (`checkpoints/synth`).
 
@@ -56,7 +56,7 @@ temperature chosen by the user) and plays the tune with the neural instrument (`
 `python bench/melody.py --threads 2`: bits per character on the first {metrics["held_out_chars"]:,} characters of
 the held-out tunes (every 20th tune of each collection; never trained on); playable share: tunes sampled from the
 prompt `M:` at temperature {metrics["temperature"]}, seeds 0 to {metrics["tunes"] - 1}, each up to its first blank
-line, parsed by music21 (no error, at least 4 pitched notes). Floor (issue 6): ≥ 98% playable.
+line, read by the audio tab's ABC reader (music21 through `gen_app/audio/score.py`: no error, at least 4 notes). Floor (issue 6): ≥ 98% playable.
 Sampling takes {metrics["seconds_per_tune"]} s per tune on this CPU (2 threads).
 
 Validation bits per character during training (step: bits): {curve}.
