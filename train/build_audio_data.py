@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 PHRASE_SECONDS = 4.0
 GAP_SECONDS = 1.0
-TICKS_PER_SECOND = 960  # mido: 480 ticks per beat at 120 bpm
 HELD_OUT_EVERY = 10
 
 
@@ -80,29 +79,17 @@ def fit_range(phrase, instrument: Instrument) -> list[tuple[float, float, int]]:
 
 
 def write_midi(path: Path, phrases, instrument: Instrument, rng: np.random.Generator) -> list[float]:
-    """All phrases in one MIDI file, GAP_SECONDS apart; returns each phrase's start time in seconds."""
-    import mido
-
-    events, starts, clock = [], [], GAP_SECONDS
+    """All phrases in one MIDI file (the app's MIDI writer), GAP_SECONDS apart; returns each phrase's start time in
+    seconds. Each phrase gets a random dynamic, each note a velocity jitter and 85-100% of its written length."""
+    notes, starts, clock = [], [], GAP_SECONDS
     for phrase in phrases:
         starts.append(clock)
         dynamic = rng.uniform(50, 115)
         for s, d, p in phrase:
             velocity = int(np.clip(dynamic + rng.normal(0, 8), 20, 127))
-            events.append((clock + s, 1, p, velocity))
-            events.append((clock + s + d * rng.uniform(0.85, 1.0), 0, p, 0))
+            notes.append(Note(clock + s, d * rng.uniform(0.85, 1.0), p, velocity))
         clock += PHRASE_SECONDS + GAP_SECONDS
-    events.sort(key=lambda e: (e[0], e[1]))  # note-offs before note-ons at the same time
-    track = mido.MidiTrack([mido.Message("program_change", program=instrument.program, time=0)])
-    last = 0
-    for when, on, pitch, velocity in events:
-        tick = round(when * TICKS_PER_SECOND)
-        kind = "note_on" if on else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=velocity, time=tick - last))
-        last = tick
-    midi = mido.MidiFile(ticks_per_beat=480)
-    midi.tracks.append(track)
-    midi.save(path)
+    path.write_bytes(midi_bytes(notes, instrument.program))
     return starts
 
 
