@@ -56,7 +56,21 @@ def test_sr_training_writes_a_loadable_checkpoint(sr_data, tmp_path, launcher):
     assert "resumed from" in run([sys.executable, *args[:-10], "--steps", "4", *args[-8:], "--out", str(out)])
     x4 = tmp_path / "sr-x4"
     more = ["--scale", "4", "--init-from", str(out), "--run-dir", str(tmp_path / "run4"), "--out", str(x4)]
+    more += ["--precision", "bf16"]
     assert "initialised" in run([sys.executable, "train/train_sr.py", *args[3:9], *more, "--data", str(sr_data)])
+    x4_record = json.loads((x4 / "training.json").read_text())
+    assert x4_record["precision"] == "bf16" and x4_record["crop_size"] == 128
+    assert x4_record["data_command"].endswith("--crops 300") and x4_record["previous_stage"]["processes"]
+
+
+def test_sr_data_with_larger_crops(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (1000, 1000), "gray").save(photos / "flat.jpg")
+    out = tmp_path / "sr256"
+    run([sys.executable, "train/build_sr_data.py", "--photos", str(photos), "--out", str(out), "--crops", "6",
+         "--crop-size", "256", "--gcompris-share", "0"])
+    assert np.load(out / "hr.npy").shape[1:] == (256, 256, 3) and np.load(out / "lr4.npy").shape[1:] == (64, 64, 3)
 
 
 @pytest.fixture(scope="module")

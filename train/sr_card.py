@@ -78,8 +78,9 @@ def stages(training: dict) -> str:
         return ""
     earlier = "; ".join(f"`{s['command']}` ({s['steps']:,} steps, {s['training_hours']} h)" for s in reversed(chain))
     return (
-        f"\n- Fine-tuned from earlier stages: {earlier}. The first ×4 stage saw the wallpaper crops only (the data"
-        " set before the GCompris photos were added: `python train/build_sr_data.py --gcompris-share 0`)."
+        f"\n- Fine-tuned from earlier stages: {earlier}. Stages without a `--data` flag used the 128-px crop set"
+        " (`python train/build_sr_data.py`); the first ×4 stage saw its wallpaper crops only (the data set before"
+        " the GCompris photos were added: `python train/build_sr_data.py --gcompris-share 0`)."
     )
 
 
@@ -113,6 +114,8 @@ def write_card(folder: Path, metrics: dict | None, pipe: SRPipeline) -> Path:
     else:
         metrics_text = "Not measured yet: run `python bench/sr.py --json checkpoints/sr-x4/metrics.json`."
     init = f" Initialised from `{training['init_from']}` (its body)." if training.get("init_from") else ""
+    crop = training.get("crop_size", 128)
+    data_command = training.get("data_command") or "python train/build_sr_data.py"
     card = f"""---
 license: apache-2.0
 library_name: gen_app
@@ -157,15 +160,17 @@ Debian packages {package_versions()}, via `python train/build_sr_data.py` (seede
   (at full size they are too soft: bicubic already restores most crops to 40-55 dB): 60% of the crops;
 - the 115 photos of ≥ 1000 px (animals, monuments, musicians, landscapes; WebP) inside GCompris's
   explore_* and erase activity files, shrunk to 700 and 512 px: 40% of the crops;
-- 12,000 random 128×128 crops in all (crops that bicubic already restores to > 35 dB mostly skipped),
-  low-resolution inputs by PIL bicubic; 256 crops, spread over all photos, are held out to follow training.
+- {training.get("crops", 12_000):,} random {crop}×{crop} crops in all (crops that bicubic already restores to > 35 dB
+  mostly skipped), low-resolution inputs by PIL bicubic; 256 crops, spread over all photos, are held out to
+  follow training.
 Licences per file: see `/usr/share/doc/<package>/copyright`.
 
 ## Training
-- Command: `{training["command"]}` (after `python train/build_sr_data.py`).{init}{stages(training)}
+- Command: `{training["command"]}` (after `{data_command}`).{init}{stages(training)}
 - {training["steps"]:,} steps × batch {training["batch_per_process"]} × {training["processes"]} process(es) of
-  {training["patch"]}×{training["patch"]} input patches; L1 loss, Adam (lr 5e-4, β = 0.9, 0.99), 200 warm-up
-  steps then cosine decay; random flips and 90° rotations; seed {training["seed"]}.
+  {training["patch"]}×{training["patch"]} input patches; L1 loss, Adam (lr {training.get("lr", 5e-4):g}, β = 0.9,
+  0.99), {training.get("warmup", 200)} warm-up steps then cosine decay; random flips and 90° rotations; seed
+  {training["seed"]}; forward pass in {training.get("precision", "fp32")}.
 - Hardware: {training["device"]}; {training["training_hours"]} h of training.
 - Data-parallel: `torchrun --nproc_per_node N train/train_sr.py ...` (gloo on CPU, nccl + bf16 on CUDA).
 - Held-out crops during training (PSNR, dB): """ + ", ".join(

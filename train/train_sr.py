@@ -7,7 +7,8 @@
 
 The PSNR recipe (EDSR, Real-ESRGAN's PSNR stage): L1 loss between the network's output for a bicubic-
 downscaled crop and the original crop; random flips and 90-degree rotations; Adam with warm-up and cosine
-decay; bf16 autocast on CUDA. 256 crops (evenly spread) are held out to follow training (PSNR on them, in dB, next
+decay; bf16 autocast on CUDA (and on a CPU with --precision bf16: 1.5x faster where the CPU has bf16
+instructions). 256 crops (evenly spread) are held out to follow training (PSNR on them, in dB, next
 to bicubic's); the real validation photos are only used by bench/sr.py. State is saved to --run-dir, and a
 run with the same --run-dir resumes from it. --init-from copies every tensor whose shape matches from
 another checkpoint (the body; the last convolution differs between scales).
@@ -16,6 +17,7 @@ another checkpoint (the body; the last convolution differs between scales).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--init-from", type=Path, default=None, help="checkpoint folder to take matching tensors from")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="autocast dtype of the forward pass; auto: bf16 on CUDA, fp32 on a CPU")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/sr-x<scale>")
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed + rank)
-    use_amp = device.type == "cuda"
+    use_amp = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
 
     hr = np.load(args.data / "hr.npy")
     lr = np.load(args.data / f"lr{args.scale}.npy")
@@ -163,17 +167,26 @@ def main(argv: list[str] | None = None) -> None:
     progress.close()
 
     if rank == 0:
-        export(model, args, history, run.hours, world, device)
+        built_by = args.data / "command.txt"
+        recipe = {"data": os.path.relpath(args.data, ROOT), "crops": len(hr), "crop_size": hr.shape[1],
+                  "data_command": built_by.read_text().strip() if built_by.exists() else None,
+                  "precision": "bf16" if use_amp else "fp32"}
+        export(model, args, history, run.hours, world, device, recipe)
     if world > 1:
         dist.destroy_process_group()
 
 
-def export(model: SRNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device) -> None:
+def export(
+    model: SRNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device, recipe: dict
+) -> None:
     # The stage this run started from is read before save_model, which may overwrite that folder.
     stage = previous_stage(args.init_from)
     save_model(model, args.out)
     init = str(args.init_from) if args.init_from else None
-    record = training_record(args, world, device, hours, scale=args.scale, patch=args.patch, init_from=init)
+    record = training_record(
+        args, world, device, hours, scale=args.scale, patch=args.patch, init_from=init, lr=args.lr,
+        warmup=args.warmup, **recipe,
+    )
     write_training_record(args.out, record | {"history": history} | stage)
     finish_export(args.out, args.push_to_hub)
 
