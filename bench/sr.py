@@ -154,13 +154,13 @@ def main() -> None:
     lines.append(f"{'MEAN':{width}}" + "".join(f"{means[m][0]:>13.2f} / {means[m][1]:.3f}" for m in methods))
     lines.append("")
     verdict4 = "PASS" if gain4 >= X4_FLOOR_DB else "FAIL"
-    lines.append(f"x4: ours - bicubic = {gain4:+.2f} dB (floor +{X4_FLOOR_DB}, goal +{X4_GOAL_DB}): {verdict4}")
+    lines.append(f"x4: ours - bicubic = {gain4:+.3f} dB (floor +{X4_FLOOR_DB}, goal +{X4_GOAL_DB}): {verdict4}")
     if peer is not None:
         peer_gap = means["ours x4"][0] - means["Real-ESRGAN x4plus"][0]
         verdict = "PASS" if peer_gap > 0 else "FAIL"
         lines.append(f"x4: ours - Real-ESRGAN x4plus = {peer_gap:+.2f} dB (floor > 0): {verdict}")
     verdict2 = "PASS" if gain2 >= X2_FLOOR_DB else "FAIL"
-    lines.append(f"x2: ours - bicubic = {gain2:+.2f} dB (floor +{X2_FLOOR_DB}): {verdict2}")
+    lines.append(f"x2: ours - bicubic = {gain2:+.3f} dB (floor +{X2_FLOOR_DB}): {verdict2}")
     lines.append("")
     lines.append("speed, 256x256 input, seconds per output megapixel (median):")
     for method, value in speeds.items():

@@ -61,6 +61,14 @@ def test_sr_training_writes_a_loadable_checkpoint(sr_data, tmp_path, launcher):
     x4_record = json.loads((x4 / "training.json").read_text())
     assert x4_record["precision"] == "bf16" and x4_record["crop_size"] == 128
     assert x4_record["data_command"].endswith("--crops 300") and x4_record["previous_stage"]["processes"]
+    # A fine-tune written over its own starting checkpoint, exported twice (the second run resumes at its last
+    # step): the record still names the stage it started from, not itself.
+    again = [*args[3:9], "--scale", "4", "--init-from", str(x4), "--out", str(x4), "--data", str(sr_data)]
+    again += ["--run-dir", str(tmp_path / "run4-again"), "--steps", "2"]
+    for _ in range(2):
+        run([sys.executable, "train/train_sr.py", *again])
+    stage = json.loads((x4 / "training.json").read_text())["previous_stage"]
+    assert stage["steps"] == 3 and stage["previous_stage"]["scale"] == 2
 
 
 def test_sr_data_with_larger_crops(tmp_path):

@@ -139,10 +139,18 @@ def save_model(model: torch.nn.Module, out: Path) -> None:
     model.to("cpu").float().eval().save_pretrained(out)
 
 
-def previous_stage(init_from: Path | None) -> dict:
-    """{"previous_stage": its training record} for a run started from another checkpoint; else {}."""
+def previous_stage(init_from: Path | None, run_dir: Path) -> dict:
+    """{"previous_stage": its training record} for a run started from another checkpoint; else {}. Call it
+    before the export overwrites `init_from` (it may be the output folder): the record is also kept in
+    `run_dir`, so exporting a finished run again still names the stage it started from, not itself."""
+    kept = run_dir / "previous_stage.json"
+    if kept.exists():
+        return json.loads(kept.read_text())
     record = init_from / "training.json" if init_from is not None else None
-    return {"previous_stage": json.loads(record.read_text())} if record is not None and record.exists() else {}
+    stage = {"previous_stage": json.loads(record.read_text())} if record is not None and record.exists() else {}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(stage, indent=2) + "\n")
+    return stage
 
 
 def write_training_record(out: Path, record: dict) -> None:

@@ -97,7 +97,7 @@ def write_card(folder: Path, metrics: dict | None, pipe: SRPipeline) -> Path:
         floor = 1.5 if scale == 4 else 2.0
         status = (
             f"Mean PSNR on the 7 validation photos: **{mean[f'ours x{scale}'][0]:.2f} dB** vs bicubic "
-            f"{mean[f'bicubic x{scale}'][0]:.2f} dB: **{gain:+.2f} dB** (floor +{floor}: "
+            f"{mean[f'bicubic x{scale}'][0]:.2f} dB: **{gain:+.3f} dB** (floor +{floor}: "
             f"{'met' if gain >= floor else 'NOT met'})."
         )
         if scale == 4 and "Real-ESRGAN x4plus" in mean:
@@ -168,7 +168,7 @@ Licences per file: see `/usr/share/doc/<package>/copyright`.
 ## Training
 - Command: `{training["command"]}` (after `{data_command}`).{init}{stages(training)}
 - {training["steps"]:,} steps × batch {training["batch_per_process"]} × {training["processes"]} process(es) of
-  {training["patch"]}×{training["patch"]} input patches; L1 loss, Adam (lr {training.get("lr", 5e-4):g}, β = 0.9,
+  {training["patch"]}×{training["patch"]} input patches; {training.get("loss", "l1").upper()} loss, Adam (lr {training.get("lr", 5e-4):g}, β = 0.9,
   0.99), {training.get("warmup", 200)} warm-up steps then cosine decay; random flips and 90° rotations; seed
   {training["seed"]}; forward pass in {training.get("precision", "fp32")}.
 - Hardware: {training["device"]}; {training["training_hours"]} h of training.

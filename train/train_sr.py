@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init-from", type=Path, default=None, help="checkpoint folder to take matching tensors from")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                    help="autocast dtype of the forward pass; auto: bf16 on CUDA, fp32 on a CPU")
+    p.add_argument("--loss", choices=["l1", "l2"], default="l1",
+                   help="l1 to train (robust, converges faster); l2 (= what PSNR measures) for a last fine-tune")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/sr-x<scale>")
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         low, high = batch_of(train_hr, train_lr, args, data_gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             out = train_model(low.to(device))
-        loss = F.l1_loss(out.float(), high.to(device))
+        loss = (F.l1_loss if args.loss == "l1" else F.mse_loss)(out.float(), high.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -157,10 +159,11 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.eval_every == 0 or step == args.steps:
             if rank == 0:
                 ours, bicubic = held_out_psnr(model, held_low, held_high, device)
-                history.append({"step": step, "l1": round(loss.item(), 5), "psnr": round(ours, 3),
+                history.append({"step": step, args.loss: round(loss.item(), 5), "psnr": round(ours, 3),
                                 "bicubic_psnr": round(bicubic, 3)})
                 progress.write(
-                    f"step {step}: L1 {loss.item():.4f}, held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f})"
+                    f"step {step}: {args.loss.upper()} {loss.item():.4f}, "
+                    f"held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f})"
                 )
             run.step = step
             run.save()
@@ -180,12 +183,12 @@ def export(
     model: SRNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device, recipe: dict
 ) -> None:
     # The stage this run started from is read before save_model, which may overwrite that folder.
-    stage = previous_stage(args.init_from)
+    stage = previous_stage(args.init_from, args.run_dir)
     save_model(model, args.out)
     init = str(args.init_from) if args.init_from else None
     record = training_record(
         args, world, device, hours, scale=args.scale, patch=args.patch, init_from=init, lr=args.lr,
-        warmup=args.warmup, **recipe,
+        warmup=args.warmup, loss=args.loss, **recipe,
     )
     write_training_record(args.out, record | {"history": history} | stage)
     finish_export(args.out, args.push_to_hub)

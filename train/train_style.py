@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def export(model: StyleNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device) -> None:
-    stage = previous_stage(args.init_from)  # read first: --init-from may be --out
+    stage = previous_stage(args.init_from, args.run_dir)  # read first: --init-from may be --out
     save_model(model, args.out)
     record = training_record(
         args,
