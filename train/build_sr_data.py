@@ -12,9 +12,8 @@ at full size that bicubic upscaling already restores most crops (40-55 dB), whil
 detail density of ordinary photos (25-35 dB, like the validation photos). From each, random square
 high-resolution crops (--crop-size, 128 px by default) are cut, in proportion to area; crops that bicubic
 x4 already restores well (PSNR > 35 dB: sky, blur, flat colour) are kept only 1 time in 10, since they
-teach little. The
-low-resolution inputs are the crops downscaled by PIL bicubic (the degradation the models are trained
-for): 1/2 of the crop's side for x2, 1/4 for x4. Larger crops (--crop-size 256) let training use larger
+teach little. The low-resolution inputs are the crops downscaled by PIL bicubic (the degradation the models
+are trained for): 1/2 of the crop's side for x2, 1/4 for x4. Larger crops (--crop-size 256) let training use larger
 patches, so more of each patch's pixels see the network's whole receptive field, as they do in a photo.
 
 Second source, for everyday subjects (animals, fur, buildings, people) like the validation photos': the
@@ -125,7 +124,8 @@ def main() -> None:
     hr, lr2, lr4, manifest = [], [], [], []
     for (path, shrunk, array), count in zip(sources, counts, strict=True):
         taken = tries = 0
-        while taken < count and tries < count * 20 and min(array.shape[:2]) >= size:
+        fits = min(array.shape[:2]) >= size  # a shrunk photo smaller than the crop gives none
+        while fits and taken < count and tries < count * 20:
             tries += 1
             y = rng.integers(0, array.shape[0] - size + 1)
             x = rng.integers(0, array.shape[1] - size + 1)

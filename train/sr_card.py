@@ -168,9 +168,9 @@ Licences per file: see `/usr/share/doc/<package>/copyright`.
 ## Training
 - Command: `{training["command"]}` (after `{data_command}`).{init}{stages(training)}
 - {training["steps"]:,} steps × batch {training["batch_per_process"]} × {training["processes"]} process(es) of
-  {training["patch"]}×{training["patch"]} input patches; {training.get("loss", "l1").upper()} loss, Adam (lr {training.get("lr", 5e-4):g}, β = 0.9,
-  0.99), {training.get("warmup", 200)} warm-up steps then cosine decay; random flips and 90° rotations; seed
-  {training["seed"]}; forward pass in {training.get("precision", "fp32")}.
+  {training["patch"]}×{training["patch"]} input patches; {training.get("loss", "l1").upper()} loss,
+  Adam (lr {training.get("lr", 5e-4):g}, β = 0.9, 0.99), {training.get("warmup", 200)} warm-up steps then cosine
+  decay; random flips and 90° rotations; seed {training["seed"]}; forward pass in {training.get("precision", "fp32")}.
 - Hardware: {training["device"]}; {training["training_hours"]} h of training.
 - Data-parallel: `torchrun --nproc_per_node N train/train_sr.py ...` (gloo on CPU, nccl + bf16 on CUDA).
 - Held-out crops during training (PSNR, dB): """ + ", ".join(
