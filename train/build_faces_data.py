@@ -24,7 +24,7 @@ def render(out_dir: Path, name: str, count: int, first_seed: int, size: int) -> 
     if not (TRAIN_DIR / "node_modules" / "facesjs").exists():
         subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=TRAIN_DIR, check=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    prefix = out_dir / name
+    prefix = out_dir.resolve() / name  # node runs in train/, so the path must not be relative
     subprocess.run(
         ["node", str(TRAIN_DIR / "render_faces.mjs"), str(prefix), str(count), str(first_seed), str(size)],
         cwd=TRAIN_DIR,

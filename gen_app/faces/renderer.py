@@ -1,0 +1,110 @@
+"""Face renderer: a neural network that draws a facesjs face from its parameters (see params.py).
+
+parameters -> input embedding e (one learned vector per categorical value, concatenated with the continuous
+values) -> MLP -> style w -> an 8x8 layout (a linear map of w plus a learned constant) -> upsampling
+convolutions whose per-channel scale and shift come from w (AdaIN, as in StyleGAN) up to half the
+output size -> a sub-pixel layer -> RGB in [-1, 1].
+
+The layout map gives each position its own weights for every parameter, which suits faces whose parts sit
+in fixed places; the styles carry colours and shapes. Morphs interpolate e, so a face can move smoothly
+between two sets of parts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+BASE_RESOLUTION = 8
+
+
+class StyledConv(nn.Module):
+    """(Upsample) -> 3x3 conv -> instance norm with the style's scale and shift from w -> LeakyReLU.
+
+    The norm and the style are one fused multiply-add per pixel: on a CPU the elementwise passes cost as much
+    as the convolutions, so each one saved is felt."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, upsample: bool):
+        super().__init__()
+        self.upsample = upsample
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.style = nn.Linear(w_dim, 2 * out_channels)
+        nn.init.normal_(self.style.weight, std=0.5 / math.sqrt(w_dim))  # styles start near scale 1, shift 0
+        nn.init.zeros_(self.style.bias)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.conv(x)
+        var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+        scale, shift = self.style(w)[:, :, None, None].chunk(2, dim=1)
+        gain = (1 + scale) * torch.rsqrt(var + 1e-5)
+        return F.leaky_relu(torch.addcmul(shift - mean * gain, x, gain), 0.2, inplace=True)
+
+
+class FaceRenderer(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="gen_app",
+    repo_url="https://github.com/gen-app/gen_app",
+    tags=["image-generation", "faces", "neural-rendering", "gen_app"],
+    license="apache-2.0",
+):
+    """Draws faces: categorical (N, fields) int64 and continuous (N, fields) in [-1, 1] -> (N, 3, R, R)."""
+
+    def __init__(
+        self,
+        categorical_values: list[list],
+        continuous_ranges: list[list[float]],
+        resolution: int = 128,
+        embed_dim: int = 16,
+        w_dim: int = 256,
+        mapping_layers: int = 3,
+        channels: tuple[int, ...] | list[int] = (128, 128, 64, 32),
+        convs_per_block: tuple[int, ...] | list[int] = (2, 2, 2, 2),
+    ):
+        super().__init__()
+        # The last block works at half the output resolution; a sub-pixel layer (3x3 conv to 4 RGB values per
+        # pixel, then pixel shuffle) draws the full resolution without a costly full-size feature map.
+        num_blocks = int(math.log2(resolution // BASE_RESOLUTION))
+        if BASE_RESOLUTION * 2**num_blocks != resolution or len(channels) != num_blocks:
+            raise ValueError(f"resolution {resolution} needs {num_blocks} channel widths, got {channels}")
+        if len(convs_per_block) != num_blocks:
+            raise ValueError(f"convs_per_block needs {num_blocks} entries, got {convs_per_block}")
+        self.resolution = resolution
+        self.categorical_values = categorical_values  # the codec's vocabularies, kept with the weights
+        self.continuous_ranges = continuous_ranges
+        self.embeddings = nn.ModuleList(nn.Embedding(len(v), embed_dim) for v in categorical_values)
+        in_dim = embed_dim * len(categorical_values) + len(continuous_ranges)
+        layers: list[nn.Module] = []
+        for i in range(mapping_layers):
+            layers += [nn.Linear(in_dim if i == 0 else w_dim, w_dim), nn.LeakyReLU(0.2)]
+        self.mapping = nn.Sequential(*layers)
+        self.layout = nn.Linear(w_dim, channels[0] * BASE_RESOLUTION**2)
+        self.const = nn.Parameter(torch.randn(1, channels[0], BASE_RESOLUTION, BASE_RESOLUTION))
+        convs = []
+        for block, (c_out, repeats) in enumerate(zip(channels, convs_per_block, strict=True)):
+            c_in = channels[max(0, block - 1)]
+            for r in range(repeats):
+                convs.append(StyledConv(c_in if r == 0 else c_out, c_out, w_dim, upsample=block > 0 and r == 0))
+        self.convs = nn.ModuleList(convs)
+        self.to_rgb = nn.Sequential(nn.Conv2d(channels[-1], 3 * 4, 3, padding=1), nn.PixelShuffle(2))
+
+    def embed(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        """The input embedding e (N, D): the space morphs interpolate in."""
+        parts = [emb(categorical[:, i]) for i, emb in enumerate(self.embeddings)]
+        return torch.cat([*parts, continuous.to(parts[0].dtype)], dim=1)
+
+    def render(self, e: torch.Tensor) -> torch.Tensor:
+        w = self.mapping(e)
+        x = self.const + self.layout(w).view(len(w), -1, BASE_RESOLUTION, BASE_RESOLUTION)
+        for conv in self.convs:
+            x = conv(x, w)
+        return self.to_rgb(x)
+
+    def forward(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        return self.render(self.embed(categorical, continuous))

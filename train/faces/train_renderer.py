@@ -1,0 +1,194 @@
+"""Train the face renderer (gen_app/faces/renderer.py): facesjs parameters -> a 128x128 face.
+
+    python train/build_faces_data.py --size 256 --out data/faces256
+    python -m train.faces.train_renderer --steps 60000 --precision bf16 --threads 2
+
+Supervised, so it converges on a CPU where a GAN does not: every training face comes with the parameters
+that drew it, and the loss is L1 on pixels plus a perceptual term (relative feature error in
+EfficientNet-Lite0's stem and blocks 0, 2, 4; the bench judges in other networks). The weights' EMA is what
+ships. Resumes from --run-dir; every --eval-every steps it measures L1 / PSNR on held-out faces, writes a
+sample sheet (real above, rendered below) and exports the EMA model to --out, so a run stopped at any time
+leaves a usable checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from gen_app.faces.params import FaceCodec, read_records
+from gen_app.faces.renderer import FaceRenderer
+from gen_app.images import image_grid, tensor_to_pil
+from gen_app.style.features import FeatureNet, relative_error
+from train.common import (
+    RunState,
+    finish_export,
+    save_model,
+    training_record,
+    warmup_cosine,
+    write_training_record,
+)
+from train.faces.data import load_faces, load_params
+
+ROOT = Path(__file__).resolve().parents[2]
+PERCEPTUAL_LAYERS = ("stem", "block0", "block2", "block4")
+EVAL_FACES = 512
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT / "data/faces256/train.rgb")
+    p.add_argument("--heldout", type=Path, default=ROOT / "data/faces256/heldout.rgb")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N faces of each set (smoke tests)")
+    p.add_argument("--resolution", type=int, default=128)
+    p.add_argument(
+        "--channels", type=str, default="128,128,64,32", help="widths, 8x8 first, up to half the output size"
+    )
+    p.add_argument("--convs-per-block", type=str, default="2,2,2,2")
+    p.add_argument("--w-dim", type=int, default=256)
+    p.add_argument("--steps", type=int, default=60000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--perceptual", type=float, default=0.2, help="weight of the perceptual term (0: L1 only)")
+    p.add_argument("--ema-beta", type=float, default=0.999)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="autocast for forward passes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/faces-renderer")
+    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/faces")
+    p.add_argument("--save-every", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--push-to-hub", metavar="REPO", default=None)
+    return p.parse_args(argv)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float() / 127.5 - 1
+
+
+@torch.no_grad()
+def held_out_scores(model: FaceRenderer, images: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> dict:
+    """Mean L1 (in [-1, 1] units) and PSNR (dB) of the rendering of held-out parameters against their images."""
+    l1, mse = [], []
+    for i in range(0, len(images), 64):
+        out = model(cat[i : i + 64], cont[i : i + 64]).float().clamp(-1, 1)
+        real = to_float(images[i : i + 64])
+        l1.append((out - real).abs().mean((1, 2, 3)))
+        mse.append(((out - real) / 2).pow(2).mean((1, 2, 3)))
+    l1_all, mse_all = torch.cat(l1), torch.cat(mse)
+    return {"l1": round(l1_all.mean().item(), 5), "psnr": round((-10 * mse_all.log10()).mean().item(), 3)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # denormals slow CPU convolutions 10-50x once losses settle
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    train_jsonl, heldout_jsonl = args.data.with_suffix(".jsonl"), args.heldout.with_suffix(".jsonl")
+    # The vocabularies are facesjs's part ids and value ranges (not learned figures): taken from both sets so
+    # that every held-out face can be encoded.
+    codec = FaceCodec.fit(
+        read_records(train_jsonl.read_text(), args.limit) + read_records(heldout_jsonl.read_text(), args.limit)
+    )
+    faces = load_faces(args.data, args.resolution, args.limit)
+    cat, cont = load_params(train_jsonl, codec, len(faces))
+    eval_faces = load_faces(args.heldout, args.resolution, args.limit)[:EVAL_FACES]
+    eval_cat, eval_cont = load_params(heldout_jsonl, codec, len(eval_faces))
+    eval_cat, eval_cont = eval_cat.to(device), eval_cont.to(device)
+    args.num_faces = len(faces)
+    print(f"{len(faces)} faces at {args.resolution}px on {device}", flush=True)
+
+    model = FaceRenderer(
+        **codec.config(),
+        resolution=args.resolution,
+        w_dim=args.w_dim,
+        channels=[int(c) for c in args.channels.split(",")],
+        convs_per_block=[int(c) for c in args.convs_per_block.split(",")],
+    ).to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    features = FeatureNet("lite0", last_block=4).to(device) if args.perceptual else None
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    run = RunState(args.run_dir / "state.pt", {"model": model, "ema": ema, "opt": opt}, 0, 1, device)
+    run.resume()
+    step = run.step
+    params = sum(p.numel() for p in model.parameters())
+    print(f"renderer: {params / 1e6:.2f} M parameters", flush=True)
+    data_gen = torch.Generator().manual_seed(args.seed * 1000 + step)
+    use_bf16 = args.precision == "bf16"
+
+    def evaluate_and_export() -> None:
+        scores = held_out_scores(ema, eval_faces, eval_cat, eval_cont)
+        run.history.append({"step": step, "hours": round(run.hours, 3), **scores})
+        print(f"step {step}: held-out {scores}", flush=True)
+        with torch.no_grad():
+            rendered = ema(eval_cat[:16], eval_cont[:16]).float()
+        sheet = image_grid(tensor_to_pil(torch.cat([to_float(eval_faces[:16]), rendered])), columns=16)
+        (args.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        sheet.save(args.run_dir / "samples" / f"step{step:06d}.png")
+        save_model(copy.deepcopy(ema), args.out)
+        record = training_record(
+            args,
+            1,
+            device,
+            run.hours,
+            images_seen=step * args.batch,
+            training_faces=args.num_faces,
+            steps_done=step,
+            parameters=params,
+            history=run.history,
+            lr=args.lr,
+            perceptual=args.perceptual,
+            precision=args.precision,
+        )
+        write_training_record(args.out, record)
+
+    progress = tqdm(total=args.steps, initial=step, dynamic_ncols=True)
+    while step < args.steps:
+        for group in opt.param_groups:
+            group["lr"] = warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.02)
+        idx = torch.randint(len(faces), (args.batch,), generator=data_gen)
+        real = to_float(faces[idx]).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            out = model(cat[idx].to(device), cont[idx].to(device))
+            loss_l1 = (out.float() - real).abs().mean()
+            loss = loss_l1
+            if features is not None:
+                # Features of [0, 1] images; relative error per layer keeps every layer's term near 1 at start.
+                got, want = features((out.float() + 1) / 2), features((real + 1) / 2)
+                perceptual = sum(relative_error(got[k], want[k].float()).mean() for k in PERCEPTUAL_LAYERS)
+                loss = loss + args.perceptual * perceptual / len(PERCEPTUAL_LAYERS)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            beta = min(args.ema_beta, (1 + step) / (10 + step))
+            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+                p_ema.lerp_(p, 1 - beta)
+        step += 1
+        progress.update(1)
+        if step % 25 == 0:
+            progress.set_postfix(l1=f"{loss_l1.item():.4f}", loss=f"{loss.item():.4f}")
+        if step % args.save_every == 0 or step == args.steps:
+            run.step = step
+            run.save()
+        if step % args.eval_every == 0 or step == args.steps:
+            evaluate_and_export()
+            run.save()
+    progress.close()
+    if not (args.out / "model.safetensors").exists():
+        evaluate_and_export()
+    (args.run_dir / "history.json").write_text(json.dumps(run.history, indent=2) + "\n")
+    finish_export(args.out, args.push_to_hub)
+
+
+if __name__ == "__main__":
+    main()
