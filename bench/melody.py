@@ -1,6 +1,6 @@
 """Benchmark the melody model on held-out tunes (data/melody/val.txt, never trained on).
 
-    python train/build_melody_data.py && python bench/melody.py --threads 2 [--json checkpoints/melody/metrics.json]
+    python -m train.melody.data && python -m bench.melody --threads 2 [--json checkpoints/melody/metrics.json]
 
 - bits per character on the held-out tunes (the same scoring as the text model: gen_app/text/scoring.py);
 - the share of --tunes sampled tunes (prompt "M:", temperature --temperature, seeds 0..N-1, until a blank line
@@ -13,20 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from gen_app.audio.score import read_abc  # noqa: E402
-from gen_app.limits import InvalidInput  # noqa: E402
-from gen_app.text.model import GPT  # noqa: E402
-from gen_app.text.pipeline import SamplingSettings, TextPipeline  # noqa: E402
-from gen_app.text.scoring import nats_per_char  # noqa: E402
-from gen_app.text.tokenizer import load_tokenizer  # noqa: E402
+from gen_app.audio.score import read_abc
+from gen_app.limits import InvalidInput
+from gen_app.loading import ROOT
+from gen_app.text.model import GPT
+from gen_app.text.pipeline import SamplingSettings, TextPipeline
+from gen_app.text.scoring import nats_per_char
+from gen_app.text.tokenizer import load_tokenizer
 
 PROMPT = "M:"
 

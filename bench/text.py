@@ -1,9 +1,9 @@
 """Benchmark the Shakespeare GPT: validation loss in nats per character, a compression baseline, and speed.
 
-    python bench/text.py [--checkpoint checkpoints/text] [--json OUT]
+    python -m bench.text [--checkpoint checkpoints/text] [--json OUT]
 
 Validation text: the four held-out plays of data/text/val.txt (twelfth-night, henry-v, macbeth, the-tempest;
-`python train/build_text_data.py` makes it), never trained on. The loss is the total negative
+`python -m train.text.data` makes it), never trained on. The loss is the total negative
 log-likelihood of the text divided by its number of characters, so any tokenizer compares fairly
 (gen_app/text/scoring.py: windows overlap by half, each token is scored once with at least half a context).
 Baseline: `xz -9e` on the same text, in bits and nats per character.
@@ -18,18 +18,16 @@ import json
 import lzma
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from gen_app.text.model import GPT  # noqa: E402
-from gen_app.text.pipeline import SamplingSettings, TextPipeline  # noqa: E402
-from gen_app.text.scoring import nats_per_char  # noqa: E402
-from gen_app.text.tokenizer import load_tokenizer  # noqa: E402
+from gen_app.loading import ROOT
+from gen_app.text.model import GPT
+from gen_app.text.pipeline import SamplingSettings, TextPipeline
+from gen_app.text.scoring import nats_per_char
+from gen_app.text.tokenizer import load_tokenizer
 
 FLOOR, GOAL = 1.60, 1.40  # nats per character on the held-out plays
 SPEED_FLOOR, FIRST_TOKEN_FLOOR_MS = 300, 100

@@ -9,7 +9,7 @@ from gen_app.faces.tab import TAB as FACES
 from gen_app.sr.tab import TAB as SUPER_RESOLUTION
 from gen_app.style.tab import TAB as STYLE
 from gen_app.text.tab import TAB as TEXT
-from gen_app.ui import Tab
+from gen_app.ui import AppBlocks, Tab
 
 TABS: list[Tab] = [FACES, STYLE, SUPER_RESOLUTION, TEXT, AUDIO]
 
@@ -17,8 +17,11 @@ HEADER = """# gen_app: small generative models, trained here
 Every tab runs a PyTorch generator this project trained itself (scripts in `train/`, model cards in
 `checkpoints/`). Pick a tab, press the main button, and judge for yourself. Runs on a CPU; faster on a GPU."""
 
+# The page is as wide as the window, never as wide as its content: without `width: 100%`, `margin: auto` makes the
+# container (a flex item) shrink-to-fit, so any block wider than a phone (e.g. an audio player's waveform, 20 px
+# per second of sound) widened the whole page. Wide content now stays inside its own block.
 CSS = """
-.gradio-container { max-width: 1200px !important; margin: auto; }
+.gradio-container { width: 100%; max-width: 1200px !important; margin: auto; }
 @media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
 """
 
@@ -28,7 +31,7 @@ QUEUE_SIZE = 64
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="gen_app: generative models demo") as demo:
+    with AppBlocks(title="gen_app: generative models demo") as demo:
         gr.Markdown(HEADER)
         with gr.Tabs(overflow_behavior="wrap"):  # on a phone, tab titles wrap onto more rows, all in sight
             for tab in TABS:

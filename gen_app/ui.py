@@ -1,4 +1,5 @@
-"""UI pieces shared by every tab: the tab record, error translation, model-card panel, event settings."""
+"""UI pieces shared by every tab: the tab record, error translation, model-card panel, event settings, and the
+Blocks class that answers every request with a result or a clear message."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import pydantic
+from gradio.caching import CacheMissError
+from gradio.exceptions import ComponentProcessingError, InvalidPathError
+from gradio_client.exceptions import AppError
 
 from gen_app.limits import InvalidInput
+from gen_app.uploads import REFUSED
 
 # Every event that runs a model shares this queue, so five tabs never run five models at once.
 MODEL_EVENT = {"concurrency_id": "model", "concurrency_limit": 1}
+
+# The answer to a request that failed in a way no check foresaw (the details go to the log, not to the caller).
+UNHANDLED = "The app could not handle that request. Check its values and try again."
 
 
 @dataclass(frozen=True)
@@ -66,23 +75,54 @@ def about_panel(card: Path | list[Path], origin: str | list[str]) -> None:
         gr.Markdown(f"{summaries}\n\n*Weights loaded from {sources}.*")
 
 
-class ImageUpload(gr.Image):
-    """A gr.Image input that hands the uploaded file to the pipeline untouched (a path; build it with
-    type="filepath", image_mode=None).
+class AppBlocks(gr.Blocks):
+    """gr.Blocks whose every event, called from the page or by anyone over HTTP (named, private or by fn_index, with
+    any values), ends with a result or a gr.Error message, never Gradio's bare "Error" or a traceback's text.
 
-    Plain gr.Image opens the upload with PIL before the event function runs, so a damaged or non-image file
-    fails inside Gradio with an internal error. Here the pipeline opens it and explains what is wrong, and
-    the file keeps its mode, bit depth and EXIF orientation for the pipeline to honour.
+    Before Gradio handles a request's values: too few values are refused, file inputs screen their values
+    (gen_app.uploads: only uploaded files; one message for every other path), and an example index must name an
+    example. Any other failure becomes one general message (the traceback still goes to the server's log).
     """
 
-    def get_block_name(self) -> str:
-        return "image"  # rendered by the frontend as a normal image component
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        needed = len(block_fn.inputs)
+        if not isinstance(inputs, list) or len(inputs) < needed:
+            got = len(inputs) if isinstance(inputs, list) else 0
+            raise gr.Error(f"This request sent {got} of the {needed} input values it needs.")
+        inputs = list(inputs)
+        prop_inputs = getattr(block_fn, "component_prop_inputs", ())
+        for i, block in enumerate(block_fn.inputs):
+            screen = getattr(block, "screen_payload", None)
+            if screen is not None and i not in prop_inputs:
+                inputs[i] = screen(inputs[i])
+            elif isinstance(block, gr.Dataset):  # the examples' event: the value is an example's index
+                dataset = state[block._id] if state is not None and block._id in state else block
+                index = inputs[i]
+                if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(dataset.raw_samples):
+                    raise gr.Error("There is no such example.")
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except InvalidPathError:  # a file Gradio itself would not take (the screen above refuses these first)
+            raise gr.Error(REFUSED) from None
+        except (ComponentProcessingError, pydantic.ValidationError) as error:  # a value of the wrong kind
+            found = re.search(r"component at index (\d+)", str(error))
+            if found is None or int(found.group(1)) >= needed:
+                raise gr.Error("One of the request's values is not valid for its input.") from error
+            index = int(found.group(1))
+            block = block_fn.inputs[index]
+            name = getattr(block, "label", None) or block.get_block_name()
+            raise gr.Error(f'The value for input {index + 1} ("{name}") is not valid.') from error
 
-    def preprocess(self, payload):
-        if payload is not None and payload.path is not None and not str(payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return super().preprocess(payload)
-
-    def get_config(self):
-        # The same component name as gr.Image, so the page treats it as one.
-        return {**super().get_config(), "name": "image"}
+    async def process_api(self, block_fn, inputs, *args, **kwargs):
+        fn = self.fns[block_fn] if isinstance(block_fn, int) else block_fn
+        if not fn.fn:
+            raise gr.Error("This event runs in the page only: there is nothing to run on the server.")
+        event_data = kwargs.get("event_data")
+        if fn.collects_event_data and not isinstance(getattr(event_data, "_data", None), dict):
+            raise gr.Error("This event needs the details of a click (or other action) in the page.")
+        try:
+            return await super().process_api(block_fn, inputs, *args, **kwargs)
+        except (AppError, CacheMissError):  # gr.Error is an AppError: its message is meant for the user
+            raise
+        except Exception as error:
+            raise gr.Error(UNHANDLED) from error

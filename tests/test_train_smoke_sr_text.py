@@ -20,6 +20,7 @@ from gen_app.text.tokenizer import load_tokenizer
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.train
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+SR_DATA, SR_TRAIN = ["-m", "train.sr.data"], ["-m", "train.sr.train"]
 
 
 def run(cmd: list[str]) -> str:
@@ -37,7 +38,7 @@ def sr_data(tmp_path_factory) -> Path:
         noise = Image.fromarray(rng.integers(0, 256, (1000, 1200, 3), dtype=np.uint8))
         noise.filter(ImageFilter.GaussianBlur(2)).save(photos / f"photo{i}.jpg", quality=95)
     out = tmp_path_factory.mktemp("sr_data")
-    run([sys.executable, "train/build_sr_data.py", "--photos", str(photos), "--out", str(out), "--crops", "300"])
+    run([sys.executable, *SR_DATA, "--photos", str(photos), "--out", str(out), "--crops", "300"])
     assert np.load(out / "hr.npy").shape[1:] == (128, 128, 3) and np.load(out / "lr4.npy").shape[1:] == (32, 32, 3)
     return out
 
@@ -45,28 +46,31 @@ def sr_data(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("launcher", ["python", "torchrun"])
 def test_sr_training_writes_a_loadable_checkpoint(sr_data, tmp_path, launcher):
     out = tmp_path / "sr-x2"
-    args = ["train/train_sr.py", "--scale", "2", "--channels", "8", "--num-convs", "2", "--steps", "3"]
-    args += ["--batch", "4", "--eval-every", "2", "--data", str(sr_data), "--run-dir", str(tmp_path / "run")]
-    run([*(TORCHRUN if launcher == "torchrun" else [sys.executable]), *args, "--out", str(out)])
+    tiny = ["--channels", "8", "--num-convs", "2"]
+    args = [*SR_TRAIN, "--scale", "2", *tiny, "--batch", "4", "--eval-every", "2", "--data", str(sr_data)]
+    args += ["--run-dir", str(tmp_path / "run")]
+    run([*(TORCHRUN if launcher == "torchrun" else [sys.executable]), *args, "--steps", "3", "--out", str(out)])
     record = json.loads((out / "training.json").read_text())
     assert record["processes"] == (2 if launcher == "torchrun" else 1) and record["history"]
+    assert record["command"].startswith("python -m train.sr.train --scale 2")
     pipe = SRPipeline({2: SRNet.from_pretrained(out, strict=True).eval()})
     assert pipe.upscale(Image.new("RGB", (10, 8)), 2).image.size == (20, 16)
     # Resume, and start another scale from this one's body.
-    assert "resumed from" in run([sys.executable, *args[:-10], "--steps", "4", *args[-8:], "--out", str(out)])
+    assert "resumed from" in run([sys.executable, *args, "--steps", "4", "--out", str(out)])
     x4 = tmp_path / "sr-x4"
     more = ["--scale", "4", "--init-from", str(out), "--run-dir", str(tmp_path / "run4"), "--out", str(x4)]
-    more += ["--precision", "bf16"]
-    assert "initialised" in run([sys.executable, "train/train_sr.py", *args[3:9], *more, "--data", str(sr_data)])
+    more += ["--precision", "bf16", "--steps", "3"]
+    assert "initialised" in run([sys.executable, *SR_TRAIN, *tiny, *more, "--data", str(sr_data)])
     x4_record = json.loads((x4 / "training.json").read_text())
     assert x4_record["precision"] == "bf16" and x4_record["crop_size"] == 128
+    assert x4_record["data_command"].startswith("python -m train.sr.data ")
     assert x4_record["data_command"].endswith("--crops 300") and x4_record["previous_stage"]["processes"]
     # A fine-tune written over its own starting checkpoint, exported twice (the second run resumes at its last
     # step): the record still names the stage it started from, not itself.
-    again = [*args[3:9], "--scale", "4", "--init-from", str(x4), "--out", str(x4), "--data", str(sr_data)]
+    again = [*tiny, "--steps", "3", "--scale", "4", "--init-from", str(x4), "--out", str(x4), "--data", str(sr_data)]
     again += ["--run-dir", str(tmp_path / "run4-again"), "--steps", "2"]
     for _ in range(2):
-        run([sys.executable, "train/train_sr.py", *again])
+        run([sys.executable, *SR_TRAIN, *again])
     stage = json.loads((x4 / "training.json").read_text())["previous_stage"]
     assert stage["steps"] == 3 and stage["previous_stage"]["scale"] == 2
 
@@ -76,8 +80,22 @@ def test_sr_data_with_larger_crops(tmp_path):
     photos.mkdir()
     Image.new("RGB", (1000, 1000), "gray").save(photos / "flat.jpg")
     out = tmp_path / "sr256"
-    run([sys.executable, "train/build_sr_data.py", "--photos", str(photos), "--out", str(out), "--crops", "6",
-         "--crop-size", "256", "--gcompris-share", "0"])
+    run(
+        [
+            sys.executable,
+            *SR_DATA,
+            "--photos",
+            str(photos),
+            "--out",
+            str(out),
+            "--crops",
+            "6",
+            "--crop-size",
+            "256",
+            "--gcompris-share",
+            "0",
+        ]
+    )
     assert np.load(out / "hr.npy").shape[1:] == (256, 256, 3) and np.load(out / "lr4.npy").shape[1:] == (64, 64, 3)
 
 
@@ -92,7 +110,7 @@ def text_data(tmp_path_factory) -> Path:
 
 def test_text_training_bpe_resume_and_torchrun(text_data, tmp_path):
     out = tmp_path / "text"
-    args = ["train/train_text.py", "--tokenizer", "bpe", "--vocab-size", "300", "--n-layer", "1", "--n-head", "2"]
+    args = ["-m", "train.text.train", "--tokenizer", "bpe", "--vocab-size", "300", "--n-layer", "1", "--n-head", "2"]
     args += ["--n-embd", "32", "--block-size", "32", "--batch", "4", "--eval-every", "2", "--eval-chars", "2000"]
     args += ["--data", str(text_data), "--run-dir", str(tmp_path / "run"), "--out", str(out)]
     run([sys.executable, *args, "--steps", "3"])

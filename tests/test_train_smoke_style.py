@@ -29,7 +29,7 @@ def content(tmp_path_factory):
 @pytest.mark.parametrize("launcher", ["python", "torchrun"])
 def test_style_training_writes_a_loadable_checkpoint(content, tmp_path, launcher):
     out, run_dir = tmp_path / "style", tmp_path / "run"
-    args = ["train/train_style.py", *TINY, "--content", str(content), "--eval-every", "2", "--run-dir", str(run_dir)]
+    args = ["-m", "train.style.train", *TINY, "--content", str(content), "--eval-every", "2", "--run-dir", str(run_dir)]
     run([*(TORCHRUN if launcher == "torchrun" else [sys.executable]), *args, "--steps", "3", "--out", str(out)])
     record = json.loads((out / "training.json").read_text())
     assert record["processes"] == (2 if launcher == "torchrun" else 1) and record["steps_done"] == 3

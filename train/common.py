@@ -1,16 +1,48 @@
-"""Pieces every training script shares: process-group setup and crash-safe saving of training state."""
+"""What every training script and card writer shares: the common flags, process-group and run set-up, crash-safe
+saving of training state, the training record, and the pieces of a model card (front matter, stage chain, commands).
+
+The training loops themselves stay in each task's train.py, written out in full.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Scripts as they were recorded before each task got its own package (issue 16), and the modules they are now.
+MOVED_SCRIPTS = {
+    "train/build_sr_data.py": "train.sr.data",
+    "train/train_sr.py": "train.sr.train",
+    "train/sr_card.py": "train.sr.card",
+    "train/build_style_data.py": "train.style.data",
+    "train/build_style_images.py": "train.style.paintings",
+    "train/train_style.py": "train.style.train",
+    "train/style_card.py": "train.style.card",
+    "train/build_text_data.py": "train.text.data",
+    "train/train_text.py": "train.text.train",
+    "train/text_card.py": "train.text.card",
+    "train/build_audio_data.py": "train.synth.data",
+    "train/train_synth.py": "train.synth.train",
+    "train/fit_envelopes.py": "train.synth.fit_envelopes",
+    "train/build_audio_examples.py": "train.synth.examples",
+    "train/synth_card.py": "train.synth.card",
+    "train/build_melody_data.py": "train.melody.data",
+    "train/train_melody.py": "train.melody.train",
+    "train/melody_card.py": "train.melody.card",
+}
 
 
 def setup_distributed() -> tuple[int, int, torch.device]:
@@ -94,10 +126,83 @@ class RunState:
             save_state(state | {"rng": rngs}, self.path)
 
 
+def add_common_args(
+    p: argparse.ArgumentParser,
+    *,
+    task: str,
+    steps: int,
+    batch: int,
+    lr: float,
+    eval_every: int,
+    warmup: int = 200,
+    init_from: bool = False,
+    default_paths: bool = True,
+) -> None:
+    """The flags the training scripts share, with the task's defaults: --steps, --batch, --lr, --warmup,
+    --eval-every, (--init-from), --seed, --threads, --run-dir, --out, --push-to-hub. --run-dir and --out default
+    to runs/<task> and checkpoints/<task>; with default_paths=False they default to None, for the script to fill
+    in after parsing (`task` then only names them in the help)."""
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=batch, help="per-process batch size")
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--warmup", type=int, default=warmup)
+    p.add_argument("--eval-every", type=int, default=eval_every)
+    if init_from:
+        p.add_argument("--init-from", type=Path, default=None, help="checkpoint folder to take matching tensors from")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
+    run_dir, out = (ROOT / "runs" / task, ROOT / "checkpoints" / task) if default_paths else (None, None)
+    p.add_argument("--run-dir", type=Path, default=run_dir, help=f"training state, to resume (default: runs/{task})")
+    p.add_argument(
+        "--out", type=Path, default=out, help=f"checkpoint folder written at the end (default: checkpoints/{task})"
+    )
+    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+
+
+def start_process(args: argparse.Namespace, flush_denormal: bool = False) -> tuple[int, int, torch.device]:
+    """(rank, world size, device), with the process's thread count (--threads) and seed (--seed + rank) set.
+    flush_denormal: on a CPU, flush denormals (they slow convolutions 10-50x once losses converge)."""
+    rank, world, device = setup_distributed()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if flush_denormal and device.type == "cpu":
+        torch.set_flush_denormal(True)
+    torch.manual_seed(args.seed + rank)
+    return rank, world, device
+
+
+def setup_run(
+    args: argparse.Namespace, parts: dict, rank: int, world: int, device: torch.device, summary: str
+) -> tuple[RunState, torch.nn.Module, torch.Generator, tqdm]:
+    """Everything between building the model and the training loop. `parts` are what the run saves and resumes
+    (parts["model"] is the network being trained); --run-dir holds them. Returns the resumed RunState, the model to
+    call in the loop (wrapped for data-parallel training when there are several processes), the batch sampler's
+    generator (seeded by seed, rank and the step resumed at) and the progress bar. Rank 0 prints the parameter
+    count and `summary`."""
+    run = RunState(args.run_dir / "state.pt", parts, rank, world, device)
+    run.resume()
+    model = parts["model"]
+    train_model = DistributedDataParallel(model) if world > 1 else model
+    if rank == 0:
+        params = sum(p.numel() for p in model.parameters())
+        print(f"{params / 1e6:.3f} M parameters, {summary}, {world} process(es)", flush=True)
+    generator = torch.Generator().manual_seed(args.seed * 1000 + rank + run.step)
+    progress = tqdm(total=args.steps, initial=run.step, disable=rank != 0, dynamic_ncols=True)
+    return run, train_model, generator, progress
+
+
+def command_line() -> str:
+    """This process's command, as it would be typed: `python -m train.sr.train --scale 4` (run as a module, also
+    under torchrun -m), else `python <script path> ...`."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    program = f"-m {spec.name}" if spec is not None else Path(sys.argv[0]).as_posix()
+    return " ".join(["python", program, *sys.argv[1:]])
+
+
 def training_record(args, world: int, device: torch.device, hours: float, **extra) -> dict:
     """The fields every checkpoint's training.json carries (the model cards quote them), then `extra`."""
     return {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        "command": command_line(),
         "steps": args.steps,
         "batch_per_process": args.batch,
         "processes": world,
@@ -161,3 +266,46 @@ def finish_export(out: Path, push_to_hub: str | None) -> None:
     print(f"wrote {out}", flush=True)
     if push_to_hub:
         push_folder(out, push_to_hub)
+
+
+def export_checkpoint(
+    model: torch.nn.Module, args: argparse.Namespace, record: dict, also_write: Callable[[Path], None] | None = None
+) -> None:
+    """The end of a run (rank 0): the model and `record` (its training.json) into --out, plus what `also_write`
+    writes there (e.g. a tokenizer), then the folder published to --push-to-hub when given."""
+    save_model(model, args.out)
+    if also_write is not None:
+        also_write(args.out)
+    write_training_record(args.out, record)
+    finish_export(args.out, args.push_to_hub)
+
+
+def current_command(recorded: str) -> str:
+    """A command from a training record, as it runs today: script paths that have since moved become `-m <module>`
+    (`python train/train_sr.py --scale 4` -> `python -m train.sr.train --scale 4`). Other text is kept as is."""
+    return " ".join(f"-m {MOVED_SCRIPTS[word]}" if word in MOVED_SCRIPTS else word for word in recorded.split(" "))
+
+
+def stage_chain(record: dict) -> list[dict]:
+    """A checkpoint's training record and the records of the stages it started from (`previous_stage`, nested),
+    oldest first: the last item is `record` itself."""
+    chain = []
+    while record:
+        chain.append(record)
+        record = record.get("previous_stage")
+    return chain[::-1]
+
+
+def card_front_matter(tags: list[str], pipeline_tag: str | None = None) -> str:
+    """The YAML header of a model card (the Hub reads it): licence, library, pipeline tag, tags."""
+    lines = ["---", "license: apache-2.0", "library_name: gen_app"]
+    lines += [f"pipeline_tag: {pipeline_tag}"] if pipeline_tag else []
+    lines += [f"tags: [{', '.join(tags)}]", "---"]
+    return "\n".join(lines) + "\n"
+
+
+def save_card(folder: Path, card: str) -> Path:
+    """Write `card` as folder/README.md (the model card, which the app's About panel and the Hub show)."""
+    path = folder / "README.md"
+    path.write_text(card)
+    return path

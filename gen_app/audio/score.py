@@ -41,7 +41,7 @@ MEAN_VELOCITY = 90
 @dataclass(frozen=True)
 class Envelope:
     """How an instrument shapes a note's loudness (dB per frame). The shipped values are fitted to the SoundFont
-    the synthesiser learnt (train/fit_envelopes.py, stored in checkpoints/synth/config.json)."""
+    the synthesiser learnt (train/synth/fit_envelopes.py, stored in checkpoints/synth/config.json)."""
 
     level_db: float = -8.0  # a note's level at the mean velocity
     attack_seconds: float = 0.025  # rise from the current level to the note's

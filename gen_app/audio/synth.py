@@ -105,7 +105,7 @@ class NeuralSynth(
         # notes at, and where it moves a hummed clip's loudness to (the network knows only loudness it has heard).
         self.typical_loudness_db = list(typical_loudness_db or [-10.0] * len(instruments))
         # How each instrument shapes a note's loudness (gen_app.audio.score.Envelope fields), fitted to the SoundFont
-        # by train/fit_envelopes.py: the app turns notes into loudness curves with it. Not used by forward().
+        # by train/synth/fit_envelopes.py: the app turns notes into loudness curves with it. Not used by forward().
         self.note_envelopes = note_envelopes
         self.sample_rate, self.hop, self.num_harmonics = sample_rate, hop, harmonics
         self.embedding = nn.Linear(len(instruments), embedding, bias=False)  # weights @ table: morphs mix rows

@@ -17,6 +17,7 @@ from gen_app.loading import CHECKPOINTS
 from gen_app.outputs import new_output_path
 from gen_app.seeding import random_seed
 from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
+from gen_app.uploads import AudioUpload, FileUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 
@@ -132,13 +133,13 @@ def build() -> None:
                     )
                     play_abc_button = gr.Button("Play ABC")
                 with gr.Tab("MIDI file", id="audio-midi"):
-                    midi_file = gr.File(label="MIDI file (.mid, up to 2 MB)", file_types=[".mid", ".midi"])
+                    midi_file = FileUpload(label="MIDI file (.mid, up to 2 MB)", file_types=[".mid", ".midi"])
                     play_midi_button = gr.Button("Play MIDI", variant="primary")
                     gr.Examples(
                         [[str(p)] for p in sorted(EXAMPLES.glob("*.mid"))], inputs=[midi_file], label="Examples"
                     )
                 with gr.Tab("Your melody", id="audio-transfer"):
-                    clip = gr.Audio(
+                    clip = AudioUpload(
                         label=f"Hum, sing or whistle (one note at a time, up to {MAX_CLIP_SECONDS:.0f} s)",
                         sources=["microphone", "upload"],
                         type="filepath",

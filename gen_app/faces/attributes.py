@@ -43,17 +43,36 @@ def hair_family(hair_id: str) -> int:
     return len(HAIR_FAMILIES)  # "other"
 
 
+# The facesjs field (see params.py) that decides each attribute.
+ATTRIBUTE_FIELDS = {
+    "gender": "gender",
+    "glasses": "glasses.id",
+    "facial hair": "facialHair.id",
+    "hat/accessory": "accessories.id",
+    "hair style": "hair.id",
+    "skin tone": "body.color",
+}
+
+
+def attribute_class(name: str, value: str) -> int:
+    """The class index of attribute `name` for its field's value (e.g. "hair style", "female3" -> "long")."""
+    if name == "gender":
+        return ATTRIBUTES["gender"].index(value)
+    if name == "hair style":
+        return hair_family(value)
+    if name == "skin tone":
+        return int(np.searchsorted(SKIN_EDGES, skin_luminance(value)))
+    return int(value != "none")
+
+
 def face_labels(record: dict) -> list[int]:
     """One class index per attribute, in ATTRIBUTES order, for one rendered face's JSON record."""
-    face = record["face"]
-    return [
-        ATTRIBUTES["gender"].index(record["gender"]),
-        int(face["glasses"]["id"] != "none"),
-        int(face["facialHair"]["id"] != "none"),
-        int(face["accessories"]["id"] != "none"),
-        hair_family(face["hair"]["id"]),
-        int(np.searchsorted(SKIN_EDGES, skin_luminance(face["body"]["color"]))),
-    ]
+    values = {"gender": record["gender"]}
+    for name, field in ATTRIBUTE_FIELDS.items():
+        if name != "gender":
+            part, key = field.split(".")
+            values[name] = record["face"][part][key]
+    return [attribute_class(name, values[name]) for name in ATTRIBUTES]
 
 
 def load_labels(jsonl: Path, limit: int | None = None) -> np.ndarray:

@@ -13,7 +13,8 @@ from gen_app.images import save_png
 from gen_app.loading import CHECKPOINTS
 from gen_app.outputs import new_output_path
 from gen_app.sr.pipeline import MAX_INPUT_PIXELS, MAX_INPUT_SIDE, SCALES, SRPipeline
-from gen_app.ui import MODEL_EVENT, ImageUpload, Tab, about_panel, user_errors
+from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
+from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 PREVIEW_SIDE = 1024  # larger results are compared on their central 1024x1024 crop; the download is whole

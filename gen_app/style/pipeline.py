@@ -74,7 +74,7 @@ class Stylized:
 
 
 def load_styles(folder: Path = STYLES_DIR) -> list[Style]:
-    """The shipped paintings, in gallery order (styles.json, written by train/build_style_data.py)."""
+    """The shipped paintings, in gallery order (styles.json, written by train/style/data.py)."""
     entries = json.loads((folder / "styles.json").read_text(encoding="utf-8"))
     keys = ("title", "painter", "year", "source", "licence")
     return [Style(e["id"], *(e[k] for k in keys[:3]), folder / e["file"], *(e[k] for k in keys[3:])) for e in entries]

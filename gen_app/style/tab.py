@@ -19,7 +19,8 @@ from gen_app.style.pipeline import (
     STYLES_DIR,
     StylePipeline,
 )
-from gen_app.ui import MODEL_EVENT, ImageUpload, Tab, about_panel, user_errors
+from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
+from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 STYLE_EXAMPLES = STYLES_DIR / "examples"
@@ -83,7 +84,10 @@ def build() -> None:
         yield labelled(result.image), str(download), f"Done: {status}"
 
     def pick_from_gallery(event: gr.SelectData) -> str:
-        return pipe.styles[event.index].id
+        index = event.index
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(pipe.styles):
+            raise gr.Error("Choose a painting by clicking it in the gallery.")
+        return pipe.styles[index].id
 
     gr.Markdown(INTRO)
     with gr.Tabs(overflow_behavior="wrap"):

@@ -6,7 +6,7 @@
 - `BPETokenizer`: byte-level BPE trained with Hugging Face `tokenizers` (its own tokenizer.json format).
   Every string encodes (bytes never seen in training are still bytes), so nothing is unknown.
 
-train/train_text.py picks one with --tokenizer; the choice was made by measurement (see the model card).
+train/text/train.py picks one with --tokenizer; the choice was made by measurement (see the model card).
 `load_tokenizer` reads either.
 """
 

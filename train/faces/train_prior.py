@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from gen_app.faces.dataset import load_params
 from gen_app.faces.params import FaceCodec
 from gen_app.faces.prior import FacePrior
 from train.common import RunState, finish_export, save_model, training_record, warmup_cosine, write_training_record
-from train.faces.data import load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from gen_app.faces.dataset import load_faces, load_params
 from gen_app.faces.params import FaceCodec, read_records
 from gen_app.faces.renderer import FaceRenderer
 from gen_app.images import image_grid, tensor_to_pil
@@ -33,7 +34,6 @@ from train.common import (
     warmup_cosine,
     write_training_record,
 )
-from train.faces.data import load_faces, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 PERCEPTUAL_LAYERS = ("stem", "block0", "block2", "block4")

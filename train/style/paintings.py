@@ -1,31 +1,15 @@
 """Rebuild the public-domain paintings of GCompris' jigsaw activity as whole images (style-transfer sources).
 
-    python train/build_style_images.py --out data/style_paintings     # 22 PNGs + sources.json, ~3 s
+    python -m train.style.paintings --out data/style_paintings     # 22 PNGs + sources.json, ~3 s
 
 What it reads
 -------------
 Debian's ``gcompris-qt-data`` package ships each activity as a compiled Qt resource file; the "Assemble the
-puzzle" activity is ``/usr/share/gcompris-qt/rcc/paintings.rcc``. It holds 22 boards
+puzzle" activity is ``/usr/share/gcompris-qt/rcc/paintings.rcc`` (read by train/photos.py). It holds 22 boards
 (``.../paintings/resource/board/boardN_0.qml``) and their jigsaw pieces (``.../resource/image/*.webp``: RGBA,
 binary alpha, each piece carrying its tabs). The painter, title and year come from each board's ``instruction``
 string ("Painter, Title - year"); ``resource/image/README`` gives the provenance (images from Nicolas Pioch's
 WebMuseum, redistributed by GCompris under GPL-3.0-or-later; the paintings themselves are in the public domain).
-
-How the .rcc format is parsed (Qt's ``rcc.cpp`` / ``qresource.cpp``)
--------------------------------------------------------------------
-All integers are big-endian. Header: ``b"qres"``, u32 format version (1-3), u32 tree offset, u32 data offset,
-u32 names offset, and from version 3 on a u32 of overall flags. The tree is an array of fixed-size entries,
-14 bytes in version 1 and 22 bytes from version 2 (an extra u64 last-modified time in ms), entry 0 being the
-root directory:
-
-    u32 name offset, u16 flags (1 = zlib-compressed, 2 = directory, 4 = zstd-compressed), then
-    directory: u32 child count, u32 index of the first child (children are contiguous entries),
-    file:      u16 territory, u16 language, u32 offset of the file's data (relative to the data offset).
-
-A name (at names offset + name offset) is a u16 length in UTF-16 code units, a u32 hash, then the UTF-16BE text.
-A file's data is a u32 byte count then the bytes; zlib-compressed data is in ``qCompress`` form (a u32
-uncompressed length, then a zlib stream). Zstd data is only readable on Python >= 3.14 (``compression.zstd``);
-this package's files (format version 3) use zlib only. Walking the tree from the root gives ``{path: bytes}``.
 
 How the pieces are placed
 -------------------------
@@ -56,17 +40,17 @@ import argparse
 import io
 import json
 import re
-import struct
 import subprocess
 import sys
 import time
 import unicodedata
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from train.photos import read_rcc
 
 RCC_PATH = Path("/usr/share/gcompris-qt/rcc/paintings.rcc")
 ACTIVITY = "/gcompris/src/activities/paintings/resource/"
@@ -75,61 +59,12 @@ MIN_EDGE_COVERAGE = 0.97  # border rows/columns covered less than this are cropp
 MAX_FRINGE_PX = 4  # at most this many border lines are trimmed per side as fringe
 FRINGE_THRESHOLD = 12.0  # mean |RGB difference| (0-255) from the line 3 px inwards that marks a line as fringe
 
-FLAG_COMPRESSED, FLAG_DIRECTORY, FLAG_COMPRESSED_ZSTD = 1, 2, 4
-
 # Obvious misspellings in the boards' instruction strings (the raw string is kept in sources.json).
 PAINTER_FIXES = {
     "Katsushika Hokusa": "Katsushika Hokusai",
     "Pieter Brugel": "Pieter Bruegel the Elder",
     "Bazille": "Frédéric Bazille",
 }
-
-
-# --------------------------------------------------------------------------------------------------- rcc reader
-def read_rcc(path: Path) -> dict[str, bytes]:
-    """Return ``{resource path: uncompressed bytes}`` for every file in a Qt .rcc resource file."""
-    blob = path.read_bytes()
-    magic, version, tree_off, data_off, names_off = struct.unpack_from(">4sIIII", blob, 0)
-    if magic != b"qres":
-        raise ValueError(f"{path}: not a Qt resource file (magic {magic!r})")
-    if not 1 <= version <= 3:
-        raise ValueError(f"{path}: unsupported rcc format version {version}")
-    entry_size = 14 if version == 1 else 22
-
-    def name_at(offset: int) -> str:
-        length, _hash = struct.unpack_from(">HI", blob, names_off + offset)
-        start = names_off + offset + 6
-        return blob[start : start + 2 * length].decode("utf-16-be")
-
-    def data_at(offset: int, flags: int) -> bytes:
-        (size,) = struct.unpack_from(">I", blob, data_off + offset)
-        raw = blob[data_off + offset + 4 : data_off + offset + 4 + size]
-        if flags & FLAG_COMPRESSED:
-            return zlib.decompress(raw[4:])  # qCompress: u32 uncompressed size, then a zlib stream
-        if flags & FLAG_COMPRESSED_ZSTD:
-            try:
-                from compression import zstd  # type: ignore[import-not-found]  # Python >= 3.14
-            except ImportError as err:
-                raise RuntimeError(f"{path}: zstd-compressed resources need Python >= 3.14") from err
-            return zstd.decompress(raw)
-        return raw
-
-    files: dict[str, bytes] = {}
-
-    def walk(index: int, parent: str) -> None:
-        base = tree_off + index * entry_size
-        name_off, flags = struct.unpack_from(">IH", blob, base)
-        path_here = parent + "/" + name_at(name_off) if index else ""
-        if flags & FLAG_DIRECTORY:
-            count, first = struct.unpack_from(">II", blob, base + 6)
-            for child in range(first, first + count):
-                walk(child, path_here)
-        else:
-            _territory, _language, offset = struct.unpack_from(">HHI", blob, base + 6)
-            files.setdefault(path_here, data_at(offset, flags))  # first locale wins (all are neutral here)
-
-    walk(0, "")
-    return files
 
 
 # ---------------------------------------------------------------------------------------------------- boards
@@ -290,12 +225,12 @@ def _package_version(package: str) -> str | None:
     return result.stdout.strip() or None
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     parser.add_argument("--rcc", type=Path, default=RCC_PATH, help="GCompris' paintings.rcc")
     parser.add_argument("--max-side", type=int, default=1024, help="shrink (Lanczos) images larger than this")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     started = time.perf_counter()
     files = read_rcc(args.rcc)
@@ -342,7 +277,7 @@ def main() -> None:
         "package_version": _package_version("gcompris-qt-data"),
         "notes": "Paintings are in the public domain; the scans come from Nicolas Pioch's WebMuseum via GCompris "
         "(files under GPL-3.0-or-later, see 'readme'). Images rebuilt from the jigsaw pieces of the 'paintings' "
-        "activity by train/build_style_images.py; 'filled_pixels': pixels no piece covered (filled from their "
+        "activity by train/style/paintings.py; 'filled_pixels': pixels no piece covered (filled from their "
         "neighbours); 'fringe_trimmed_px': border lines cut away per side. 'painter' fixes misspellings in the "
         "board's 'instruction'.",
         "readme": readme.split("Files:")[0].strip(),

@@ -1,9 +1,9 @@
-"""Train a super-resolution network (gen_app/sr/model.py) on the crop set from build_sr_data.py.
+"""Train a super-resolution network (gen_app/sr/model.py) on the crop set from train/sr/data.py.
 
-    python train/build_sr_data.py                                  # data/sr/*.npy
-    python train/train_sr.py --scale 4                             # writes checkpoints/sr-x4/
-    python train/train_sr.py --scale 2 --init-from checkpoints/sr-x4   # x2, starting from the x4 body
-    torchrun --nproc_per_node 2 train/train_sr.py --scale 4 ...    # data-parallel (gloo on CPU, nccl on CUDA)
+    python -m train.sr.data                                        # data/sr/*.npy
+    python -m train.sr.train --scale 4                             # writes checkpoints/sr-x4/
+    python -m train.sr.train --scale 2 --init-from checkpoints/sr-x4   # x2, starting from the x4 body
+    torchrun --nproc_per_node 2 -m train.sr.train --scale 4 ...    # data-parallel (gloo on CPU, nccl on CUDA)
 
 The PSNR recipe (EDSR, Real-ESRGAN's PSNR stage): L1 loss between the network's output for a bicubic-
 downscaled crop and the original crop; random flips and 90-degree rotations; Adam with warm-up and cosine
@@ -18,31 +18,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.sr.model import SRNet  # noqa: E402
-from train.common import (  # noqa: E402
-    RunState,
-    finish_export,
+from gen_app.sr.model import SRNet
+from train.common import (
+    ROOT,
+    add_common_args,
+    export_checkpoint,
     init_from_checkpoint,
     previous_stage,
-    save_model,
-    setup_distributed,
+    setup_run,
+    start_process,
     training_record,
     warmup_cosine,
-    write_training_record,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = 256
 
 
@@ -53,21 +48,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--channels", type=int, default=64)
     p.add_argument("--num-convs", type=int, default=12)
     p.add_argument("--patch", type=int, default=32, help="low-resolution patch size")
-    p.add_argument("--steps", type=int, default=8000)
-    p.add_argument("--batch", type=int, default=16, help="per-process batch size")
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--init-from", type=Path, default=None, help="checkpoint folder to take matching tensors from")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
-                   help="autocast dtype of the forward pass; auto: bf16 on CUDA, fp32 on a CPU")
-    p.add_argument("--loss", choices=["l1", "l2"], default="l1",
-                   help="l1 to train (robust, converges faster); l2 (= what PSNR measures) for a last fine-tune")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
-    p.add_argument("--run-dir", type=Path, default=None, help="default: runs/sr-x<scale>")
-    p.add_argument("--out", type=Path, default=None, help="default: checkpoints/sr-x<scale>")
-    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="autocast dtype of the forward pass; auto: bf16 on CUDA, fp32 on a CPU",
+    )
+    p.add_argument(
+        "--loss",
+        choices=["l1", "l2"],
+        default="l1",
+        help="l1 to train (robust, converges faster); l2 (= what PSNR measures) for a last fine-tune",
+    )
+    add_common_args(
+        p, task="sr-x<scale>", steps=8000, batch=16, lr=5e-4, eval_every=500, init_from=True, default_paths=False
+    )
     args = p.parse_args(argv)
     args.run_dir = args.run_dir or ROOT / f"runs/sr-x{args.scale}"
     args.out = args.out or ROOT / f"checkpoints/sr-x{args.scale}"
@@ -116,10 +111,7 @@ def held_out_psnr(model: SRNet, low: torch.Tensor, high: torch.Tensor, device: t
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rank, world, device = setup_distributed()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed + rank)
+    rank, world, device = start_process(args)
     use_amp = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
 
     hr = np.load(args.data / "hr.npy")
@@ -134,16 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.init_from is not None:
         init_from_checkpoint(model, args.init_from, rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
-    run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)
-    run.resume()
+    parts = {"model": model, "optimizer": optimizer}
+    summary = f"x{args.scale}, {len(train_hr):,} crops"
+    run, train_model, data_gen, progress = setup_run(args, parts, rank, world, device, summary)
     step, history = run.step, run.history
-    train_model = DistributedDataParallel(model) if world > 1 else model
-    if rank == 0:
-        params = sum(p.numel() for p in model.parameters())
-        print(f"x{args.scale}: {params / 1e6:.2f} M parameters, {len(train_hr):,} crops, {world} process(es)")
-
-    data_gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
-    progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
@@ -159,8 +145,14 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.eval_every == 0 or step == args.steps:
             if rank == 0:
                 ours, bicubic = held_out_psnr(model, held_low, held_high, device)
-                history.append({"step": step, args.loss: round(loss.item(), 5), "psnr": round(ours, 3),
-                                "bicubic_psnr": round(bicubic, 3)})
+                history.append(
+                    {
+                        "step": step,
+                        args.loss: round(loss.item(), 5),
+                        "psnr": round(ours, 3),
+                        "bicubic_psnr": round(bicubic, 3),
+                    }
+                )
                 progress.write(
                     f"step {step}: {args.loss.upper()} {loss.item():.4f}, "
                     f"held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f})"
@@ -171,9 +163,13 @@ def main(argv: list[str] | None = None) -> None:
 
     if rank == 0:
         built_by = args.data / "command.txt"
-        recipe = {"data": os.path.relpath(args.data, ROOT), "crops": len(hr), "crop_size": hr.shape[1],
-                  "data_command": built_by.read_text().strip() if built_by.exists() else None,
-                  "precision": "bf16" if use_amp else "fp32"}
+        recipe = {
+            "data": os.path.relpath(args.data, ROOT),
+            "crops": len(hr),
+            "crop_size": hr.shape[1],
+            "data_command": built_by.read_text().strip() if built_by.exists() else None,
+            "precision": "bf16" if use_amp else "fp32",
+        }
         export(model, args, history, run.hours, world, device, recipe)
     if world > 1:
         dist.destroy_process_group()
@@ -182,16 +178,23 @@ def main(argv: list[str] | None = None) -> None:
 def export(
     model: SRNet, args: argparse.Namespace, history: list[dict], hours: float, world: int, device, recipe: dict
 ) -> None:
-    # The stage this run started from is read before save_model, which may overwrite that folder.
+    # The stage this run started from is read before the export, which may overwrite that folder.
     stage = previous_stage(args.init_from, args.run_dir)
-    save_model(model, args.out)
     init = str(args.init_from) if args.init_from else None
     record = training_record(
-        args, world, device, hours, scale=args.scale, patch=args.patch, init_from=init, lr=args.lr,
-        warmup=args.warmup, loss=args.loss, **recipe,
+        args,
+        world,
+        device,
+        hours,
+        scale=args.scale,
+        patch=args.patch,
+        init_from=init,
+        lr=args.lr,
+        warmup=args.warmup,
+        loss=args.loss,
+        **recipe,
     )
-    write_training_record(args.out, record | {"history": history} | stage)
-    finish_export(args.out, args.push_to_hub)
+    export_checkpoint(model, args, record | {"history": history} | stage)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,18 @@
 """Benchmark the audio tab end to end (gen_app/audio/pipeline.py): notes in, audio out, as the app plays them.
 
-    apt-get install fluidsynth fluid-soundfont-gm && python bench/audio_app.py --threads 2 [--json FILE]
+    apt-get install fluidsynth fluid-soundfont-gm && python -m bench.synth_app --threads 2 [--json FILE]
 
 - Notes -> audio on held-out tunes (data/melody/val.txt, never trained on by either model; built by
-  train/build_melody_data.py): each tune's first --seconds, played by each instrument at 120 bpm.
+  train/melody/data.py): each tune's first --seconds, played by each instrument at 120 bpm.
   * note accuracy: share of notes whose middle, measured with librosa.pyin, is within 25 cents of the written
     pitch (after the app's octave fitting), over the notes of at least 0.1 s (shorter ones are too short to measure;
     an unvoiced middle counts as a miss);
-  * multi-scale spectral distance (gen_app/audio/synth.py) to FluidSynth's rendering of the same notes (the
-    General-MIDI preset the instrument learnt, MIDI written by the app), for the app and for the baseline: an
-    additive sine synthesiser driven by the same pitch and loudness curves. All three are scaled to the same RMS
-    first, so only the sound, not the level, is compared.
-- Latency on this machine (median of --runs): compose a 16-bar tune; play it; play the Bach chorale example
-  MIDI; re-voice the 9 s hummed example and a 30 s clip (the upload limit).
+  * multi-scale spectral distance (gen_app/audio/synth.py) to FluidSynth's rendering of the same notes
+    (gen_app/audio/fluidsynth.py: the General-MIDI preset the instrument learnt, MIDI written by the app), for the
+    app and for the baseline: an additive sine synthesiser driven by the same pitch and loudness curves. All three
+    are scaled to the same RMS first, so only the sound, not the level, is compared.
+- Latency where it runs (median of --runs): compose a 16-bar tune; play it; play the Bach chorale example MIDI;
+  re-voice the 9 s hummed example and a 30 s clip (the upload limit).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -30,14 +29,13 @@ import numpy as np
 import soundfile
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.audio import sine_baseline  # noqa: E402
-from gen_app.audio.features import HOP, SAMPLE_RATE, track_pitch  # noqa: E402
-from gen_app.audio.pipeline import AudioPipeline, Voice  # noqa: E402
-from gen_app.audio.score import LEAD_IN_SECONDS, Note, read_abc  # noqa: E402
-from gen_app.audio.synth import spectral_distance  # noqa: E402
-from train.build_audio_data import render_notes  # noqa: E402
+from bench.synth import sine_baseline
+from gen_app.audio.features import HOP, SAMPLE_RATE, track_pitch
+from gen_app.audio.fluidsynth import render_notes
+from gen_app.audio.pipeline import AudioPipeline, Voice
+from gen_app.audio.score import LEAD_IN_SECONDS, Note, read_abc
+from gen_app.audio.synth import spectral_distance
+from gen_app.loading import ROOT
 
 EXAMPLES = ROOT / "gen_app/audio/examples"
 MIN_NOTE_SECONDS = 0.1

@@ -1,8 +1,8 @@
 """Train the neural instrument synthesiser (gen_app/audio/synth.py) on the rendered phrases.
 
-    python train/build_audio_data.py          # data/audio/{train,val}.npz
-    python train/train_synth.py               # writes checkpoints/synth/
-    torchrun --nproc_per_node 2 train/train_synth.py ...   # data-parallel (gloo on CPU, nccl on CUDA)
+    python -m train.synth.data                # data/audio/{train,val}.npz
+    python -m train.synth.train               # writes checkpoints/synth/
+    torchrun --nproc_per_node 2 -m train.synth.train ...   # data-parallel (gloo on CPU, nccl on CUDA)
 
 The DDSP recipe: the synthesiser gets the phrase's f0 and loudness curves and its instrument, and its audio is
 compared with FluidSynth's rendering by a multi-scale spectral loss (L1 between magnitudes and between log
@@ -15,28 +15,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.synth import NeuralSynth, spectral_distance  # noqa: E402
-from train.common import (  # noqa: E402
-    RunState,
-    finish_export,
-    save_model,
-    setup_distributed,
+from gen_app.audio.synth import NeuralSynth, spectral_distance
+from train.common import (
+    ROOT,
+    add_common_args,
+    export_checkpoint,
+    setup_run,
+    start_process,
     training_record,
     warmup_cosine,
-    write_training_record,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,16 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--harmonics", type=int, default=60)
     p.add_argument("--seconds", type=float, default=2.0, help="training crop length")
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--batch", type=int, default=8, help="per-process batch size")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: torch default)")
-    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/synth")
-    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/synth")
-    p.add_argument("--push-to-hub", metavar="REPO", default=None, help="also publish the checkpoint to this repo")
+    add_common_args(p, task="synth", steps=6000, batch=8, lr=1e-3, eval_every=500)
     return p.parse_args(argv)
 
 
@@ -111,12 +96,7 @@ def validation_loss(model: NeuralSynth, split: dict, device: torch.device, limit
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rank, world, device = setup_distributed()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)
-    torch.manual_seed(args.seed + rank)
+    rank, world, device = start_process(args, flush_denormal=True)
 
     meta = json.loads((args.data / "meta.json").read_text())
     instruments = [i["name"] for i in meta["instruments"]]
@@ -132,21 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    run = RunState(args.run_dir / "state.pt", {"model": model, "optimizer": optimizer}, rank, world, device)
-    run.resume()
+    parts = {"model": model, "optimizer": optimizer}
+    summary = f"{len(instruments)} instruments, {len(train['f0'])} training phrases ({len(val['f0'])} held out)"
+    run, train_model, gen, progress = setup_run(args, parts, rank, world, device, summary)
     step, history = run.step, run.history
-    train_model = DistributedDataParallel(model) if world > 1 else model
     frames = int(args.seconds * meta["sample_rate"] / meta["hop"])
-    if rank == 0:
-        params = sum(p.numel() for p in model.parameters())
-        print(
-            f"{params / 1e6:.2f} M parameters, {len(instruments)} instruments, {len(train['f0'])} training phrases "
-            f"({len(val['f0'])} held out), {world} process(es)",
-            flush=True,
-        )
-
-    gen = torch.Generator().manual_seed(args.seed * 1000 + rank + step)
-    progress = tqdm(total=args.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
@@ -170,10 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     progress.close()
 
     if rank == 0:
-        save_model(model, args.out)
         record = training_record(args, world, device, run.hours, seconds=args.seconds, lr=args.lr, data=meta)
-        write_training_record(args.out, record | {"history": history})
-        finish_export(args.out, args.push_to_hub)
+        export_checkpoint(model, args, record | {"history": history})
     if world > 1:
         dist.destroy_process_group()
 

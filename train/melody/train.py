@@ -1,9 +1,9 @@
-"""Train the melody model: the text tab's GPT (gen_app/text/model.py) and training script (train_text.py), on
+"""Train the melody model: the text tab's GPT (gen_app/text/model.py) and training script (train/text/train.py), on
 folk tunes in ABC notation, one character per token.
 
-    python train/build_melody_data.py       # data/melody/{train,val}.txt
-    python train/train_melody.py            # writes checkpoints/melody/ (any train_text.py option overrides)
-    torchrun --nproc_per_node 2 train/train_melody.py ...
+    python -m train.melody.data             # data/melody/{train,val}.txt
+    python -m train.melody.train            # writes checkpoints/melody/ (any train.text.train option overrides)
+    torchrun --nproc_per_node 2 -m train.melody.train ...
 
 Characters rather than BPE: ABC is a small alphabet whose every character is a musical symbol (a note, an
 accidental, a length, a bar line), so a character model samples notation that stays well-formed.
@@ -12,12 +12,10 @@ accidental, a length, a bar line), so a character model samples notation that st
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from train import train_text  # noqa: E402
+from train.common import ROOT
+from train.text import train as train_text
 
-ROOT = Path(__file__).resolve().parent.parent
 MELODY_DEFAULTS = [
     "--data", str(ROOT / "data/melody"),
     "--tokenizer", "char",

@@ -1,13 +1,13 @@
 """Fit each instrument's note envelope (gen_app/audio/score.py: Envelope) to the SoundFont the synthesiser learnt.
 
     apt-get install fluidsynth fluid-soundfont-gm
-    python train/build_melody_data.py && python train/fit_envelopes.py      # writes checkpoints/synth/config.json
+    python -m train.melody.data && python -m train.synth.fit_envelopes      # writes checkpoints/synth/config.json
 
 The app turns notes into a loudness curve (attack, decay while held, articulation, release, level), and the
 synthesiser turns that curve into sound; it was trained on loudness measured on FluidSynth renderings. So the
 envelope that makes the app sound like the instrument it learnt is the one whose curve best matches the loudness of
 FluidSynth playing the same notes. For --tunes training tunes (data/melody/train.txt; the held-out tunes are left
-for bench/audio_app.py), each at a random tempo, each instrument: FluidSynth renders the notes (the app's own MIDI
+for bench/synth_app.py), each at a random tempo, each instrument: FluidSynth renders the notes (the app's own MIDI
 writer, the instrument's General-MIDI program, reverb and chorus off), and a grid search picks the envelope with the
 least mean |dB| difference over frames where either curve is above -70 dB; the level is the median difference
 (closed form for each shape). The result goes into the synthesiser's config.json as `note_envelopes`.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import time
 import warnings
 from dataclasses import asdict
@@ -26,14 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.features import HOP, loudness_db  # noqa: E402
-from gen_app.audio.instruments import BY_NAME  # noqa: E402
-from gen_app.audio.score import Envelope, Note, fit_range, frame_count, loudness_curve, read_abc  # noqa: E402
-from gen_app.limits import InvalidInput  # noqa: E402
-from train.build_audio_data import render_notes  # noqa: E402
+from gen_app.audio.features import HOP, loudness_db
+from gen_app.audio.fluidsynth import render_notes
+from gen_app.audio.instruments import BY_NAME
+from gen_app.audio.score import Envelope, Note, fit_range, frame_count, loudness_curve, read_abc
+from gen_app.limits import InvalidInput
+from train.common import ROOT, command_line
 
-ROOT = Path(__file__).resolve().parent.parent
 FLOOR_DB = -70.0
 GRID = {
     "attack_seconds": (0.01, 0.025, 0.05, 0.08, 0.12),
@@ -114,7 +112,7 @@ def main() -> None:
         report[name] = {"fitted": round(error, 3), "default_shape": round(default_error, 3)}
     config["note_envelopes"] = envelopes
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    fit_record = {"tunes": len(tunes), "grid": GRID, "mean_abs_db_error": report, "command": " ".join(sys.argv)}
+    fit_record = {"tunes": len(tunes), "grid": GRID, "mean_abs_db_error": report, "command": command_line()}
     (args.checkpoint / "envelopes.json").write_text(json.dumps(fit_record, indent=2) + "\n")
     print(f"wrote {config_path} and envelopes.json in {time.perf_counter() - started:.0f} s")
 

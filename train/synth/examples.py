@@ -1,6 +1,6 @@
 """Build the audio tab's example inputs (gen_app/audio/examples/): two MIDI files and two melody clips.
 
-    pip install music21==10.5.1 mido==1.3.3 && python train/build_audio_examples.py     # a few seconds
+    pip install music21==10.5.1 mido==1.3.3 && python -m train.synth.examples     # a few seconds
 
 - `bach_chorale_bwv66.6.mid`: J. S. Bach's chorale BWV 66.6 in four parts, from the music21 corpus (public domain),
   written by music21's MIDI writer: the app plays its top line (the soprano).
@@ -16,25 +16,23 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile
 from scipy import signal
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.features import SAMPLE_RATE, midi_to_hz  # noqa: E402
-from gen_app.audio.score import Note, midi_bytes, tune_notes  # noqa: E402
+from gen_app.audio.features import SAMPLE_RATE, midi_to_hz
+from gen_app.audio.score import Note, midi_bytes, tune_notes
+from train.common import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "gen_app/audio/examples"
 CLIP_SECONDS = 9.0
 SECONDS_PER_QUARTER = 0.45
 
 
 def first_held_out_tune():
-    """The first tune of oneills1850 with at least 8 notes: index 0, held out by build_audio_data.py (every 10th)."""
+    """The first tune of oneills1850 with at least 8 notes: index 0, held out by train/synth/data.py (every 10th)."""
     import music21
 
     for path in sorted((Path(music21.__file__).parent / "corpus" / "oneills1850").glob("*.abc")):

@@ -1,6 +1,6 @@
 """Collect the folk tunes of the music21 corpus as one ABC text format, for the melody model.
 
-    pip install music21==10.5.1 && python train/build_melody_data.py     # data/melody/{train,val}.txt
+    pip install music21==10.5.1 && python -m train.melody.data     # data/melody/{train,val}.txt
 
 Sources (ABC files inside the music21 wheel, BSD-licensed package; the tunes are traditional):
 ``oneills1850`` (O'Neill's Music of Ireland, 1850), ``ryansMammoth`` (Ryan's Mammoth Collection, 1883) and
@@ -24,7 +24,8 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from train.common import ROOT
+
 COLLECTIONS = ("oneills1850", "ryansMammoth", "essenFolksong")
 HELD_OUT_EVERY = 20
 KEEP_HEADERS = ("M", "L", "K")

@@ -1,17 +1,17 @@
 """Build the style-transfer data: the shipped style paintings (committed) and the content photos (not committed).
 
-    python train/build_style_data.py        # gen_app/style/styles/ (16 paintings + styles.json), data/style/content/
+    python -m train.style.data              # gen_app/style/styles/ (16 paintings + styles.json), data/style/content/
 
-Style paintings: 15 public-domain paintings rebuilt from GCompris' jigsaw activity (train/build_style_images.py,
+Style paintings: 15 public-domain paintings rebuilt from GCompris' jigsaw activity (train/style/paintings.py,
 Debian ``gcompris-qt-data``) and Van Gogh's *The Starry Night* from Debian ``opencv-doc``
 (``examples/data/starry_night.jpg``; its 4-5 px black frame is cut away). They are saved at most 1024 px a side
 into ``gen_app/style/styles/`` with ``styles.json`` (title, painter, year, source, licence) and a README table:
-the app shows them as its style gallery and train/train_style.py trains on them. Two more GCompris paintings go
+the app shows them as its style gallery and train/style/train.py trains on them. Two more GCompris paintings go
 to ``styles/examples/`` (examples for the any-style mode), and three validation photos from the scikit-image
 wheel, 512 px, to ``gen_app/style/examples/`` (the tab's example photos).
 
-Content photos: the Debian wallpaper photos and GCompris photo sets that build_sr_data.py uses (never the
-scikit-image / scikit-learn photos: those are the validation set), shrunk to at most 640 px a side (training
+Content photos: the Debian wallpaper photos and GCompris photo sets that train/sr/data.py uses too (train/photos.py;
+never the scikit-image / scikit-learn photos: those are the validation set), shrunk to at most 640 px a side (training
 crops are 256 px) and saved as JPEG quality 92 into ``data/style/content/`` with ``sources.tsv``.
 """
 
@@ -20,23 +20,21 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from train import build_style_images  # noqa: E402
-from train.build_sr_data import gcompris_photos, photo_paths  # noqa: E402
+from train.common import ROOT
+from train.photos import gcompris_photos, photo_paths
+from train.style import paintings
 
-ROOT = Path(__file__).resolve().parent.parent
 STARRY_NIGHT = Path("/usr/share/doc/opencv-doc/examples/data/starry_night.jpg")
 STARRY_NIGHT_FRAME_PX = 5
 CONTENT_SIDE = 640
 GCOMPRIS_LICENCE = "painting: public domain; scan: GPL-3.0-or-later (Nicolas Pioch's WebMuseum via GCompris)"
 
-# (id, file prefix of build_style_images' output) in gallery order: strong, varied textures and palettes.
+# (id, file prefix of train/style/paintings.py's output) in gallery order: strong, varied textures and palettes.
 GCOMPRIS_CHOICE = [
     ("great_wave", "07_"),
     ("village_street_auvers", "22_"),
@@ -76,8 +74,7 @@ def build_styles(out: Path) -> list[dict]:
         }
     )
     with tempfile.TemporaryDirectory() as tmp:
-        sys.argv = ["build_style_images.py", "--out", tmp]
-        build_style_images.main()
+        paintings.main(["--out", tmp])
         built = json.loads((Path(tmp) / "sources.json").read_text())
         examples = []
         for style_id, prefix in GCOMPRIS_CHOICE + EXAMPLE_CHOICE:
@@ -114,7 +111,7 @@ def sources_readme(styles: list[dict], examples: list[dict]) -> str:
     ]
     return (
         "# Style paintings\n\n"
-        "Written by `python train/build_style_data.py`. The first 16 are the styles the network was trained on "
+        "Written by `python -m train.style.data`. The first 16 are the styles the network was trained on "
         "(`styles.json`, gallery order); the two under `examples/` are not, and serve as examples of the "
         '"any style image" mode. The paintings are in the public domain; the scans\' licences are given per file.\n\n'
         "| file | painting | painter | year | source | licence |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"

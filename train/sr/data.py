@@ -2,8 +2,8 @@
 
     sudo apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds plasma-workspace-wallpapers \
         gcompris-qt-data
-    python train/build_sr_data.py          # data/sr/{hr,lr2,lr4}.npy (uint8), ~0.7 GB, ~2 minutes
-    python train/build_sr_data.py --crop-size 256 --crops 8000 --out data/sr256   # the x4 model's set, ~2 GB
+    python -m train.sr.data          # data/sr/{hr,lr2,lr4}.npy (uint8), ~0.7 GB, ~2 minutes
+    python -m train.sr.data --crop-size 256 --crops 8000 --out data/sr256   # the x4 model's set, ~2 GB
 
 Every distinct JPEG photo of 1000 px or more in /usr/share/backgrounds and /usr/share/wallpapers (the
 packages above; CC-BY-4.0 / CC-BY-SA / CC0 / GPL-2+ per file, see /usr/share/doc/<package>/copyright) is
@@ -19,7 +19,7 @@ patches, so more of each patch's pixels see the network's whole receptive field,
 Second source, for everyday subjects (animals, fur, buildings, people) like the validation photos': the
 114 WebP photos (1024-1920 px; CC-BY-SA / CC0 / public domain per file, see the package's copyright file)
 inside GCompris's explore_monuments, explore_world_animals, explore_farm_animals, explore_world_music and
-erase activity files (Qt .rcc, read with train/build_style_images.py's reader), shrunk to 700 and 512 px on
+erase activity files (Qt .rcc; train/photos.py reads both sources), shrunk to 700 and 512 px on
 their longest side; they get --gcompris-share of the crops.
 
 The validation photos (scikit-image and scikit-learn wheels) are never used here.
@@ -28,56 +28,17 @@ The validation photos (scikit-image and scikit-learn wheels) are never used here
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
-MIN_SIDE = 1000
+from train.common import ROOT, command_line
+from train.photos import PHOTO_FOLDERS, gcompris_photos, photo_paths
+
 SHRINK = (2, 3, 4)
-GCOMPRIS_RCC = Path("/usr/share/gcompris-qt/rcc")
-GCOMPRIS_PHOTO_SETS = (
-    "explore_monuments", "explore_world_animals", "explore_farm_animals", "explore_world_music", "erase"
-)
 GCOMPRIS_SIDES = (700, 512)
 EASY_PSNR = 35.0  # crops that bicubic x4 restores better than this (dB) are kept only 1 time in 10
-
-
-def photo_paths(folders: tuple[Path, ...] = PHOTO_FOLDERS) -> list[Path]:
-    suffixes = {".jpg", ".jpeg"}
-    folders = [folder for folder in folders if folder.exists()]
-    paths = [p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in suffixes]
-    keep, seen = [], set()
-    for path in sorted(paths):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()  # the KDE packages link one photo many times
-        with Image.open(path) as image:
-            if min(image.size) >= MIN_SIDE and digest not in seen:
-                seen.add(digest)
-                keep.append(path)
-    return keep
-
-
-def gcompris_photos() -> list[tuple[str, Image.Image]]:
-    """(resource name, RGB image) for every photo of 1000 px or more in the GCompris photo activities."""
-    from train.build_style_images import read_rcc
-
-    photos = []
-    for name in GCOMPRIS_PHOTO_SETS:
-        path = GCOMPRIS_RCC / f"{name}.rcc"
-        if not path.exists():
-            continue
-        for resource, data in sorted(read_rcc(path).items()):
-            if resource.lower().endswith(".webp"):
-                image = Image.open(io.BytesIO(data))
-                if max(image.size) >= 1000:
-                    photos.append((f"{path.name}:{resource}", image.convert("RGB")))
-    return photos
 
 
 def bicubic_psnr(low: Image.Image, crop: np.ndarray) -> float:
@@ -143,8 +104,8 @@ def main() -> None:
     for name, arrays in (("hr", hr), ("lr2", lr2), ("lr4", lr4)):
         np.save(args.out / f"{name}.npy", np.stack(arrays))
     (args.out / "sources.tsv").write_text("path\tsize\tpixels\tcrops\n" + "\n".join(manifest) + "\n")
-    # train_sr.py copies this into the checkpoint's training.json, so its card can say how the data was made.
-    (args.out / "command.txt").write_text(" ".join(["python", "train/build_sr_data.py", *sys.argv[1:]]) + "\n")
+    # train/sr/train.py copies this into the checkpoint's training.json, so its card can say how the data was made.
+    (args.out / "command.txt").write_text(command_line() + "\n")
     print(f"{len(hr):,} crops from {len(paths)} wallpapers and {len(extra) // 2} GCompris photos -> {args.out}")
 
 

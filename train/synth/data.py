@@ -1,14 +1,15 @@
 """Build the synthesiser's data: folk melodies played by six General-MIDI instruments, with pitch and loudness.
 
     apt-get install fluidsynth fluid-soundfont-gm && pip install music21==10.5.1 mido==1.3.3
-    python train/build_audio_data.py          # data/audio/{train,val}.npz, about 2 minutes
+    python -m train.synth.data                # data/audio/{train,val}.npz, about 2 minutes
 
 Melodies: the tunes of O'Neill's "Music of Ireland" (1850) in the music21 corpus (``oneills1850``, ABC), top line
 only, at a random tempo. Every 10th tune is held out (val.npz: the bench's phrases, never trained on).
 Each phrase (PHRASE_SECONDS long, from the start of a tune and from its middle) is transposed by octaves into
 each instrument's range, given a random dynamic and per-note velocity jitter, and written into one MIDI file per
 instrument, phrases one second apart; FluidSynth renders each file once with the MIT-licensed FluidR3_GM
-SoundFont (Debian ``fluid-soundfont-gm``), reverb and chorus off, at 16 kHz, and the audio is cut back into phrases.
+SoundFont (Debian ``fluid-soundfont-gm``), reverb and chorus off, at 16 kHz (gen_app/audio/fluidsynth.py), and the
+audio is cut back into phrases.
 
 Targets per 4 ms frame: f0 from the MIDI notes (held through rests, so the oscillator glides rather than
 jumps), loudness measured on the rendered audio (gen_app/audio/features.py), and the instrument index.
@@ -18,22 +19,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db  # noqa: E402
-from gen_app.audio.instruments import INSTRUMENTS, Instrument  # noqa: E402
-from gen_app.audio.score import Note, midi_bytes, pitch_curve, tune_notes  # noqa: E402
+from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db
+from gen_app.audio.fluidsynth import SOUNDFONT, render
+from gen_app.audio.instruments import INSTRUMENTS, Instrument
+from gen_app.audio.score import Note, midi_bytes, pitch_curve, tune_notes
+from train.common import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 PHRASE_SECONDS = 4.0
 GAP_SECONDS = 1.0
 HELD_OUT_EVERY = 10
@@ -91,22 +88,6 @@ def write_midi(path: Path, phrases, instrument: Instrument, rng: np.random.Gener
         clock += PHRASE_SECONDS + GAP_SECONDS
     path.write_bytes(midi_bytes(notes, instrument.program))
     return starts
-
-
-def render(midi_path: Path, wav_path: Path) -> np.ndarray:
-    command = ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", str(wav_path)]
-    subprocess.run([*command, str(SOUNDFONT), str(midi_path)], check=True, capture_output=True)
-    audio, rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
-    assert rate == SAMPLE_RATE, rate
-    return audio.mean(1)
-
-
-def render_notes(notes: list[Note], program: int, samples: int) -> np.ndarray:
-    """FluidSynth playing `notes` (MIDI from the app's own writer) with a General-MIDI program, `samples` long."""
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "in.mid").write_bytes(midi_bytes(notes, program))
-        audio = render(Path(tmp) / "in.mid", Path(tmp) / "out.wav")[:samples]
-    return np.pad(audio, (0, samples - len(audio)))
 
 
 def main() -> None:

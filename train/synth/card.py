@@ -1,36 +1,37 @@
 """Write checkpoints/synth/README.md (the model card) and its audio samples from the figures next to the weights.
 
-    python bench/audio.py --threads 2 --json checkpoints/synth/metrics.json
-    python train/synth_card.py
+    python -m bench.synth --threads 2 --json checkpoints/synth/metrics.json
+    python -m bench.synth_app --threads 2 --json checkpoints/synth/app_metrics.json
+    python -m train.synth.card
 
-Reads training.json (train_synth.py) and metrics.json (bench/audio.py); renders, for one held-out phrase per
-instrument, the synthesiser's audio and FluidSynth's (the target) into samples/ as 16-bit WAV.
+Reads training.json (train/synth/train.py), metrics.json (bench/synth.py), app_metrics.json (bench/synth_app.py)
+and envelopes.json (train/synth/fit_envelopes.py); renders, for one held-out phrase per instrument, the
+synthesiser's audio and FluidSynth's (the target) into samples/ as 16-bit WAV. Without the held-out phrases
+(data/audio/val.npz, from train/synth/data.py: it needs FluidSynth) the samples already in samples/ are kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gen_app.audio.features import SAMPLE_RATE  # noqa: E402
-from gen_app.audio.synth import NeuralSynth  # noqa: E402
+from gen_app.audio.features import SAMPLE_RATE
+from gen_app.audio.synth import NeuralSynth
+from train.common import ROOT, card_front_matter, current_command, save_card
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_INSTRUMENTS = ("violin", "cello", "trumpet", "flute")
 
 
-def write_samples(folder: Path, data_path: Path) -> list[str]:
+def write_samples(folder: Path, data_path: Path) -> None:
+    """samples/<instrument>_{ours,fluidsynth}.wav: one held-out phrase per SAMPLE_INSTRUMENTS."""
     synth = NeuralSynth.from_pretrained(folder, strict=True).eval()
     data = np.load(data_path)
     (folder / "samples").mkdir(exist_ok=True)
-    rows = []
     for name in SAMPLE_INSTRUMENTS:
         k = synth.instruments.index(name)
         i = int(np.flatnonzero(data["instrument"] == k)[0])
@@ -40,13 +41,16 @@ def write_samples(folder: Path, data_path: Path) -> list[str]:
             ours = synth(f0, loud, weights, torch.Generator().manual_seed(0))[0].numpy()
         target = data["audio"][i].astype(np.float32) / 32767
         for kind, audio in (("ours", ours), ("fluidsynth", target)):
-            soundfile.write(folder / "samples" / f"{name}_{kind}.wav", np.clip(audio, -1, 1), SAMPLE_RATE, "PCM_16")
-        rows.append(f"| {name} | [ours](samples/{name}_ours.wav) | [FluidSynth](samples/{name}_fluidsynth.wav) |")
-    return rows
+            soundfile.write(folder / sample_file(name, kind), np.clip(audio, -1, 1), SAMPLE_RATE, "PCM_16")
+
+
+def sample_file(instrument: str, kind: str) -> str:
+    """A sample's path in the checkpoint folder; kind: ours or fluidsynth."""
+    return f"samples/{instrument}_{kind}.wav"
 
 
 def app_section(folder: Path) -> str:
-    """The end-to-end figures of bench/audio_app.py (notes in, audio out, as the app plays them), when measured."""
+    """The end-to-end figures of bench/synth_app.py (notes in, audio out, as the app plays them), when measured."""
     path = folder / "app_metrics.json"
     if not path.exists():
         return ""
@@ -60,16 +64,18 @@ def app_section(folder: Path) -> str:
     fit_path = folder / "envelopes.json"
     fit = json.loads(fit_path.read_text()) if fit_path.exists() else None
     envelopes = json.loads((folder / "config.json").read_text()).get("note_envelopes") or {}
+    errors = {
+        n: f"{e['fitted']} (default shape {e['default_shape']})"
+        for n, e in (fit or {}).get("mean_abs_db_error", {}).items()
+    }
     envelope_rows = "\n".join(
         f"| {name} | {e['level_db']} | {e['attack_seconds'] * 1000:.0f} | {e['decay_db_per_second']:g} | "
-        f"{e['articulation']:g} | {e['release_db_per_second']:g} | "
-        + (f"{fit['mean_abs_db_error'][name]['fitted']} (default shape {fit['mean_abs_db_error'][name]['default_shape']})" if fit else "")
-        + " |"
+        f"{e['articulation']:g} | {e['release_db_per_second']:g} | {errors.get(name, '')} |"
         for name, e in envelopes.items()
     )
     return f"""
 ### In the app: notes in, audio out
-`python bench/audio_app.py --threads 2`: the first {m["seconds_per_tune"]:g} s of {m["tunes"]} held-out tunes
+`python -m bench.synth_app --threads 2`: the first {m["seconds_per_tune"]:g} s of {m["tunes"]} held-out tunes
 (data/melody/val.txt) at 120 bpm, through the app's pipeline: notes → the pitch curve and a loudness curve shaped
 like a player's (each instrument's note envelope, fitted below and stored in config.json as `note_envelopes`) → the
 synthesiser. Note accuracy: share of notes (of at least 0.1 s: pyin needs that long) whose
@@ -82,7 +88,7 @@ middle is within 25 cents of the written pitch (pyin). Spectral distance to Flui
 
 Latency on this CPU ({m["threads"]} threads), median: {latency}. Re-voicing is dominated by pyin's pitch tracking.
 
-Note envelopes (`python train/fit_envelopes.py`, {fit["tunes"] if fit else "?"} training tunes): for each instrument, a grid
+Note envelopes (`python -m train.synth.fit_envelopes`, {fit["tunes"] if fit else "?"} training tunes): for each instrument, a grid
 search for the envelope whose loudness curve best matches FluidSynth's playing the same notes (mean |dB| over frames
 above −70 dB; the level is fitted in closed form). Every note is also released at least 30 ms before the next one
 and falls ≥ 9 dB there, so repeated notes stay distinct.
@@ -93,7 +99,9 @@ and falls ≥ 9 dB there, so repeated notes stay distinct.
 """
 
 
-def card(folder: Path, sample_rows: list[str]) -> str:
+def write_card(folder: Path) -> Path:
+    """folder/README.md from the folder's config.json, training.json, metrics.json and, when measured,
+    app_metrics.json and envelopes.json."""
     config = json.loads((folder / "config.json").read_text())
     record = json.loads((folder / "training.json").read_text())
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -107,12 +115,11 @@ def card(folder: Path, sample_rows: list[str]) -> str:
     )
     history = " → ".join(f"{h['val']:.2f}" for h in record["history"][:: max(1, len(record["history"]) // 6)])
     data = record["data"]
-    return f"""---
-license: apache-2.0
-library_name: gen_app
-tags: [audio, ddsp, gen_app]
----
-# gen_app synth: a neural instrument synthesiser (DDSP) for {len(config["instruments"])} instruments
+    samples = "\n".join(
+        f"| {name} | [ours]({sample_file(name, 'ours')}) | [FluidSynth]({sample_file(name, 'fluidsynth')}) |"
+        for name in SAMPLE_INSTRUMENTS
+    )
+    card = f"""{card_front_matter(["audio", "ddsp", "gen_app"])}# gen_app synth: a neural instrument synthesiser (DDSP) for {len(config["instruments"])} instruments
 
 ## Summary
 Plays a melody given as pitch (f0) and loudness curves with one of {len(config["instruments"])} instruments
@@ -125,7 +132,7 @@ this CPU ({metrics["threads"]} threads). The app's audio tab plays composed tune
 melodies with it (gen_app/audio/pipeline.py).
 
 ## Metrics
-`python bench/audio.py --threads 2`, on held-out phrases (tunes never trained on), {next(iter(metrics["per_instrument"].values()))["phrases"]} per instrument.
+`python -m bench.synth --threads 2`, on held-out phrases (tunes never trained on), {next(iter(metrics["per_instrument"].values()))["phrases"]} per instrument.
 Pitch error: median |cents| between librosa.pyin's f0 and the target notes over voiced frames louder than −45 dB
 (pyin's grid is 10 cents, anchored on C2). Spectral distance: the multi-scale spectral distance to FluidSynth's
 rendering (lower is better); the baseline is a plain sine at f0 with the loudness curve as envelope, given the
@@ -141,10 +148,10 @@ Floors (issue 6): median pitch error ≤ 10 cents; spectral distance well below 
 ## Samples (held-out phrases, 4 s)
 | instrument | synthesiser | target |
 |---|---|---|
-{chr(10).join(sample_rows)}
+{samples}
 
 ## Training data
-`python train/build_audio_data.py`: the first {data.get("tunes", 400)} tunes of O'Neill's *Music of Ireland* (1850) in the
+`python -m train.synth.data`: the first {data.get("tunes", 400)} tunes of O'Neill's *Music of Ireland* (1850) in the
 PyPI `music21` 10.5.1 corpus (BSD-3-Clause package; traditional tunes), every {data.get("held_out_every", 10)}th held
 out; each tune gives up to two {data.get("phrase_seconds", 4)}-second phrases at a random tempo, transposed by octaves into
 each instrument's range, with random dynamics; rendered by FluidSynth 2.3.1 (Debian `fluidsynth`, LGPL-2.1) with the
@@ -155,7 +162,7 @@ FluidR3_GM SoundFont (Debian `fluid-soundfont-gm` 3.1, MIT), reverb and chorus o
 Multi-scale spectral loss (FFT 2048 … 64, L1 on magnitudes and log magnitudes), Adam (lr {record["lr"]}, warm-up,
 cosine), batch {record["batch_per_process"]} random {record["seconds"]}-second crops, gradient clipping 2.
 {record["steps"]:,} steps on {record["device"]}, {record["training_hours"] * 60:.0f} minutes. Command:
-`python train/train_synth.py --steps 3000 --batch 8 --threads 2` (the first 300 steps ran under `--steps 3600`,
+`{current_command(record["command"])}` (the first 300 steps ran under `--steps 3600`,
 then the run resumed with `--steps 3000`). Held-out spectral distance during training: {history}.
 
 ## Limitations
@@ -165,6 +172,7 @@ then the run resumed with `--steps 3000`). Held-out spectral distance during tra
   notes are played legato-ish at one articulation; accents follow the metre.
 - Trained on one SoundFont's instruments: the timbres are FluidR3's, not recordings of players.
 """
+    return save_card(folder, card)
 
 
 def main() -> None:
@@ -172,9 +180,13 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints/synth")
     parser.add_argument("--data", type=Path, default=ROOT / "data/audio/val.npz")
     args = parser.parse_args()
-    rows = write_samples(args.checkpoint, args.data)
-    (args.checkpoint / "README.md").write_text(card(args.checkpoint, rows))
-    print(f"wrote {args.checkpoint / 'README.md'}")
+    if args.data.exists():
+        write_samples(args.checkpoint, args.data)
+    elif all((args.checkpoint / sample_file(name, "ours")).exists() for name in SAMPLE_INSTRUMENTS):
+        print(f"no {args.data}: kept the samples in {args.checkpoint / 'samples'}")
+    else:
+        raise SystemExit(f"no {args.data} to render the samples from: python -m train.synth.data")
+    print(f"wrote {write_card(args.checkpoint)}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The rendered facesjs sets (train/build_faces_data.py) as tensors: images at a chosen resolution and the
-codec's inputs, cached beside the data so later runs start in seconds."""
+codec's inputs. Training and the bench both read the data through these functions, so both see exactly the
+same downscaling; each full set's downscaled copy is cached beside the data so later runs start in seconds."""
 
 from __future__ import annotations
 
