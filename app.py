@@ -1,9 +1,9 @@
-"""Entry point (also the Hugging Face Space's app_file): build the gen_app demo and serve it."""
-
-import logging
+"""Entry point (also the Hugging Face Space's app_file): build the gen_app demo and serve it (the page, its API and
+/metrics)."""
 
 from gen_app.app import LAUNCH_OPTIONS, build_demo
+from gen_app.logs import configure_logging
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()  # key=value lines (GEN_APP_LOG_FORMAT=json: JSON lines), each request with its id
     build_demo().launch(**LAUNCH_OPTIONS)

@@ -2,7 +2,7 @@
 
     python -m train.melody.data && python -m bench.melody --threads 2 [--json checkpoints/melody/metrics.json]
 
-- bits per character on the held-out tunes (the same scoring as the text model: gen_app/text/scoring.py);
+- bits per character on the held-out tunes (the same scoring as the text model: gen_app/scoring.py);
 - the share of --tunes sampled tunes (prompt "M:", temperature --temperature, seeds 0..N-1, until a blank line
   or --max-chars) that the audio tab can play: its ABC reader (music21) finds at least 4 notes.
   The same check on as many held-out real tunes is the reference.
@@ -19,11 +19,12 @@ from pathlib import Path
 import torch
 
 from gen_app.audio.score import read_abc
+from gen_app.gpt import GPT
 from gen_app.limits import InvalidInput
 from gen_app.loading import ROOT
-from gen_app.text.model import GPT
-from gen_app.text.pipeline import SamplingSettings, TextPipeline
-from gen_app.text.scoring import nats_per_char
+from gen_app.sampling import SamplingSettings
+from gen_app.scoring import nats_per_char
+from gen_app.text.pipeline import TextPipeline
 from gen_app.text.tokenizer import load_tokenizer
 
 PROMPT = "M:"

@@ -5,7 +5,7 @@
 Validation text: the four held-out plays of data/text/val.txt (twelfth-night, henry-v, macbeth, the-tempest;
 `python -m train.text.data` makes it), never trained on. The loss is the total negative
 log-likelihood of the text divided by its number of characters, so any tokenizer compares fairly
-(gen_app/text/scoring.py: windows overlap by half, each token is scored once with at least half a context).
+(gen_app/scoring.py: windows overlap by half, each token is scored once with at least half a context).
 Baseline: `xz -9e` on the same text, in bits and nats per character.
 Speed (CPU unless --device): tokens per second over 256 new tokens with the KV cache, and the time to the
 first token, medians of 5 runs after a warm-up.
@@ -23,10 +23,11 @@ from pathlib import Path
 
 import torch
 
+from gen_app.gpt import GPT
 from gen_app.loading import ROOT
-from gen_app.text.model import GPT
-from gen_app.text.pipeline import SamplingSettings, TextPipeline
-from gen_app.text.scoring import nats_per_char
+from gen_app.sampling import SamplingSettings
+from gen_app.scoring import nats_per_char
+from gen_app.text.pipeline import TextPipeline
 from gen_app.text.tokenizer import load_tokenizer
 
 FLOOR, GOAL = 1.60, 1.40  # nats per character on the held-out plays

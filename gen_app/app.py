@@ -1,15 +1,26 @@
-"""Builds the Gradio app: one tab per entry in TABS (add a task folder, then one line here)."""
+"""Builds the Gradio app: one tab per entry in TABS (add a task folder, then one line here).
+
+Each tab starts on its own: one whose model cannot be loaded (a missing or damaged checkpoint) shows what failed
+and how to fix it, and the others serve. The server also answers `/metrics` (gen_app.metrics: Prometheus)."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 import gradio as gr
 
+from gen_app import loading, metrics
 from gen_app.audio.tab import TAB as AUDIO
 from gen_app.faces.tab import TAB as FACES
+from gen_app.loading import ModelLoadError, short, shown_path
+from gen_app.metrics import ObservedBlocks
 from gen_app.sr.tab import TAB as SUPER_RESOLUTION
 from gen_app.style.tab import TAB as STYLE
 from gen_app.text.tab import TAB as TEXT
-from gen_app.ui import AppBlocks, Tab
+from gen_app.ui import Tab
+
+log = logging.getLogger(__name__)
 
 TABS: list[Tab] = [FACES, STYLE, SUPER_RESOLUTION, TEXT, AUDIO]
 
@@ -26,16 +37,58 @@ CSS = """
 """
 
 # Passed to launch(): Gradio 6 takes theme and css there, not in gr.Blocks().
-LAUNCH_OPTIONS = {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": "25mb"}
+# app_kwargs: the routes added to the app's FastAPI server (/metrics).
+LAUNCH_OPTIONS = {
+    "theme": gr.themes.Soft(),
+    "css": CSS,
+    "max_file_size": "25mb",
+    "app_kwargs": {"routes": metrics.routes()},
+}
 QUEUE_SIZE = 64
 
 
+def failure_text(tab: Tab, error: Exception) -> str:
+    """What a tab shows in place of its controls when it could not start."""
+    if isinstance(error, ModelLoadError):
+        return (
+            f"### {tab.title} is not available\n"
+            f"Its model could not be loaded, so this tab is switched off; the other tabs work.\n\n"
+            f"**What failed:** `{shown_path(error.file)}` {error.problem}.\n\n"
+            f"**How to fix it:** {error.fix}; then restart the app."
+        )
+    return (
+        f"### {tab.title} is not available\n"
+        f"This tab could not start ({type(error).__name__}: {short(error)}); the other tabs work. "
+        "The details are in the server's log."
+    )
+
+
+def build_tab(tab: Tab) -> bool:
+    """Build `tab` inside the current gr.Tab; if it fails (its model cannot be loaded, or anything else), log it and
+    show why instead. Returns whether the tab serves."""
+    started = time.perf_counter()
+    try:
+        tab.build()
+    except Exception as error:
+        log.error("the %s tab could not start: %s", tab.id, error, exc_info=not isinstance(error, ModelLoadError))
+        gr.Markdown(failure_text(tab, error), elem_id=f"{tab.id}-unavailable")
+        metrics.TAB_STATES[tab.id] = False
+        return False
+    metrics.TAB_STATES[tab.id] = True
+    log.info("built the %s tab in %.2f s", tab.id, time.perf_counter() - started)
+    return True
+
+
 def build_demo() -> gr.Blocks:
-    with AppBlocks(title="gen_app: generative models demo") as demo:
+    loading.reset_hub()  # a new start-up: one Hub probe and one time budget for all its tasks
+    with ObservedBlocks(title="gen_app: generative models demo") as demo:
         gr.Markdown(HEADER)
         with gr.Tabs(overflow_behavior="wrap"):  # on a phone, tab titles wrap onto more rows, all in sight
             for tab in TABS:
                 with gr.Tab(tab.title, id=tab.id):
-                    tab.build()
+                    build_tab(tab)
+    if loading.hub_seconds():
+        log.info("start-up spent %.2f s on the Hub", loading.hub_seconds())
     demo.queue(max_size=QUEUE_SIZE)
+    metrics.watch(demo)
     return demo

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from gradio.caching import CacheMissError
 from gradio.exceptions import ComponentProcessingError, InvalidPathError
 from gradio_client.exceptions import AppError
 
-from gen_app.limits import InvalidInput
+from gen_app.limits import InvalidInput, check_text, shown
 from gen_app.uploads import REFUSED
 
 # Every event that runs a model shares this queue, so five tabs never run five models at once.
@@ -56,50 +57,131 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+NO_CARD = "No model card came with these weights."
+
+
 def model_card_summary(card: Path, sections: tuple[str, ...] = ("Summary", "Metrics")) -> str:
     """The named `## ` sections of a model card (front matter and the rest dropped), as Markdown."""
-    text = re.sub(r"\A---\n.*?\n---\n", "", card.read_text(), flags=re.S)
+    if not card.is_file():
+        return NO_CARD
+    text = re.sub(r"\A---\n.*?\n---\n", "", card.read_text(encoding="utf-8"), flags=re.S)
     parts = re.split(r"(?m)^(?=## )", text)
     chosen = [p.strip() for p in parts if any(p.startswith(f"## {name}") for name in sections)]
     return "\n\n".join(chosen) or "No model card found."
 
 
-def about_panel(card: Path | list[Path], origin: str | list[str]) -> None:
+def about_panel(source: Path | list[Path], origin: str | list[str]) -> None:
     """A collapsed "About this model" accordion with the model card's (or cards') summary and metrics, and where
-    the weights came from."""
-    cards = card if isinstance(card, list) else [card]
+    the weights came from. `source`: the folder the weights were loaded from (its README.md is their card, e.g. the
+    one downloaded from the Hub with them), or a card file."""
+    sources = source if isinstance(source, list) else [source]
+    cards = [Path(s) if Path(s).suffix == ".md" else Path(s) / "README.md" for s in sources]
     origins = origin if isinstance(origin, list) else [origin]
     with gr.Accordion("About this model" if len(cards) == 1 else "About these models", open=False):
         summaries = "\n\n".join(model_card_summary(c) for c in cards)
-        sources = " and ".join(f"`{o}`" for o in origins)
-        gr.Markdown(f"{summaries}\n\n*Weights loaded from {sources}.*")
+        sources_text = " and ".join(f"`{o}`" for o in origins)
+        gr.Markdown(f"{summaries}\n\n*Weights loaded from {sources_text}.*")
+
+
+def input_name(block, index: int) -> str:
+    """How a message names an input: its label, else its position."""
+    label = getattr(block, "label", None)
+    return f'"{label}"' if isinstance(label, str) and label else f"input {index + 1}"
+
+
+def same_choice(value, choice) -> bool:
+    """`value` is `choice`: equal, and both text or both numbers (True is not 1, "2" is not 2; 2.0 is 2)."""
+    if isinstance(value, bool) or isinstance(choice, bool):
+        return value is choice
+    if isinstance(value, str) or isinstance(choice, str):
+        return isinstance(value, str) and isinstance(choice, str) and value == choice
+    return isinstance(value, int | float) and isinstance(choice, int | float) and value == choice
+
+
+def screen_value(block, value, index: int) -> None:
+    """gr.Error, naming the input and what it takes, when a request's value cannot be a value of `block`: a number
+    or slider given text, a list, NaN or a value out of its range; a single choice given a list or anything not
+    among its choices; a checkbox given anything but true or false; a text box given anything but text (or text
+    that is not valid Unicode). None, except for a slider, is left to the event (it means "empty", and the pipelines
+    say what is missing).
+
+    Gradio checks some of these itself, but fails inside its input handling without naming the input (a string or
+    NaN for a number), or passes the value on (a list of choices to a single-choice dropdown, a lone surrogate in a
+    text box), where it broke the event function with an internal error.
+    """
+    if value is None and not isinstance(block, gr.Slider):  # a slider always has a value: Gradio fails on None
+        return
+    name = input_name(block, index)
+    if isinstance(block, gr.Number | gr.Slider):  # gr.Slider is not a gr.Number subclass; both hold one number
+        low, high = (None if x is None else shown(x) for x in (block.minimum, block.maximum))
+        kind = f"a number from {low} to {high}" if low is not None and high is not None else "a number"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise gr.Error(f"{name} must be {kind}, got {shown(value)}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise gr.Error(f"{name} must be a finite number, got {shown(value)}.")
+        if block.minimum is not None and value < block.minimum:
+            raise gr.Error(f"The value for {name}, {shown(value)}, is less than minimum value {low}.")
+        if block.maximum is not None and value > block.maximum:
+            raise gr.Error(f"The value for {name}, {shown(value)}, is greater than maximum value {high}.")
+    elif isinstance(block, gr.Dropdown | gr.Radio):
+        choices = [choice for _, choice in block.choices]
+        listed = ", ".join(str(c) for c in choices[:12])
+        if len(choices) > 12:
+            listed += f" and {len(choices) - 12} more"
+        multiple = bool(getattr(block, "multiselect", False))
+        if multiple != isinstance(value, list) or isinstance(value, dict):
+            takes = "a list of choices" if multiple else "one choice"
+            raise gr.Error(f"{name} takes {takes} ({listed}), got {shown(value)}.")
+        if getattr(block, "allow_custom_value", False):
+            return
+        for item in value if multiple else [value]:
+            if not any(same_choice(item, choice) for choice in choices):
+                raise gr.Error(f"The value for {name}, {shown(item)}, is not in the list of choices: {listed}.")
+    elif isinstance(block, gr.Checkbox):
+        if not isinstance(value, bool):
+            raise gr.Error(f"{name} must be true or false, got {shown(value)}.")
+    elif isinstance(block, gr.Textbox):
+        try:
+            check_text(name, value)
+        except InvalidInput as error:
+            raise gr.Error(str(error)) from None
 
 
 class AppBlocks(gr.Blocks):
     """gr.Blocks whose every event, called from the page or by anyone over HTTP (named, private or by fn_index, with
     any values), ends with a result or a gr.Error message, never Gradio's bare "Error" or a traceback's text.
 
-    Before Gradio handles a request's values: too few values are refused, file inputs screen their values
-    (gen_app.uploads: only uploaded files; one message for every other path), and an example index must name an
-    example. Any other failure becomes one general message (the traceback still goes to the server's log).
+    Before Gradio handles a request's values: too few values are refused (naming the first missing input), file
+    inputs screen their values (gen_app.uploads: only uploaded files; one message for every other path), an
+    example index must name an example, and the values of numbers, sliders, choices, checkboxes and text boxes
+    must be of their kind (`screen_value`: a message that names the input and says what it takes). Any other
+    failure becomes one general message (the traceback still goes to the server's log).
     """
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         needed = len(block_fn.inputs)
         if not isinstance(inputs, list) or len(inputs) < needed:
             got = len(inputs) if isinstance(inputs, list) else 0
-            raise gr.Error(f"This request sent {got} of the {needed} input values it needs.")
+            missing = block_fn.inputs[got]
+            name = f' (the first missing one is "{missing.label}")' if getattr(missing, "label", None) else ""
+            raise gr.Error(f"This request sent {got} of the {needed} input values it needs{name}.")
         inputs = list(inputs)
         prop_inputs = getattr(block_fn, "component_prop_inputs", ())
         for i, block in enumerate(block_fn.inputs):
             screen = getattr(block, "screen_payload", None)
             if screen is not None and i not in prop_inputs:
+                single = getattr(block, "file_count", "single") == "single"  # gr.Image and gr.Audio have no file_count
+                if single and isinstance(inputs[i], list):
+                    raise gr.Error(f"{input_name(block, i)} takes one file, got a list of {len(inputs[i])}.")
                 inputs[i] = screen(inputs[i])
             elif isinstance(block, gr.Dataset):  # the examples' event: the value is an example's index
                 dataset = state[block._id] if state is not None and block._id in state else block
                 index = inputs[i]
                 if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(dataset.raw_samples):
                     raise gr.Error("There is no such example.")
+            elif i not in prop_inputs:
+                current = state[block._id] if state is not None and block._id in state else block  # choices may change
+                screen_value(current, inputs[i], i)
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except InvalidPathError:  # a file Gradio itself would not take (the screen above refuses these first)
@@ -111,6 +193,9 @@ class AppBlocks(gr.Blocks):
             index = int(found.group(1))
             block = block_fn.inputs[index]
             name = getattr(block, "label", None) or block.get_block_name()
+            if getattr(block, "screen_payload", None) is not None:  # an upload, or an image sent inline (data URL)
+                message = f'The file sent for input {index + 1} ("{name}") could not be read: upload it again.'
+                raise gr.Error(message) from error
             raise gr.Error(f'The value for input {index + 1} ("{name}") is not valid.') from error
 
     async def process_api(self, block_fn, inputs, *args, **kwargs):

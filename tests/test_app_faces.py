@@ -13,7 +13,7 @@ from gen_app.images import read_png_parameters
 
 def test_every_endpoint_is_listed(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert {"/generate_faces", "/morph_faces", "/random_seed"} <= set(endpoints)
+    assert {"/generate_faces", "/face_variations", "/morph_faces", "/random_seed"} <= set(endpoints)
 
 
 def test_generate_faces(client):
@@ -23,12 +23,25 @@ def test_generate_faces(client):
     with Image.open(gallery[0]["image"]) as image:
         assert image.size == (256, 256) and image.mode == "RGB"
     params = read_png_parameters(gallery[1]["image"])
-    assert params["seed"] == 43 and params["psi"] == 0.7 and params["count"] == 4
+    assert params["seed"] == 43 and params["temperature"] == 0.7 and params["count"] == 4
+    assert params["face"]["gender"] in ("female", "male") and "hair" in params["face"]["face"]
 
 
-def test_generate_with_fixed_attributes(client):
-    gallery, _ = client.predict(5, 2, 0.7, "random", "glasses", api_name="/generate_faces")
-    assert read_png_parameters(gallery[0]["image"])["attributes"] == {"glasses": "glasses"}
+def test_generate_with_fixed_attributes_and_parts(client):
+    parts = ["random"] * 11
+    parts[0] = "short"  # hair
+    gallery, _ = client.predict(5, 2, 0.7, "random", "glasses", *["random"] * 4, *parts, api_name="/generate_faces")
+    params = read_png_parameters(gallery[0]["image"])
+    assert params["choices"] == {"glasses": "glasses", "hair": "short"}
+    assert params["face"]["face"]["hair"]["id"] == "short" and params["face"]["face"]["glasses"]["id"] != "none"
+
+
+def test_face_variations(client):
+    gallery = client.predict(42, 6, 0.3, 1.0, api_name="/face_variations")
+    assert [item["caption"] for item in gallery][:2] == ["seed 42", "variation 1"] and len(gallery) == 6
+    first = read_png_parameters(gallery[0]["image"])
+    single, _ = client.predict(42, 1, 1.0, api_name="/generate_faces")
+    assert first["face"] == read_png_parameters(single[0]["image"])["face"]
 
 
 def test_morph_faces(client):
@@ -37,6 +50,8 @@ def test_morph_faces(client):
         assert gif.format == "GIF" and gif.n_frames == 14  # 8 frames there, 6 back
     with Image.open(strip) as sheet:
         assert sheet.size == (8 * 128, 128)
+    with Image.open(animation) as gif:
+        assert gif.size == (256, 256)
 
 
 def test_random_seed(client):
@@ -62,7 +77,7 @@ def test_bad_inputs_give_clear_errors(client, args, message):
 def test_nan_through_the_raw_http_api(app_url):
     # JSON clients cannot send NaN, but Python's json (and Gradio's parser) accept the bare token.
     base = app_url.rstrip("/") + "/gradio_api/call/generate_faces"
-    payload = '{"data": [1, 4, NaN' + ', "random"' * 6 + "]}"
+    payload = '{"data": [1, 4, NaN' + ', "random"' * 17 + "]}"
     event = httpx.post(base, content=payload, headers={"Content-Type": "application/json"})
     event_id = event.json()["event_id"]
     stream = httpx.get(f"{base}/{event_id}", timeout=60).text

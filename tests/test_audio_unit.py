@@ -63,3 +63,38 @@ def test_synth_output_length_and_instrument_morph():
     # Harmonics above Nyquist get no amplitude, whatever the network says.
     _, harmonic_amplitudes, _ = synth.controls(torch.full((1, 10), 3000.0), loud[:1, :10], torch.eye(2)[:1])
     assert (harmonic_amplitudes[..., 2:] == 0).all()  # 3 x 3000 Hz >= 8000 Hz
+
+
+def test_downloads_of_a_tune_hold_its_settings_notes_and_abc():
+    import json
+
+    import mido
+    import soundfile
+
+    from gen_app.audio.downloads import voice_settings, write_downloads
+    from gen_app.audio.pipeline import Played, Voice
+    from gen_app.audio.score import Note
+
+    audio = (0.5 * np.sin(np.linspace(0, 200 * np.pi, SAMPLE_RATE))).astype(np.float32)
+    notes = [Note(0.0, 0.5, 60), Note(0.5, 0.5, 64)]
+    played = Played(audio, np.zeros(250, np.float32), np.zeros(250, np.float32), notes)
+    params = voice_settings(Voice("flute", "violin", 0.25, 0.5)) | {"seed": 3, "tempo": 90}
+    assert params["instrument"] == "flute" and params["morph_to"] == "violin" and params["room"] == 0.5
+    wav, midi, abc = write_downloads(played, "tune", params, program=73, abc="M:4/4\nL:1/4\nK:C\nC E |]\n", title="T")
+    assert [wav.suffix, midi.suffix, abc.suffix] == [".wav", ".mid", ".abc"] and wav.stem.startswith("tune-")
+    with soundfile.SoundFile(wav) as file:
+        assert file.samplerate == SAMPLE_RATE and file.subtype == "PCM_16" and file.frames == len(audio)
+        assert json.loads(file.copy_metadata()["comment"]) == params
+    programs = [m.program for m in mido.MidiFile(midi).tracks[0] if m.type == "program_change"]
+    pitches = [m.note for m in mido.MidiFile(midi).tracks[0] if m.type == "note_on" and m.velocity > 0]
+    assert programs == [73] and pitches == [60, 64]
+    assert abc.read_text(encoding="utf-8").startswith("X:1\nT:T\nM:4/4") and "Q:1/4=90" in abc.read_text()
+
+
+def test_a_clip_gives_only_its_wav():
+    from gen_app.audio.downloads import write_downloads
+    from gen_app.audio.pipeline import Played
+
+    played = Played(np.zeros(SAMPLE_RATE // 2, np.float32), np.zeros(125, np.float32), np.zeros(125, np.float32))
+    files = write_downloads(played, "revoiced", {"octave_shift": "auto"}, program=40)
+    assert [f.suffix for f in files] == [".wav"] and files[0].stat().st_size > SAMPLE_RATE // 2

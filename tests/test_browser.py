@@ -117,13 +117,22 @@ def test_generate_fills_the_gallery(browser, app_url, viewport):
     page.close()
 
 
-def test_example_and_morph(browser, app_url):
+def test_example_variations_and_morph(browser, app_url):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(app_url, wait_until="networkidle")
     watch_width(page)
-    page.get_by_text("4 clean faces (ψ = 0.3)").click()  # an example runs on click
-    page.wait_for_function("document.querySelectorAll('.grid-wrap img').length == 4", timeout=60_000)
-    assert page.get_by_label("First seed used").input_value() == "7"
+    page.get_by_text("8 faces with a hat").click()  # an example runs on click
+    page.wait_for_function("document.querySelectorAll('.grid-wrap img').length == 8", timeout=60_000)
+    assert page.get_by_label("First seed used").input_value() == "5"
+    # Clicking a face picks its seed for Variations.
+    page.get_by_text("Variations: more like this one").click()
+    page.locator(".grid-wrap img").nth(2).click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('input')].some(i => i.closest('.block') && i.value === '7')", timeout=30_000
+    )
+    page.keyboard.press("Escape")  # close the gallery's preview
+    page.get_by_role("button", name="Variations", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('.grid-wrap img').length >= 16", timeout=60_000)
     page.get_by_text("Morph between two seeds").click()
     page.get_by_role("button", name="Morph", exact=True).click()
     animation = page.locator("img[src*='morph-']").first

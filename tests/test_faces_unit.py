@@ -1,4 +1,4 @@
-"""Unit tests of the face generator and its pipeline, on the shipped checkpoint."""
+"""Unit tests of the face models (parameter prior + renderer) and their pipeline, on the shipped checkpoints."""
 
 import shutil
 
@@ -7,96 +7,148 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from gen_app.faces.attributes import ATTRIBUTES
-from gen_app.faces.model import FaceGenerator
-from gen_app.faces.pipeline import FacePipeline
+from gen_app.faces.attributes import ATTRIBUTES, attribute_class, face_labels
+from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_BINS, FaceCodec
+from gen_app.faces.pipeline import PARTS, FacePipeline
+from gen_app.faces.prior import FacePrior
+from gen_app.faces.renderer import FaceRenderer
 from gen_app.images import read_png_parameters, save_png
 from gen_app.limits import InvalidInput
 from gen_app.loading import CHECKPOINTS
-from gen_app.seeding import MAX_SEED, latents
+from gen_app.seeding import MAX_SEED
 
 
 def pixels(image) -> np.ndarray:
     return np.asarray(image, dtype=np.int16)
 
 
+def field_values(faces, field: str) -> list:
+    """A field's value in each generated face's facesjs parameters."""
+    values = []
+    for record in faces.faces:
+        if field == "gender":
+            values.append(record["gender"])
+        else:
+            part, key = field.split(".")
+            values.append(record["face"][part][key])
+    return values
+
+
 def test_same_seed_same_face(face_pipeline):
-    first = face_pipeline.generate(seed=123, count=3, psi=0.8)
-    again = face_pipeline.generate(seed=123, count=3, psi=0.8)
+    first = face_pipeline.generate(seed=123, count=3, temperature=0.8)
+    again = face_pipeline.generate(seed=123, count=3, temperature=0.8)
     for a, b in zip(first.images, again.images, strict=True):
         assert np.array_equal(pixels(a), pixels(b))
-    assert first.seeds == [123, 124, 125]
+    assert first.seeds == [123, 124, 125] and first.faces == again.faces
 
 
 def test_face_does_not_depend_on_batch_position(face_pipeline):
-    batch = face_pipeline.generate(seed=500, count=4, psi=1.0)
-    alone = face_pipeline.generate(seed=502, count=1, psi=1.0)
+    batch = face_pipeline.generate(seed=500, count=4)
+    alone = face_pipeline.generate(seed=502, count=1)
+    assert batch.faces[2] == alone.faces[0]
     assert np.abs(pixels(batch.images[2]) - pixels(alone.images[0])).max() <= 2  # conv rounding only
 
 
-def test_different_seeds_differ(face_pipeline):
-    a, b = face_pipeline.generate(seed=1, count=2, psi=1.0).images
-    assert np.abs(pixels(a) - pixels(b)).mean() > 5
+def test_faces_are_varied(face_pipeline):
+    # Each seed draws its own parameters: 16 seeds give 16 different faces (no collapse onto a few).
+    faces = face_pipeline.generate(seed=1000, count=16)
+    assert len({str(f) for f in faces.faces}) == 16
+    arrays = np.stack([pixels(image.resize((64, 64))) for image in faces.images]).astype(np.float32)
+    pairwise = np.abs(arrays[:, None] - arrays[None, :]).mean(axis=(2, 3, 4))
+    assert np.median(pairwise[np.triu_indices(16, 1)]) > 8
 
 
-def test_latents_are_per_seed_and_device_independent():
-    z = latents([7, 8], 16)
-    assert torch.equal(z[1], latents([8], 16)[0])
-    assert torch.equal(z[0], torch.randn(16, generator=torch.Generator().manual_seed(7)))
+def test_temperature_zero_gives_the_most_likely_face(face_pipeline):
+    faces = face_pipeline.generate(seed=0, count=3, temperature=0.0)
+    assert faces.faces[0] == faces.faces[1] == faces.faces[2]
 
 
-def test_psi_zero_gives_the_mean_face(face_pipeline):
-    faces = face_pipeline.generate(seed=0, count=4, psi=0.0)
-    for image in faces.images[1:]:
-        assert np.abs(pixels(image) - pixels(faces.images[0])).max() <= 1
-    model = face_pipeline.model
-    w = model.map(latents([3], model.z_dim), model.sample_labels([3]), psi=0.0)
-    assert torch.allclose(w[0], model.w_avg)
+def test_faces_are_shown_at_twice_the_size_pixel_for_pixel(face_pipeline):
+    image = face_pipeline.generate(seed=9, count=1).images[0]
+    assert image.size == (256, 256)
+    array = pixels(image)
+    assert np.array_equal(array[0::2, 0::2], array[1::2, 1::2])  # nearest-neighbour: no blur
 
 
-def test_morph_endpoints_are_the_seeds_faces(face_pipeline):
-    morph = face_pipeline.morph(seed_a=11, seed_b=99, frames=6, psi=0.7)
-    assert len(morph.images) == 6
-    start = face_pipeline.generate(seed=11, count=1, psi=0.7).images[0]
-    end = face_pipeline.generate(seed=99, count=1, psi=0.7).images[0]
-    assert np.abs(pixels(morph.images[0]) - pixels(start)).max() <= 2
-    assert np.abs(pixels(morph.images[-1]) - pixels(end)).max() <= 2
-    # Smooth: each step changes the picture less than the jump between the two end faces.
-    jump = np.abs(pixels(start) - pixels(end)).mean()
-    steps = [np.abs(pixels(a) - pixels(b)).mean() for a, b in zip(morph.images, morph.images[1:], strict=False)]
-    assert max(steps) < jump
+def test_attributes_and_parts_are_honoured(face_pipeline):
+    faces = face_pipeline.generate(
+        seed=3, count=8, attributes={"glasses": "glasses", "gender": "female"}, parts={"hair colour": "#272421"}
+    )
+    assert all(v != "none" for v in field_values(faces, "glasses.id"))
+    assert set(field_values(faces, "gender")) == {"female"}
+    assert set(field_values(faces, "hair.color")) == {"#272421"}
+    assert len(set(field_values(faces, "hair.id"))) > 1  # what is left free still varies
+    assert faces.params["choices"] == {"glasses": "glasses", "gender": "female", "hair colour": "#272421"}
 
 
-def test_fixed_attributes_are_used_and_recorded(face_pipeline):
-    model = face_pipeline.model
-    assert list(face_pipeline.attributes) == list(ATTRIBUTES)
-    labels = model.sample_labels(list(range(50)), {"glasses": 1, "hair style": 0})
-    assert (labels[:, 1] == 1).all() and (labels[:, 4] == 0).all()
-    assert labels[:, 0].unique().numel() == 2  # the attributes left free still vary
-    faces = face_pipeline.generate(seed=3, count=2, attributes={"glasses": "glasses", "gender": "random"})
-    assert faces.params["attributes"] == {"glasses": "glasses"}
-    assert face_pipeline.describe(3, {"glasses": 1})["glasses"] == "glasses"
+@pytest.mark.parametrize("name", list(ATTRIBUTES))
+def test_every_attribute_class_can_be_fixed(face_pipeline, name):
+    for wanted in ATTRIBUTES[name]:
+        faces = face_pipeline.generate(seed=11, count=4, attributes={name: wanted})
+        labels = [face_labels(record)[list(ATTRIBUTES).index(name)] for record in faces.faces]
+        assert labels == [ATTRIBUTES[name].index(wanted)] * 4
 
 
-def test_unfixed_labels_follow_the_training_distribution(face_pipeline):
-    # Each attribute's share over many seeds matches the label table stored in the checkpoint.
-    model = face_pipeline.model
-    labels = model.sample_labels(list(range(4000)))
-    combos = model.label_combos
-    for k in range(combos.shape[1]):
-        expected = torch.zeros(int(combos[:, k].max()) + 1, dtype=torch.float64)
-        expected.index_add_(0, combos[:, k], model.label_probs)
-        observed = torch.bincount(labels[:, k], minlength=len(expected)).double() / len(labels)
-        assert (observed - expected).abs().max() < 0.03
+def test_attribute_fields_decide_the_attribute():
+    assert attribute_class("hair style", "female3") == ATTRIBUTES["hair style"].index("long")
+    assert attribute_class("glasses", "none") == 0 and attribute_class("glasses", "glasses1-primary") == 1
+
+
+def test_conflicting_choices_are_explained(face_pipeline):
+    with pytest.raises(InvalidInput, match="No face fits"):
+        face_pipeline.generate(seed=1, attributes={"glasses": "none"}, parts={"glasses style": "glasses1-primary"})
 
 
 @pytest.mark.parametrize(
-    "attributes, message",
-    [({"eyes": "blue"}, "Unknown attribute"), ({"glasses": "monocle"}, "glasses must be one of")],
+    "attributes, parts, message",
+    [
+        ({"eyes": "blue"}, None, "Unknown attribute"),
+        ({"glasses": "monocle"}, None, "glasses must be one of"),
+        (None, {"ears": "big"}, "Unknown part"),
+        (None, {"hair": "mohawk-xl"}, "hair must be random or one of"),
+    ],
 )
-def test_bad_attributes_raise_clear_errors(face_pipeline, attributes, message):
+def test_bad_choices_raise_clear_errors(face_pipeline, attributes, parts, message):
     with pytest.raises(InvalidInput, match=message):
-        face_pipeline.generate(seed=1, attributes=attributes)
+        face_pipeline.generate(seed=1, attributes=attributes, parts=parts)
+
+
+def test_parts_list_the_models_values(face_pipeline):
+    assert set(face_pipeline.parts) == set(PARTS)
+    assert "short" in face_pipeline.parts["hair"] and "none" in face_pipeline.parts["glasses style"]
+
+
+def test_variations_stay_close_to_their_face(face_pipeline):
+    base = face_pipeline.generate(seed=77, count=1)
+    more = face_pipeline.variations(seed=77, count=6, amount=0.2)
+    assert len(more.images) == 6 and more.faces[0] == base.faces[0]
+    assert np.abs(pixels(more.images[0]) - pixels(base.images[0])).max() <= 2
+    others = face_pipeline.generate(seed=1000, count=5)
+
+    def distance(a, b) -> float:
+        return float(np.abs(pixels(a) - pixels(b)).mean())
+
+    near = np.mean([distance(more.images[0], image) for image in more.images[1:]])
+    far = np.mean([distance(more.images[0], image) for image in others.images])
+    assert 0 < near < far
+    assert all(face != more.faces[0] for face in more.faces[1:])
+
+
+def test_variations_keep_fixed_choices(face_pipeline):
+    more = face_pipeline.variations(seed=5, count=8, amount=1.0, attributes={"glasses": "glasses"})
+    assert all(v != "none" for v in field_values(more, "glasses.id"))
+
+
+def test_morph_endpoints_are_the_seeds_faces(face_pipeline):
+    morph = face_pipeline.morph(seed_a=11, seed_b=99, frames=6)
+    assert len(morph.images) == 6
+    start = face_pipeline.generate(seed=11, count=1).images[0]
+    end = face_pipeline.generate(seed=99, count=1).images[0]
+    assert np.abs(pixels(morph.images[0]) - pixels(start)).max() <= 2
+    assert np.abs(pixels(morph.images[-1]) - pixels(end)).max() <= 2
+    jump = np.abs(pixels(start) - pixels(end)).mean()
+    steps = [np.abs(pixels(a) - pixels(b)).mean() for a, b in zip(morph.images, morph.images[1:], strict=False)]
+    assert max(steps) < jump
 
 
 def test_seed_wraps_at_the_top_of_the_range(face_pipeline):
@@ -112,9 +164,10 @@ def test_seed_wraps_at_the_top_of_the_range(face_pipeline):
         ({"seed": None}, "Seed"),
         ({"seed": 1, "count": 0}, "Number of faces"),
         ({"seed": 1, "count": 1000}, "Number of faces"),
-        ({"seed": 1, "psi": float("nan")}, "finite"),
-        ({"seed": 1, "psi": float("inf")}, "finite"),
-        ({"seed": 1, "psi": "abc"}, "Truncation"),
+        ({"seed": 1, "temperature": float("nan")}, "finite"),
+        ({"seed": 1, "temperature": float("inf")}, "finite"),
+        ({"seed": 1, "temperature": "abc"}, "Temperature"),
+        ({"seed": 1, "temperature": 5}, "Temperature"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(face_pipeline, kwargs, message):
@@ -122,48 +175,56 @@ def test_bad_inputs_raise_clear_errors(face_pipeline, kwargs, message):
         face_pipeline.generate(**kwargs)
 
 
-def test_morph_rejects_bad_frames(face_pipeline):
+def test_morph_and_variations_reject_bad_values(face_pipeline):
     with pytest.raises(InvalidInput, match="Frames"):
         face_pipeline.morph(1, 2, frames=1000)
+    with pytest.raises(InvalidInput, match="Variation"):
+        face_pipeline.variations(1, 4, amount=2.0)
 
 
 def test_png_carries_parameters(face_pipeline, tmp_path):
-    faces = face_pipeline.generate(seed=5, count=1)
-    path = save_png(faces.images[0], tmp_path / "face.png", faces.params)
+    faces = face_pipeline.generate(seed=5, count=1, temperature=0.7)
+    path = save_png(faces.images[0], tmp_path / "face.png", {**faces.params, "face": faces.faces[0]})
     params = read_png_parameters(path)
-    assert params["seed"] == 5 and params["psi"] == 0.7 and params["model"] == "gen_app/faces"
+    assert params["seed"] == 5 and params["temperature"] == 0.7 and params["model"] == "gen_app/faces"
+    assert params["face"]["face"]["hair"]["id"] == faces.faces[0]["face"]["hair"]["id"]
 
 
-def test_strict_loading_rejects_a_missing_tensor(tmp_path):
-    broken = tmp_path / "faces"
-    shutil.copytree(CHECKPOINTS / "faces", broken)
+def test_codec_round_trip(face_pipeline):
+    codec = face_pipeline.codec
+    for record in face_pipeline.generate(seed=40, count=4).faces:
+        categorical, continuous = codec.encode(record)
+        again = codec.decode(categorical, continuous)
+        assert again == record
+        tokens = codec.tokens(categorical, continuous)
+        assert len(tokens) == len(codec.token_sizes)
+        assert all(0 <= t < size for t, size in zip(tokens, codec.token_sizes, strict=True))
+    assert FaceCodec.bin_value(0, 0.0) == -1 and FaceCodec.bin_value(CONTINUOUS_BINS - 1, 1.0) == 1
+
+
+def test_prior_and_renderer_must_share_a_vocabulary(face_pipeline):
+    other = FacePrior([2] * len(face_pipeline.codec.token_sizes), n_layer=1, n_embd=16, n_head=2)
+    with pytest.raises(ValueError, match="vocabularies"):
+        FacePipeline(face_pipeline.renderer, other)
+
+
+def test_prior_samples_only_allowed_values(face_pipeline):
+    prior = face_pipeline.prior
+    field = CATEGORICAL_FIELDS.index("hair.id")
+    allowed = torch.zeros(prior.token_sizes[field], dtype=torch.bool)
+    allowed[[1, 3]] = True
+    tokens = prior.sample([torch.Generator().manual_seed(s) for s in range(20)], 1.0, {field: allowed})
+    assert set(tokens[:, field].tolist()) <= {1, 3}
+
+
+@pytest.mark.parametrize(
+    "folder, cls, tensor", [("faces", FaceRenderer, "to_rgb.0.weight"), ("faces-prior", FacePrior, "head.weight")]
+)
+def test_strict_loading_rejects_a_missing_tensor(tmp_path, folder, cls, tensor):
+    broken = tmp_path / folder
+    shutil.copytree(CHECKPOINTS / folder, broken)
     weights = load_file(broken / "model.safetensors")
-    weights.pop("to_rgb.weight")
+    weights.pop(tensor)
     save_file(weights, broken / "model.safetensors")
-    with pytest.raises(RuntimeError, match="to_rgb.weight"):
-        FaceGenerator.from_pretrained(broken, strict=True)
-
-
-def test_pipeline_runs_on_an_unconditional_random_model():
-    model = FaceGenerator(resolution=16, channels=[32, 16, 8]).eval()
-    pipe = FacePipeline(model, origin="test")
-    faces = pipe.generate(seed=3, count=2)
-    assert len(faces.images) == 2 and faces.images[0].size == (256, 256) and pipe.attributes == {}
-
-
-def test_shipped_faces_are_varied(face_pipeline):
-    # A collapsed GAN draws (nearly) one face for every seed; the shipped one must not.
-    faces = face_pipeline.generate(seed=1000, count=16, psi=1.0).images
-    arrays = np.stack([pixels(image.resize((64, 64))) for image in faces]).astype(np.float32)
-    pairwise = np.abs(arrays[:, None] - arrays[None, :]).mean(axis=(2, 3, 4))
-    pairs = pairwise[np.triu_indices(16, 1)]
-    assert np.median(pairs) > 10 and pairs.min() > 2  # a collapsed generator scores below 0.1
-
-
-def test_fixing_an_attribute_changes_the_face_where_it_should(face_pipeline):
-    # Same seeds, glasses fixed on vs off: the eye band changes more than the chin.
-    on = face_pipeline.generate(seed=10, count=8, psi=0.7, attributes={"glasses": "glasses"}).images
-    off = face_pipeline.generate(seed=10, count=8, psi=0.7, attributes={"glasses": "none"}).images
-    diff = np.mean([np.abs(pixels(a) - pixels(b)) for a, b in zip(on, off, strict=True)], axis=(0, 3))
-    eyes, chin = diff[100:140].mean(), diff[210:250].mean()
-    assert eyes > 2 * chin and eyes > 5
+    with pytest.raises(RuntimeError, match=tensor.replace(".", r"\.")):
+        cls.from_pretrained(broken, strict=True)

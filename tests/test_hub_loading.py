@@ -51,13 +51,14 @@ def test_unreachable_hub_falls_back_to_checkpoints_with_a_warning(hf_home):
     assert "WARNING" in result.stderr and "using checkpoints/faces" in result.stderr
 
 
-@pytest.mark.slow
-def test_server_down_falls_back_after_retries(hf_home):
+def test_server_down_falls_back_without_retries(hf_home):
+    """One probe, refused, and the local checkpoint at once: no client retries with back-off (they took 30 s)."""
     with HubServer({}) as hub:
         url = hub.url  # the port is closed once the server stops
     result = load_in_subprocess({"HF_ENDPOINT": url, "HF_HOME": hf_home})
     assert result.returncode == 0, result.stderr
     assert "unreachable" in result.stdout and "using checkpoints/faces" in result.stderr
+    assert "Retrying in" not in result.stderr
 
 
 def test_repo_configuration(monkeypatch):
@@ -72,7 +73,7 @@ def test_repo_configuration(monkeypatch):
 def test_text_model_and_its_tokenizer_come_from_the_hub(hf_home):
     """A model with an extra file (tokenizer.json), and a task id with a dash in its variable name."""
     load = (
-        "from gen_app.text.pipeline import TextPipeline, SamplingSettings;"
+        "from gen_app.sampling import SamplingSettings; from gen_app.text.pipeline import TextPipeline;"
         "from gen_app.sr.pipeline import SRPipeline;"
         "pipe = TextPipeline.load(); print('TEXT', pipe.origin, len(pipe.generate('A', SamplingSettings(5))) > 0);"
         "print('SR', SRPipeline.load().origins[4])"
@@ -111,3 +112,52 @@ def test_audio_models_come_from_the_hub(hf_home):
         assert any(r.startswith("GET /gen-app/melody-test/resolve/main/tokenizer.json") for r in hub.requests)
     assert result.returncode == 0, result.stderr
     assert "AUDIO hf.co/gen-app/synth-test@main hf.co/gen-app/melody-test@main True" in result.stdout
+
+
+HUB_CARD = """---
+license: apache-2.0
+---
+# A text model published on the Hub
+
+## Summary
+HUB-CARD-LINE: the weights of this repo, described by the card that came with them.
+"""
+BUILD_TEXT_TAB = """
+import json
+import gradio as gr
+from gen_app.loading import checkpoint_dir
+from gen_app.text.tab import TAB
+from gen_app.ui import NO_CARD, model_card_summary
+
+with gr.Blocks() as demo:
+    TAB.build()
+page = json.dumps(demo.config)
+print("HUB CARD", "HUB-CARD-LINE" in page, "hf.co/gen-app/text-card@main" in page)
+print("LOCAL CARD", "trained from scratch in this repository" in page)
+folder, origin = checkpoint_dir("sr-x2")
+print("NO CARD", origin, sorted(p.name for p in folder.iterdir()), model_card_summary(folder / "README.md") == NO_CARD)
+"""
+
+
+def test_about_panel_shows_the_card_downloaded_with_hub_weights(hf_home, tmp_path):
+    """The text tab, its weights from a Hub repo, shows that repo's card, not checkpoints/text/README.md; a repo
+    without a card still loads (and its panel says there is no card)."""
+    with_card, without_card = tmp_path / "with-card", tmp_path / "without-card"
+    for folder, task, names in [
+        (with_card, "text", ("config.json", "model.safetensors", "tokenizer.json")),
+        (without_card, "sr-x2", ("config.json", "model.safetensors")),
+    ]:
+        folder.mkdir()
+        for name in names:
+            (folder / name).symlink_to(CHECKPOINTS / task / name)
+    (with_card / "README.md").write_text(HUB_CARD, encoding="utf-8")
+    env = {**os.environ, "GEN_APP_TEXT_REPO": "gen-app/text-card", "GEN_APP_SR_X2_REPO": "gen-app/no-card"}
+    with HubServer({"gen-app/text-card": with_card, "gen-app/no-card": without_card}) as hub:
+        env |= {"HF_ENDPOINT": hub.url, "HF_HOME": hf_home}
+        result = subprocess.run(
+            [sys.executable, "-c", BUILD_TEXT_TAB], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert any(r.startswith("GET /gen-app/text-card/resolve/main/README.md") for r in hub.requests)
+    assert result.returncode == 0, result.stderr
+    assert "HUB CARD True True" in result.stdout and "LOCAL CARD False" in result.stdout
+    assert "NO CARD hf.co/gen-app/no-card@main ['config.json', 'model.safetensors'] True" in result.stdout

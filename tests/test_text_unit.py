@@ -3,9 +3,10 @@
 import pytest
 import torch
 
+from gen_app.gpt import GPT, KVCache
 from gen_app.limits import InvalidInput
-from gen_app.text.model import GPT, KVCache
-from gen_app.text.pipeline import SamplingSettings, TextPipeline
+from gen_app.sampling import SamplingSettings
+from gen_app.text.pipeline import TextPipeline
 from gen_app.text.tokenizer import CharTokenizer
 
 TEXT = "FIRST WITCH:\nWhen shall we three meet again\nIn thunder, lightning, or in rain?\n"

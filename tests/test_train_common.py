@@ -16,9 +16,6 @@ from train.common import (
     stage_chain,
 )
 
-# The old face scripts stay as they are until the face model is replaced (they still run as scripts).
-LEGACY = {"train/train_faces.py", "train/faces_card.py", "train/build_faces_data.py", "bench/faces.py"}
-
 
 def python_files(folder: str) -> list[Path]:
     return [p for p in sorted((ROOT / folder).rglob("*.py")) if "node_modules" not in p.parts]
@@ -37,11 +34,7 @@ def imported_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(("folder", "forbidden"), [("train", "bench"), ("bench", "train")])
 def test_imports_run_one_way(folder, forbidden):
-    offenders = [
-        p.relative_to(ROOT).as_posix()
-        for p in python_files(folder)
-        if p.relative_to(ROOT).as_posix() not in LEGACY and forbidden in imported_packages(p)
-    ]
+    offenders = [p.relative_to(ROOT).as_posix() for p in python_files(folder) if forbidden in imported_packages(p)]
     assert not offenders, f"{folder}/ must not import {forbidden}/: {offenders}"
 
 
@@ -49,7 +42,7 @@ def test_no_import_path_set_up():
     offenders = [
         p.relative_to(ROOT).as_posix()
         for p in python_files("train") + python_files("bench")
-        if p.relative_to(ROOT).as_posix() not in LEGACY and "sys.path" in p.read_text()
+        if "sys.path" in p.read_text()
     ]
     assert not offenders
 

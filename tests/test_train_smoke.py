@@ -1,4 +1,5 @@
-"""Training smoke tests: the real scripts, a few steps on a handful of faces, then the app loads the result."""
+"""Training smoke tests of the face models: the real scripts, a few steps on a handful of rendered faces, resume,
+two processes, then the app's pipeline loads the result."""
 
 import json
 import os
@@ -8,68 +9,79 @@ from pathlib import Path
 
 import pytest
 
-from gen_app.faces.model import FaceGenerator
 from gen_app.faces.pipeline import FacePipeline
+from gen_app.faces.prior import FacePrior
+from gen_app.faces.renderer import FaceRenderer
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.train
-TINY = ["--resolution", "16", "--channels", "32,16,8", "--d-channels", "16,32", "--batch", "8", "--steps", "3"]
+TINY_RENDERER = ["--resolution", "16", "--channels", "16", "--convs-per-block", "1", "--w-dim", "32", "--batch", "4"]
+TINY_PRIOR = ["--layers", "1", "--heads", "2", "--embd", "16", "--batch", "16"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
 def tiny_faces(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("faces_data")
-    cmd = [sys.executable, "train/build_faces_data.py", "--out", str(out), "--sets", "train", "--count", "24"]
-    subprocess.run(cmd + ["--size", "32"], cwd=ROOT, check=True, timeout=300)
+    cmd = [sys.executable, "-m", "train.faces.data", "--out", str(out), "--count", "24", "--size", "32"]
+    subprocess.run(cmd, cwd=ROOT, check=True, timeout=300)
     meta = json.loads((out / "train.json").read_text())
     assert meta["count"] == 24 and (out / "train.rgb").stat().st_size == 24 * 32 * 32 * 3
-    return out / "train.rgb"
+    assert len((out / "heldout.jsonl").read_text().splitlines()) == 24
+    return out
 
 
-def run_training(launcher: list[str], data: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "checkpoint"
-    args = ["--data", str(data), "--run-dir", str(tmp_path / "run"), "--out", str(out), "--sample-every", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def run(module: str, args: list[str], launcher: list[str] | None = None) -> str:
     result = subprocess.run(
-        [*launcher, "train/train_faces.py", *TINY, *args],
+        [*(launcher or [sys.executable]), "-m", module, *args],
         cwd=ROOT,
-        env=env,
+        env=ENV,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+def train_renderer(data: Path, tmp_path: Path, steps: int, launcher: list[str] | None = None) -> str:
+    args = ["--data", str(data / "train.rgb"), "--heldout", str(data / "heldout.rgb"), "--steps", str(steps)]
+    args += ["--eval-every", "2", "--save-every", "2", "--run-dir", str(tmp_path / "run"), "--out", str(tmp_path / "r")]
+    return run("train.faces.train_renderer", [*TINY_RENDERER, *args], launcher)
+
+
+def train_prior(data: Path, tmp_path: Path, steps: int) -> str:
+    args = ["--data", str(data / "train.jsonl"), "--heldout", str(data / "heldout.jsonl"), "--steps", str(steps)]
+    args += ["--renderer", str(tmp_path / "r"), "--run-dir", str(tmp_path / "prior-run"), "--out", str(tmp_path / "p")]
+    return run("train.faces.train_prior", [*TINY_PRIOR, "--eval-every", "2", "--save-every", "2", *args])
+
+
+def test_both_stages_train_and_the_app_loads_them(tiny_faces, tmp_path):
+    train_renderer(tiny_faces, tmp_path, 3)
     assert (tmp_path / "run" / "state.pt").exists() and list((tmp_path / "run" / "samples").glob("*.png"))
-    return out
+    record = json.loads((tmp_path / "r" / "training.json").read_text())
+    assert record["steps_done"] == 3 and record["history"][-1]["psnr"] > 0
+    train_prior(tiny_faces, tmp_path, 4)
+    prior_record = json.loads((tmp_path / "p" / "training.json").read_text())
+    assert prior_record["heldout_nats_per_face"] > 0 and prior_record["baseline_nats_per_face"] > 0
+    renderer = FaceRenderer.from_pretrained(tmp_path / "r", strict=True).eval()
+    prior = FacePrior.from_pretrained(tmp_path / "p", strict=True).eval()
+    faces = FacePipeline(renderer, prior).generate(seed=1, count=2)
+    assert len(faces.images) == 2 and faces.images[0].size == (256, 256)
 
 
-def assert_app_loads(checkpoint: Path) -> None:
-    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in checkpoint.iterdir()}
-    model = FaceGenerator.from_pretrained(checkpoint, strict=True)
-    faces = FacePipeline(model.eval(), origin=str(checkpoint)).generate(seed=1, count=2)
-    assert len(faces.images) == 2
+def test_renderer_and_prior_resume_from_their_state(tiny_faces, tmp_path):
+    train_renderer(tiny_faces, tmp_path, 2)
+    out = train_renderer(tiny_faces, tmp_path, 4)
+    assert "resumed from" in out and "at step 2" in out
+    assert json.loads((tmp_path / "r" / "training.json").read_text())["steps_done"] == 4
+    train_prior(tiny_faces, tmp_path, 2)
+    out = train_prior(tiny_faces, tmp_path, 4)
+    assert "resumed from" in out and "at step 2" in out
 
 
-def test_single_process_training_writes_a_loadable_checkpoint(tiny_faces, tmp_path):
-    checkpoint = run_training([sys.executable], tiny_faces, tmp_path)
-    assert_app_loads(checkpoint)
-    record = json.loads((checkpoint / "training.json").read_text())
-    assert record["steps"] == 3 and record["processes"] == 1
-
-
-def test_training_resumes_from_its_state(tiny_faces, tmp_path):
-    run_training([sys.executable], tiny_faces, tmp_path)
-    out = tmp_path / "checkpoint"
-    cmd = [sys.executable, "train/train_faces.py", *TINY[:-1], "5", "--data", str(tiny_faces)]
-    cmd += ["--run-dir", str(tmp_path / "run"), "--out", str(out)]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "resumed from" in result.stdout and "at step 3" in result.stdout
-    assert json.loads((out / "training.json").read_text())["steps"] == 5
-
-
-def test_torchrun_two_processes_gloo(tiny_faces, tmp_path):
+def test_renderer_trains_with_torchrun_two_processes_gloo(tiny_faces, tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    checkpoint = run_training(launcher, tiny_faces, tmp_path)
-    assert json.loads((checkpoint / "training.json").read_text())["processes"] == 2
-    assert_app_loads(checkpoint)
+    train_renderer(tiny_faces, tmp_path, 2, launcher)
+    assert json.loads((tmp_path / "r" / "training.json").read_text())["processes"] == 2
+    FaceRenderer.from_pretrained(tmp_path / "r", strict=True)

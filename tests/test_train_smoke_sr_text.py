@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from gen_app.gpt import GPT
+from gen_app.sampling import SamplingSettings
 from gen_app.sr.model import SRNet
 from gen_app.sr.pipeline import SRPipeline
-from gen_app.text.model import GPT
-from gen_app.text.pipeline import SamplingSettings, TextPipeline
+from gen_app.text.pipeline import TextPipeline
 from gen_app.text.tokenizer import load_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent

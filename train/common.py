@@ -42,6 +42,7 @@ MOVED_SCRIPTS = {
     "train/build_melody_data.py": "train.melody.data",
     "train/train_melody.py": "train.melody.train",
     "train/melody_card.py": "train.melody.card",
+    "train/build_faces_data.py": "train.faces.data",
 }
 
 

@@ -29,16 +29,21 @@ from gen_app.audio.score import Envelope, Melody, Note, curves, fit_range, read_
 from gen_app.audio.synth import NeuralSynth
 from gen_app.device import cpu_threads
 from gen_app.limits import InvalidInput, check_float, check_int
-from gen_app.loading import load_model
+from gen_app.loading import CHECKPOINTS, load_model
+from gen_app.sampling import LanguageModel, SamplingSettings
 from gen_app.seeding import MAX_SEED
-from gen_app.text.pipeline import SamplingSettings, TextPipeline
 
 METRES = ("2/4", "3/4", "4/4", "6/8", "9/8", "3/8")  # the commonest in the training tunes
 KEYS = ("G", "D", "A", "C", "F", "Bb", "E", "Eb", "Em", "Am", "Dm", "Gm")
-MAX_BARS = 64
 MAX_TUNE_CHARS = 2_000
 HEADER_CHARS = 40  # the model writes its M: and L: lines within this many characters
-MIN_TEMPO, MAX_TEMPO = 40, 240
+# What the pipeline accepts, as (lowest, highest); the audio tab's controls offer exactly these.
+BARS_RANGE = (4, 64)  # a composed tune's length, at most
+TEMPERATURE_RANGE = (0.1, 1.5)  # the composer's
+TEMPO_RANGE = (40, 240)  # quarter notes per minute
+MORPH_RANGE = (0.0, 1.0)  # 0: the first instrument, 1: the second
+ROOM_RANGE = (0.0, 1.0)  # 0: dry, 1: a large hall
+OCTAVE_SHIFT_RANGE = (-3, 3)  # for a recorded clip
 
 MAX_CLIP_SECONDS = 30.0
 MIN_CLIP_SECONDS = 0.5
@@ -96,20 +101,28 @@ def header_prompt(metre: str | None, key: str | None) -> str:
 
 
 class AudioPipeline:
-    def __init__(self, synth: NeuralSynth, melody: TextPipeline, origins: dict[str, str] | None = None):
+    def __init__(
+        self,
+        synth: NeuralSynth,
+        melody: LanguageModel,
+        origins: dict[str, str] | None = None,
+        synth_folder: Path = CHECKPOINTS / "synth",
+    ):
         self.synth = synth
         self.melody = melody
-        self.origins = origins or {"synth": "checkpoints/synth", "melody": "checkpoints/melody"}
+        self.origins = origins or {"synth": "checkpoints/synth", "melody": melody.origin}
+        # Where each model's weights were read from, with its model card (README.md).
+        self.folders = {"synth": Path(synth_folder), "melody": melody.folder}
         self.device = next(synth.parameters()).device
         self.instruments = [BY_NAME[name] for name in synth.instruments]
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> AudioPipeline:
-        synth, synth_origin, _ = load_model(NeuralSynth, "synth", device)
-        melody = TextPipeline.load(device, task="melody")
+        synth, synth_origin, synth_folder = load_model(NeuralSynth, "synth", device)
+        melody = LanguageModel.load("melody", device)
         import music21  # noqa: F401 - imported now (about a second) so the first tune plays without the wait
 
-        return cls(synth, melody, {"synth": synth_origin, "melody": melody.origin})
+        return cls(synth, melody, {"synth": synth_origin, "melody": melody.origin}, synth_folder)
 
     # ---- composing -------------------------------------------------------------------------------------------
 
@@ -125,10 +138,10 @@ class AudioPipeline:
         line) or it has `bars` bar lines. A chosen key is written into the K: line when the model reaches it."""
         settings = SamplingSettings(
             max_new_tokens=MAX_TUNE_CHARS,
-            temperature=check_float("Temperature", temperature, 0.05, 2.0),
+            temperature=check_float("Temperature", temperature, *TEMPERATURE_RANGE),
             seed=check_int("Seed", seed, 0, MAX_SEED),
         ).validated()
-        bars = check_int("Bars", bars, 1, MAX_BARS)
+        bars = check_int("Bars", bars, *BARS_RANGE)
         text = header_prompt(metre or None, key or None)
         if key:  # the model writes what comes before the K: line (metre, note length), then the key is fixed
             grown = ""
@@ -178,8 +191,8 @@ class AudioPipeline:
                 raise InvalidInput(f"Instrument must be one of {', '.join(names)}, got {name!r}.")
         if not voice.instrument:
             raise InvalidInput(f"Choose an instrument: {', '.join(names)}.")
-        morph = check_float("Morph", voice.morph, 0.0, 1.0) if voice.morph_to else 0.0
-        check_float("Room", voice.room, 0.0, 1.0)
+        morph = check_float("Morph", voice.morph, *MORPH_RANGE) if voice.morph_to else 0.0
+        check_float("Room", voice.room, *ROOM_RANGE)
         weights = torch.zeros(1, len(names))
         weights[0, names.index(voice.instrument)] += 1 - morph
         if voice.morph_to:
@@ -231,7 +244,7 @@ class AudioPipeline:
         return Played(self.synthesize(f0, loud, weights, voice.room), f0, loud, notes, notices)
 
     def play_abc(self, text: str, tempo: float, voice: Voice) -> Played:
-        tempo = check_float("Tempo", tempo, MIN_TEMPO, MAX_TEMPO)
+        tempo = check_float("Tempo", tempo, *TEMPO_RANGE)
         return self.play_notes(read_abc(text, tempo), voice)
 
     def play_midi(self, path: str | Path | None, voice: Voice) -> Played:
@@ -304,7 +317,7 @@ class AudioPipeline:
             octave_shift = round(((instrument.low + instrument.high) / 2 - median) / 12)
             if octave_shift:
                 notices.append(f"Moved {octaves(octave_shift)} to suit the {instrument.label.lower()}.")
-        octave_shift = check_int("Octave shift", octave_shift, -3, 3)
+        octave_shift = check_int("Octave shift", octave_shift, *OCTAVE_SHIFT_RANGE)
         f0 = f0 * 2.0**octave_shift
         # Loudness: the clip's sung notes moved to the instrument's usual level (the network knows no other), and
         # unvoiced frames (breaths, consonants) made quieter.

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gen_app.audio.features import HOP, MIN_DB, SAMPLE_RATE, midi_to_hz
-from gen_app.limits import InvalidInput
+from gen_app.limits import InvalidInput, check_text
 
 MAX_ABC_CHARS = 3_000  # music21's ABC parser takes quadratic time: ~7 s at this length here; a long reel is ~1,000
 MAX_MIDI_BYTES = 2_000_000
@@ -141,6 +141,7 @@ def read_abc(text: str, tempo: float) -> Melody:
     """The notes of an ABC tune (the first one, if there are several) at `tempo` quarter notes per minute."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("The ABC box is empty: write or generate a tune first.")
+    check_text("The ABC text", text)
     if len(text) > MAX_ABC_CHARS:
         raise InvalidInput(
             f"The ABC text is {len(text):,} characters; the limit is {MAX_ABC_CHARS:,} "
@@ -227,6 +228,11 @@ def finish(notes: list[Note], notices: list[str], what: str) -> Melody:
     notes = [Note(n.start - start, n.length, n.pitch, n.velocity) for n in notes]  # no leading silence
     if notes[-1].end > MAX_SECONDS or len(notes) > MAX_NOTES:
         kept = [n for n in notes if n.end <= MAX_SECONDS][:MAX_NOTES]
+        if not kept:  # its first note alone outlasts the limit
+            raise InvalidInput(
+                f"The {what}'s first note lasts {notes[0].length:,.0f} s; the limit is {MAX_SECONDS:.0f} s of music. "
+                "Shorten it."
+            )
         notices.append(f"The {what} is long: playing its first {kept[-1].end:.0f} s ({len(kept)} notes).")
         notes = kept
     return Melody(notes, notices)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import gradio as gr
-import soundfile
 
-from gen_app.audio.features import SAMPLE_RATE
+from gen_app.audio.downloads import voice_settings, write_downloads
 from gen_app.audio.pictures import piano_roll
-from gen_app.audio.pipeline import KEYS, MAX_BARS, MAX_CLIP_SECONDS, MAX_TEMPO, METRES, MIN_TEMPO, AudioPipeline, Voice
-from gen_app.audio.score import abc_document, midi_bytes
+from gen_app.audio.pipeline import (
+    BARS_RANGE,
+    KEYS,
+    MAX_CLIP_SECONDS,
+    METRES,
+    MORPH_RANGE,
+    OCTAVE_SHIFT_RANGE,
+    ROOM_RANGE,
+    TEMPERATURE_RANGE,
+    TEMPO_RANGE,
+    AudioPipeline,
+    Voice,
+)
 from gen_app.gpu import on_gpu
-from gen_app.loading import CHECKPOINTS
-from gen_app.outputs import new_output_path
 from gen_app.seeding import random_seed
 from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
 from gen_app.uploads import AudioUpload, FileUpload
@@ -30,16 +37,7 @@ The picture shows the notes (bars) and the pitch the instrument followed (line).
 
 ANY = "(any)"
 NONE = "(none)"
-
-
-def write_wav(audio, path: Path, params: dict) -> Path:
-    """16-bit WAV with the settings in its comment (RIFF INFO), readable with soundfile or any tag editor."""
-    with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as file:
-        file.title = "gen_app audio"
-        file.software = "gen_app"
-        file.comment = json.dumps(params)
-        file.write(audio)
-    return path
+OCTAVES = ["auto", *(str(shift) for shift in range(OCTAVE_SHIFT_RANGE[0], OCTAVE_SHIFT_RANGE[1] + 1))]
 
 
 def build() -> None:
@@ -50,24 +48,15 @@ def build() -> None:
         """(audio file, picture, summary, downloads) for a performance."""
         for notice in played.notices:
             gr.Warning(notice)
-        wav = write_wav(played.audio, new_output_path(stem, ".wav"), params)
-        files = [str(wav)]
-        if played.notes:
-            midi = new_output_path(stem, ".mid")
-            midi.write_bytes(midi_bytes(played.notes, pipe.leading_instrument(voice).program))
-            files.append(str(midi))
-        if abc:
-            abc_path = new_output_path(stem, ".abc")
-            abc_path.write_text(abc_document(abc, title or "Untitled", params["tempo"]), encoding="utf-8")
-            files.append(str(abc_path))
+        program = pipe.leading_instrument(voice).program  # the MIDI file's instrument
+        files = [str(f) for f in write_downloads(played, stem, params, program, abc, title)]
         summary = f"**{pipe.describe(voice)}**: {played.seconds:.1f} s of audio."
-        return str(wav), piano_roll(played.f0_hz, played.loudness_db, played.notes), summary, files
+        return files[0], piano_roll(played.f0_hz, played.loudness_db, played.notes), summary, files
 
     def voice_of(instrument, morph_to, morph, room) -> tuple[Voice, dict]:
         morph_to = None if morph_to in (None, "", NONE) else morph_to
         voice = Voice(instrument, morph_to, morph if morph_to else 0.0, room)
-        params = {"model": "gen_app synth", "instrument": instrument, "morph_to": morph_to, "morph": voice.morph}
-        return voice, params | {"room": room}
+        return voice, voice_settings(voice)
 
     @on_gpu
     @user_errors
@@ -110,8 +99,8 @@ def build() -> None:
             instrument = gr.Dropdown(instrument_choices, value="violin", label="Instrument")
             with gr.Row():
                 morph_to = gr.Dropdown([NONE, *instrument_choices], value=NONE, label="Morph towards", min_width=120)
-                morph = gr.Slider(0, 1, value=0.5, step=0.05, label="Morph", info="0 = first, 1 = second")
-            room = gr.Slider(0, 1, value=0.3, step=0.05, label="Room", info="0 = dry, 1 = a large hall")
+                morph = gr.Slider(*MORPH_RANGE, value=0.5, step=0.05, label="Morph", info="0 = first, 1 = second")
+            room = gr.Slider(*ROOM_RANGE, value=0.3, step=0.05, label="Room", info="0 = dry, 1 = a large hall")
             with gr.Tabs(overflow_behavior="wrap"):
                 with gr.Tab("Compose", id="audio-compose"):
                     with gr.Row():
@@ -120,9 +109,11 @@ def build() -> None:
                     with gr.Row():
                         metre = gr.Dropdown([ANY, *METRES], value=ANY, label="Metre", min_width=110)
                         key = gr.Dropdown([ANY, *KEYS], value=ANY, label="Key", min_width=110)
-                    bars = gr.Slider(4, MAX_BARS, value=16, step=1, label="Bars (at most)")
-                    temperature = gr.Slider(0.1, 1.5, value=0.8, step=0.05, label="Temperature", info="higher: bolder")
-                    tempo = gr.Slider(MIN_TEMPO, MAX_TEMPO, value=120, step=5, label="Tempo (quarter notes per minute)")
+                    bars = gr.Slider(*BARS_RANGE, value=16, step=1, label="Bars (at most)")
+                    temperature = gr.Slider(
+                        *TEMPERATURE_RANGE, value=0.8, step=0.05, label="Temperature", info="higher: bolder"
+                    )
+                    tempo = gr.Slider(*TEMPO_RANGE, value=120, step=5, label="Tempo (quarter notes per minute)")
                     compose_button = gr.Button("Compose and play", variant="primary")
                     abc = gr.Textbox(
                         label="Tune (ABC notation: edit it and press Play)",
@@ -145,7 +136,7 @@ def build() -> None:
                         type="filepath",
                     )
                     octave = gr.Dropdown(
-                        ["auto", "-2", "-1", "0", "1", "2"],
+                        OCTAVES,
                         value="auto",
                         label="Octave shift",
                         info="auto: move into the instrument's range",
@@ -160,10 +151,7 @@ def build() -> None:
             picture = gr.Image(label="Notes and pitch followed", type="pil", format="png", interactive=False)
             summary = gr.Markdown()
             downloads = gr.File(label="Downloads (WAV with its settings, MIDI, ABC)", file_count="multiple")
-    about_panel(
-        [CHECKPOINTS / "synth" / "README.md", CHECKPOINTS / "melody" / "README.md"],
-        [pipe.origins["synth"], pipe.origins["melody"]],
-    )
+    about_panel([pipe.folders["synth"], pipe.folders["melody"]], [pipe.origins["synth"], pipe.origins["melody"]])
 
     voice_inputs = [instrument, morph_to, morph, room]
     results = [audio, picture, summary, downloads]

@@ -1,4 +1,4 @@
-"""The rendered facesjs sets (train/build_faces_data.py) as tensors: images at a chosen resolution and the
+"""The rendered facesjs sets (python -m train.faces.data) as tensors: images at a chosen resolution and the
 codec's inputs. Training and the bench both read the data through these functions, so both see exactly the
 same downscaling; each full set's downscaled copy is cached beside the data so later runs start in seconds."""
 

@@ -2,27 +2,50 @@
 
 from gen_app.faces.pipeline import FacePipeline
 pipe = FacePipeline.load()
-faces = pipe.generate(seed=42, count=4, psi=0.7)
+faces = pipe.generate(seed=42, count=4, temperature=0.8)
+
+Two models: the prior (prior.py) draws a face's parameters from a seed, the renderer (renderer.py) draws the
+picture. Attributes and parts restrict the prior's choices; variations keep a face's parameters and redraw
+a few; morphs walk between two faces in the renderer's input embedding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from PIL import Image
 
-from gen_app.faces.model import FaceGenerator
+from gen_app.faces.attributes import ATTRIBUTE_FIELDS, ATTRIBUTES, attribute_class
+from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_FIELDS, FaceCodec
+from gen_app.faces.prior import FacePrior
+from gen_app.faces.renderer import FaceRenderer
 from gen_app.images import tensor_to_pil
 from gen_app.limits import InvalidInput, check_float, check_int
-from gen_app.loading import load_model
-from gen_app.seeding import MAX_SEED, latents, seed_range
+from gen_app.loading import CHECKPOINTS, load_model
+from gen_app.seeding import MAX_SEED, seed_range
 
 MAX_FACES = 16
 MAX_MORPH_FRAMES = 48
-PSI_RANGE = (0.0, 1.5)
-RANDOM = "random"  # the attribute value that leaves the choice to the seed
-DISPLAY_SIZE = 256  # faces are upscaled (Lanczos) from the model's resolution for display and download
+TEMPERATURE_RANGE = (0.0, 1.5)  # 0: every part at its most likely value; 1: the training distribution
+VARIATION_RANGE = (0.05, 1.0)  # the share of a face's parameters that a variation redraws
+RANDOM = "random"  # the attribute or part value that leaves the choice to the seed
+DISPLAY_SIZE = 256  # faces are shown and saved at twice the model's 128 px, pixel for pixel (no blur)
+# The parts a user can choose, by label; each is one facesjs field.
+PARTS = {
+    "hair": "hair.id",
+    "hair colour": "hair.color",
+    "head shape": "head.id",
+    "eyes": "eye.id",
+    "eyebrows": "eyebrow.id",
+    "nose": "nose.id",
+    "mouth": "mouth.id",
+    "glasses style": "glasses.id",
+    "headwear": "accessories.id",
+    "facial hair style": "facialHair.id",
+    "skin colour": "body.color",
+}
 
 
 @dataclass
@@ -30,89 +53,217 @@ class Faces:
     images: list[Image.Image]
     seeds: list[int]
     params: dict = field(default_factory=dict)
+    faces: list[dict] = field(default_factory=list)  # each face's facesjs parameters
+
+
+@dataclass
+class Drawn:
+    """Faces as parameters: per-field indices (N, fields) and continuous values in [-1, 1] (N, fields)."""
+
+    categorical: torch.Tensor
+    continuous: torch.Tensor
 
 
 class FacePipeline:
-    def __init__(self, model: FaceGenerator, origin: str = "checkpoints/faces"):
-        self.model = model
-        self.origin = origin
-        self.device = next(model.parameters()).device
+    def __init__(
+        self,
+        renderer: FaceRenderer,
+        prior: FacePrior,
+        origins: dict[str, str] | None = None,
+        folders: dict[str, Path] | None = None,
+    ):
+        self.renderer, self.prior = renderer, prior
+        # Per model ("faces", "faces-prior"): where its weights came from, and their folder (with its card).
+        self.origins = origins or {"faces": "checkpoints/faces", "faces-prior": "checkpoints/faces-prior"}
+        self.folders = folders or {task: CHECKPOINTS / task for task in self.origins}
+        self.origin = " + ".join(self.origins.values())
+        self.codec = FaceCodec.from_config(renderer.categorical_values, renderer.continuous_ranges)
+        if prior.token_sizes != self.codec.token_sizes:
+            raise ValueError("the face prior and renderer were trained with different parameter vocabularies")
+        self.device = next(renderer.parameters()).device
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> FacePipeline:
-        model, origin, _ = load_model(FaceGenerator, "faces", device)
-        return cls(model, origin)
-
-    def _params(self, attributes: dict[str, int], **values: object) -> dict:
-        """Metadata for outputs: model, weights, settings, and the attributes fixed by name."""
-        fixed = {name: self.attributes[name][i] for name, i in attributes.items()}
-        model = {"model": "gen_app/faces", "weights": self.origin, "resolution": self.model.resolution}
-        return {**model, **values, "attributes": fixed}
-
-    @torch.inference_mode()
-    def _render(self, w: torch.Tensor) -> list[Image.Image]:
-        images = tensor_to_pil(self.model.synthesize(w.to(self.device)))
-        return [image.resize((DISPLAY_SIZE, DISPLAY_SIZE), Image.LANCZOS) for image in images]
+        renderer, origin, folder = load_model(FaceRenderer, "faces", device)
+        # The prior is tiny and samples one field at a time: the CPU is faster for it than any accelerator.
+        prior, prior_origin, prior_folder = load_model(FacePrior, "faces-prior", torch.device("cpu"))
+        origins = {"faces": origin, "faces-prior": prior_origin}
+        return cls(renderer, prior, origins, {"faces": folder, "faces-prior": prior_folder})
 
     @property
     def attributes(self) -> dict[str, list[str]]:
-        """The attributes a user can fix (empty for an unconditional checkpoint), with their classes."""
-        return self.model.attributes
+        """The attributes a user can fix, with their classes."""
+        return {name: list(classes) for name, classes in ATTRIBUTES.items()}
 
-    def _overrides(self, attributes: dict[str, str | None] | None) -> dict[str, int]:
-        """Class indices for the attributes fixed by name; None or "random" leaves one to the seed."""
-        overrides = {}
+    @property
+    def parts(self) -> dict[str, list[str]]:
+        """The parts a user can choose, with their values (facesjs ids and colours)."""
+        return {
+            label: [str(v) for v in self.codec.categorical_values[CATEGORICAL_FIELDS.index(f)]]
+            for label, f in PARTS.items()
+        }
+
+    def _allowed(self, attributes: dict[str, str | None] | None, parts: dict[str, str | None] | None) -> dict:
+        """Per field index, the bool mask of values the user's choices allow (fields left free are absent)."""
+        allowed: dict[int, torch.Tensor] = {}
+
+        def restrict(field_name: str, keep: list[bool], what: str) -> None:
+            f = CATEGORICAL_FIELDS.index(field_name)
+            mask = torch.tensor(keep) & allowed.get(f, torch.ones(len(keep), dtype=torch.bool))
+            if not mask.any():
+                raise InvalidInput(f"No face fits both {what} and the other choices; leave one of them random.")
+            allowed[f] = mask
+
         for name, value in (attributes or {}).items():
             if value in (None, "", RANDOM):
                 continue
-            if name not in self.attributes:
-                raise InvalidInput(f"Unknown attribute {name!r}; this model knows: {', '.join(self.attributes)}.")
-            classes = self.attributes[name]
-            if value not in classes:
-                raise InvalidInput(f"{name} must be one of {', '.join([RANDOM, *classes])}; got {value!r}.")
-            overrides[name] = classes.index(value)
-        return overrides
+            if name not in ATTRIBUTES:
+                raise InvalidInput(f"Unknown attribute {name!r}; this model knows: {', '.join(ATTRIBUTES)}.")
+            if value not in ATTRIBUTES[name]:
+                raise InvalidInput(f"{name} must be one of {', '.join([RANDOM, *ATTRIBUTES[name]])}; got {value!r}.")
+            wanted = ATTRIBUTES[name].index(value)
+            values = self.codec.categorical_values[CATEGORICAL_FIELDS.index(ATTRIBUTE_FIELDS[name])]
+            restrict(ATTRIBUTE_FIELDS[name], [attribute_class(name, v) == wanted for v in values], f"{name} {value}")
+        for label, value in (parts or {}).items():
+            if value in (None, "", RANDOM):
+                continue
+            if label not in PARTS:
+                raise InvalidInput(f"Unknown part {label!r}; the parts are: {', '.join(PARTS)}.")
+            choices = self.parts[label]
+            if value not in choices:
+                raise InvalidInput(
+                    f"{label} must be {RANDOM} or one of the model's {len(choices)} values; got {value!r}."
+                )
+            restrict(PARTS[label], [v == value for v in choices], f"{label} {value}")
+        return allowed
+
+    def _draw(self, seeds: list[int], temperature: float, allowed: dict) -> Drawn:
+        """Each seed's face parameters, from a random stream of its own (so batch position never matters)."""
+        generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        tokens = self.prior.sample(generators, temperature, allowed)
+        return self._from_tokens(tokens, generators, temperature)
+
+    def _from_tokens(self, tokens: torch.Tensor, generators: list[torch.Generator], temperature: float) -> Drawn:
+        n_cat = len(CATEGORICAL_FIELDS)
+        # A continuous value is a point in its bin: the bin's middle at temperature 0, anywhere in it at >= 1.
+        spread = min(1.0, temperature)
+        offsets = torch.stack(
+            [0.5 + spread * (torch.rand(len(CONTINUOUS_FIELDS), generator=g) - 0.5) for g in generators]
+        )
+        continuous = FaceCodec.bin_value(tokens[:, n_cat:].double(), offsets.double()).float()
+        return Drawn(tokens[:, :n_cat].clone(), continuous)
 
     @torch.inference_mode()
-    def _w(self, seeds: list[int], psi: float, overrides: dict[str, int]) -> torch.Tensor:
-        labels = self.model.sample_labels(seeds, overrides)
-        return self.model.map(latents(seeds, self.model.z_dim, self.device), labels, psi)
+    def _render(self, e: torch.Tensor) -> list[Image.Image]:
+        images = tensor_to_pil(self.renderer.render(e.to(self.device)))
+        return [image.resize((DISPLAY_SIZE, DISPLAY_SIZE), Image.NEAREST) for image in images]
 
-    def describe(self, seed: int, overrides: dict[str, int] | None = None) -> dict[str, str]:
-        """The attribute classes a seed's face was drawn with."""
-        labels = self.model.sample_labels([seed], overrides)[0].tolist()
-        return {name: classes[i] for (name, classes), i in zip(self.attributes.items(), labels, strict=True)}
+    def _embed(self, drawn: Drawn) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.renderer.embed(drawn.categorical.to(self.device), drawn.continuous.to(self.device))
+
+    def _records(self, drawn: Drawn) -> list[dict]:
+        return [
+            self.codec.decode(c, x) for c, x in zip(drawn.categorical.tolist(), drawn.continuous.tolist(), strict=True)
+        ]
+
+    @staticmethod
+    def _settings(attributes: dict | None, parts: dict | None) -> dict:
+        chosen = {k: v for k, v in {**(attributes or {}), **(parts or {})}.items() if v not in (None, "", RANDOM)}
+        return {"choices": chosen}
+
+    def _params(self, **values: object) -> dict:
+        """Metadata for outputs: model, weights and settings."""
+        return {"model": "gen_app/faces", "weights": self.origin, "resolution": self.renderer.resolution, **values}
+
+    @torch.inference_mode()
+    def sample(self, seeds: list[int], temperature: float = 1.0) -> torch.Tensor:
+        """Faces for `seeds` at the model's resolution, (N, 3, R, R) in [-1, 1]: what generate() shows, before
+        the display resize (for benchmarks)."""
+        return self.renderer.render(self._embed(self._draw(seeds, temperature, {})).to(self.device)).float()
 
     def generate(
-        self, seed: int, count: int = 1, psi: float = 0.7, attributes: dict[str, str | None] | None = None
+        self,
+        seed: int,
+        count: int = 1,
+        temperature: float = 1.0,
+        attributes: dict[str, str | None] | None = None,
+        parts: dict[str, str | None] | None = None,
     ) -> Faces:
-        """`count` faces for seeds seed, seed+1, ...; psi < 1 trades variety for typical, cleaner faces.
-        `attributes` fixes some attributes by class name (e.g. {"glasses": "glasses"}); the rest are random."""
+        """`count` faces for seeds seed, seed+1, ...; temperature < 1 gives more typical faces. `attributes`
+        fixes attributes by class name (e.g. {"glasses": "glasses"}), `parts` facesjs parts by value."""
         seed = check_int("Seed", seed, 0, MAX_SEED)
         count = check_int("Number of faces", count, 1, MAX_FACES)
-        psi = check_float("Truncation ψ", psi, *PSI_RANGE)
-        overrides = self._overrides(attributes)
+        temperature = check_float("Temperature", temperature, *TEMPERATURE_RANGE)
         seeds = seed_range(seed, count)
-        images = self._render(self._w(seeds, psi, overrides))
-        return Faces(images, seeds, self._params(seed=seed, count=count, psi=psi, attributes=overrides))
+        drawn = self._draw(seeds, temperature, self._allowed(attributes, parts))
+        params = self._params(seed=seed, count=count, temperature=temperature, **self._settings(attributes, parts))
+        return Faces(self._render(self._embed(drawn)), seeds, params, self._records(drawn))
+
+    def variations(
+        self,
+        seed: int,
+        count: int = 8,
+        amount: float = 0.25,
+        temperature: float = 1.0,
+        attributes: dict[str, str | None] | None = None,
+        parts: dict[str, str | None] | None = None,
+    ) -> Faces:
+        """More like seed's face: the first image is that face, each other keeps its parameters but redraws
+        about `amount` of the free ones (conditioned on the rest) and nudges its sizes and angles."""
+        seed = check_int("Seed", seed, 0, MAX_SEED)
+        count = check_int("Number of faces", count, 2, MAX_FACES)
+        amount = check_float("Variation", amount, *VARIATION_RANGE)
+        temperature = check_float("Temperature", temperature, *TEMPERATURE_RANGE)
+        allowed = self._allowed(attributes, parts)
+        base = self._draw([seed], temperature, allowed)
+        base_tokens = torch.tensor(
+            [self.codec.tokens(c, x) for c, x in zip(base.categorical.tolist(), base.continuous.tolist(), strict=True)]
+        )
+        fields = len(self.codec.token_sizes)
+        free = [f for f in range(fields) if f not in allowed]
+        rows = [base]
+        for i in range(1, count):
+            g = torch.Generator().manual_seed(seed * 1_000 + i)  # a stream per variation, apart from the seed's
+            redraw = {f for f in free if torch.rand(1, generator=g).item() < amount}
+            keep = {
+                f: torch.nn.functional.one_hot(base_tokens[0, f], self.codec.token_sizes[f]).bool()
+                for f in range(fields)
+                if f not in redraw
+            }
+            tokens = self.prior.sample([g], temperature, {**keep, **{f: m for f, m in allowed.items() if f in redraw}})
+            drawn = self._from_tokens(tokens, [g], temperature)
+            kept = [f - len(CATEGORICAL_FIELDS) for f in keep if f >= len(CATEGORICAL_FIELDS)]
+            nudge = (torch.rand(len(CONTINUOUS_FIELDS), generator=g) - 0.5) * 0.2 * amount
+            drawn.continuous[0, kept] = (base.continuous[0, kept] + nudge[kept]).clamp(-1, 1)
+            rows.append(drawn)
+        drawn = Drawn(torch.cat([r.categorical for r in rows]), torch.cat([r.continuous for r in rows]))
+        params = self._params(
+            seed=seed, count=count, amount=amount, temperature=temperature, **self._settings(attributes, parts)
+        )
+        return Faces(self._render(self._embed(drawn)), [seed], params, self._records(drawn))
 
     def morph(
         self,
         seed_a: int,
         seed_b: int,
         frames: int = 16,
-        psi: float = 0.7,
+        temperature: float = 1.0,
         attributes: dict[str, str | None] | None = None,
+        parts: dict[str, str | None] | None = None,
     ) -> Faces:
-        """`frames` faces moving from seed_a's face to seed_b's along a straight line in w space."""
+        """`frames` faces moving from seed_a's face to seed_b's along a straight line in the renderer's input
+        embedding."""
         seed_a = check_int("Start seed", seed_a, 0, MAX_SEED)
         seed_b = check_int("End seed", seed_b, 0, MAX_SEED)
         frames = check_int("Frames", frames, 2, MAX_MORPH_FRAMES)
-        psi = check_float("Truncation ψ", psi, *PSI_RANGE)
-        overrides = self._overrides(attributes)
-        w_a, w_b = self._w([seed_a, seed_b], psi, overrides)
+        temperature = check_float("Temperature", temperature, *TEMPERATURE_RANGE)
+        allowed = self._allowed(attributes, parts)
+        e_a, e_b = self._embed(self._draw([seed_a, seed_b], temperature, allowed))
         # torch.lerp is exact at t=0 and t=1, so the end frames are the seeds' own faces.
-        t = torch.linspace(0, 1, frames, device=w_a.device)[:, None]
-        images = self._render(torch.lerp(w_a[None], w_b[None], t))
-        params = self._params(seed_a=seed_a, seed_b=seed_b, frames=frames, psi=psi, attributes=overrides)
+        t = torch.linspace(0, 1, frames, device=e_a.device)[:, None]
+        images = self._render(torch.lerp(e_a[None], e_b[None], t))
+        params = self._params(
+            seed_a=seed_a, seed_b=seed_b, frames=frames, temperature=temperature, **self._settings(attributes, parts)
+        )
         return Faces(images, [seed_a, seed_b], params)

@@ -5,49 +5,80 @@ from __future__ import annotations
 import gradio as gr
 from PIL import Image
 
-from gen_app.faces.pipeline import MAX_FACES, MAX_MORPH_FRAMES, PSI_RANGE, RANDOM, FacePipeline
+from gen_app.faces.pipeline import (
+    MAX_FACES,
+    MAX_MORPH_FRAMES,
+    RANDOM,
+    TEMPERATURE_RANGE,
+    VARIATION_RANGE,
+    FacePipeline,
+)
 from gen_app.gpu import on_gpu
 from gen_app.images import image_grid, save_png
-from gen_app.loading import CHECKPOINTS
 from gen_app.outputs import new_output_path
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
 
-INTRO = """Each seed is one face from a GAN trained here on 30,000 procedurally drawn
-[facesjs](https://github.com/zengm-games/facesjs) cartoon faces. Same seed, same face, on any machine.
-**Truncation ψ** pulls faces towards the average face: lower is cleaner and more typical, higher is more varied.
-**Attributes** fix what you want (say, glasses or long hair) and leave the rest to the seed.
-**Morph** walks smoothly from one seed's face to another's."""
+INTRO = """Each seed is one cartoon face, made in two steps by two small networks trained here on 30,000
+[facesjs](https://github.com/zengm-games/facesjs) faces: a **prior** (a tiny transformer) picks the face's parts —
+hair, eyes, mouth, colours, glasses, hat… — and a **renderer** (a convolutional network) draws them at 128 px.
+Same seed, same face, on any machine. **Temperature** below 1 gives more typical faces (0: the most likely parts).
+**Attributes** and **Parts** fix what you want and leave the rest to the seed. Click a face, then
+**Variations** for more like it, or **Morph** to walk from one face to another."""
 
 
 def build() -> None:
     pipe = FacePipeline.load()
+    attribute_names, part_names = list(pipe.attributes), list(pipe.parts)
 
-    names = list(pipe.attributes)
+    def split(chosen: tuple[str, ...]) -> tuple[dict, dict]:
+        values = list(chosen) + [RANDOM] * (len(attribute_names) + len(part_names) - len(chosen))
+        attributes = dict(zip(attribute_names, values[: len(attribute_names)], strict=True))
+        parts = dict(zip(part_names, values[len(attribute_names) :], strict=True))
+        return attributes, parts
+
+    def gallery_files(faces, captions: list[str], prefix: str, each: list[dict]) -> list[tuple[str, str]]:
+        """PNG files with the settings, the image's own seed or variation, and its facesjs parameters."""
+        return [
+            (str(save_png(image, new_output_path(prefix, ".png"), {**faces.params, **own, "face": face})), caption)
+            for image, face, caption, own in zip(faces.images, faces.faces, captions, each, strict=True)
+        ]
 
     @on_gpu
     @user_errors
-    def generate(seed: float, count: float, psi: float, *chosen: str) -> tuple[list[tuple[str, str]], int]:
-        faces = pipe.generate(seed, count, psi, dict(zip(names, chosen, strict=True)))
-        files = [
-            (str(save_png(image, new_output_path(f"face-{s}", ".png"), {**faces.params, "seed": s})), f"seed {s}")
-            for image, s in zip(faces.images, faces.seeds, strict=True)
-        ]
+    def generate(seed: float, count: float, temperature: float, *chosen: str) -> tuple[list[tuple[str, str]], int]:
+        faces = pipe.generate(seed, count, temperature, *split(chosen))
+        captions, each = [f"seed {s}" for s in faces.seeds], [{"seed": s} for s in faces.seeds]
+        files = gallery_files(faces, captions, "face", each)
         return files, faces.seeds[0]
 
     @on_gpu
     @user_errors
-    def morph(seed_a: float, seed_b: float, frames: float, psi: float, *chosen: str) -> tuple[str, str]:
-        faces = pipe.morph(seed_a, seed_b, frames, psi, dict(zip(names, chosen, strict=True)))
+    def variations(seed: float, count: float, amount: float, temperature: float, *chosen: str) -> list:
+        faces = pipe.variations(seed, count, amount, temperature, *split(chosen))
+        captions = [f"seed {faces.seeds[0]}"] + [f"variation {i}" for i in range(1, len(faces.images))]
+        each = [{"variation": i} for i in range(len(faces.images))]
+        return gallery_files(faces, captions, f"variation-{faces.seeds[0]}", each)
+
+    @on_gpu
+    @user_errors
+    def morph(seed_a: float, seed_b: float, frames: float, temperature: float, *chosen: str) -> tuple[str, str]:
+        faces = pipe.morph(seed_a, seed_b, frames, temperature, *split(chosen))
         gif = new_output_path(f"morph-{faces.seeds[0]}-{faces.seeds[1]}", ".gif")
         loop = faces.images + faces.images[-2:0:-1]  # there and back again
         loop[0].save(gif, save_all=True, append_images=loop[1:], duration=80, loop=0, comment=str(faces.params))
-        strip_images = [image.resize((128, 128), Image.LANCZOS) for image in faces.images]
+        strip_images = [image.resize((128, 128), Image.NEAREST) for image in faces.images]
         strip = save_png(image_grid(strip_images, columns=8), new_output_path("morph-strip", ".png"), faces.params)
         return str(gif), str(strip)
 
     def pick_seed() -> int:
         return random_seed()
+
+    def selected_seed(current: float, event: gr.SelectData) -> float:
+        """The seed of the clicked face (its caption), for Variations and Morph; unchanged for anything else."""
+        caption = (event.value or {}).get("caption") if isinstance(event.value, dict) else None
+        words = str(caption or "").split()
+        return int(words[1]) if len(words) == 2 and words[0] == "seed" and words[1].isdigit() else current
 
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
@@ -57,28 +88,36 @@ def build() -> None:
                 run = gr.Button("Generate", variant="primary", scale=2)
                 lucky = gr.Button("Random seed", scale=1)
             count = gr.Slider(1, MAX_FACES, value=8, step=1, label="Number of faces")
-            psi = gr.Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ", info="0 = the average face")
+            temperature = gr.Slider(
+                *TEMPERATURE_RANGE, value=1.0, step=0.05, label="Temperature", info="0 = the most likely parts"
+            )
             with gr.Accordion("Attributes", open=False):
                 attribute_inputs = [
                     gr.Dropdown([RANDOM, *classes], value=RANDOM, label=name.capitalize(), min_width=120)
                     for name, classes in pipe.attributes.items()
                 ]
+            with gr.Accordion("Parts", open=False):
+                part_inputs = [
+                    gr.Dropdown([RANDOM, *values], value=RANDOM, label=name.capitalize(), min_width=120)
+                    for name, values in pipe.parts.items()
+                ]
             seed_used = gr.Number(label="First seed used", precision=0, interactive=False)
         with gr.Column(scale=2, min_width=300):
             gallery = gr.Gallery(label="Faces", columns=4, height="auto", object_fit="contain", preview=False)
-    inputs = [seed, count, psi, *attribute_inputs]
+    choices = [*attribute_inputs, *part_inputs]
+    inputs = [seed, count, temperature, *choices]
 
-    def example(seed: int, count: int, psi: float, **fixed: str) -> list:
-        return [seed, count, psi, *(fixed.get(name.replace(" ", "_").replace("/", "_"), RANDOM) for name in names)]
+    def example(seed: int, count: int, temperature: float, **fixed: str) -> list:
+        names = attribute_names + part_names
+        return [seed, count, temperature, *(fixed.get(n.replace(" ", "_").replace("/", "_"), RANDOM) for n in names)]
 
     examples = {
         "8 faces": example(42, 8, 1.0),
-        "16 more typical faces (ψ = 0.7)": example(2024, 16, 0.7),
-        "4 clean faces (ψ = 0.3)": example(7, 4, 0.3),
-        "the mean face (ψ = 0)": example(123456, 4, 0.0),
+        "16 more typical faces (temperature 0.7)": example(2024, 16, 0.7),
+        "8 faces with glasses and long hair": example(99, 8, 1.0, glasses="glasses", hair_style="long"),
+        "8 faces with a hat": example(5, 8, 1.0, hat_accessory="accessory", headwear="hat"),
+        "the most likely face (temperature 0)": example(123456, 1, 0.0),
     }
-    if {"glasses", "hair style"} <= set(names):
-        examples["8 faces with glasses and long hair"] = example(99, 8, 0.7, glasses="glasses", hair_style="long")
     gr.Examples(
         list(examples.values()),
         inputs=inputs,
@@ -90,8 +129,16 @@ def build() -> None:
         api_name="generate_faces_example",
         api_visibility="private",
     )
+    with gr.Accordion("Variations: more like this one", open=False):
+        gr.Markdown("Keeps most of a face's parts and redraws a few. Click a face above to pick its seed.")
+        with gr.Row():
+            variation_seed = gr.Number(label="Seed", value=42, precision=0, minimum=0, maximum=MAX_SEED, min_width=120)
+            variation_count = gr.Slider(2, MAX_FACES, value=8, step=1, label="Faces", min_width=160)
+            amount = gr.Slider(*VARIATION_RANGE, value=0.25, step=0.05, label="How much to vary", min_width=160)
+        variation_run = gr.Button("Variations", variant="primary")
+        variation_gallery = gr.Gallery(label="Variations", columns=4, height="auto", object_fit="contain")
     with gr.Accordion("Morph between two seeds", open=False):
-        gr.Markdown("A straight walk in the generator's latent (w) space, at the truncation ψ set above.")
+        gr.Markdown("A straight walk in the renderer's input space, from one face's parts to the other's.")
         with gr.Row():
             seed_a = gr.Number(label="Start seed", value=42, precision=0, minimum=0, maximum=MAX_SEED, min_width=120)
             seed_b = gr.Number(label="End seed", value=1234, precision=0, minimum=0, maximum=MAX_SEED, min_width=120)
@@ -100,7 +147,7 @@ def build() -> None:
         with gr.Row():
             animation = gr.Image(label="Animation", type="filepath", interactive=False, min_width=200)
             strip = gr.Image(label="Frames", type="filepath", interactive=False, min_width=200)
-    about_panel(CHECKPOINTS / "faces" / "README.md", pipe.origin)
+    about_panel(list(pipe.folders.values()), list(pipe.origins.values()))
 
     run.click(generate, inputs, [gallery, seed_used], api_name="generate_faces", **MODEL_EVENT)
     # Same function as generate_faces: callable from the page, kept out of the API listing.
@@ -109,7 +156,12 @@ def build() -> None:
     lucky.click(pick_seed, None, seed, api_name="random_seed", queue=False).then(
         generate, inputs, [gallery, seed_used], api_name="generate_faces_random", **private
     )
-    morph_inputs = [seed_a, seed_b, frames, psi, *attribute_inputs]
+    gallery.select(
+        selected_seed, variation_seed, variation_seed, api_name="select_face", api_visibility="private", queue=False
+    )
+    variation_inputs = [variation_seed, variation_count, amount, temperature, *choices]
+    variation_run.click(variations, variation_inputs, variation_gallery, api_name="face_variations", **MODEL_EVENT)
+    morph_inputs = [seed_a, seed_b, frames, temperature, *choices]
     morph_run.click(morph, morph_inputs, [animation, strip], api_name="morph_faces", **MODEL_EVENT)
 
 

@@ -23,7 +23,7 @@ from PIL import Image
 
 from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput
-from gen_app.loading import load_model
+from gen_app.loading import CHECKPOINTS, load_model
 from gen_app.sr.model import SRNet
 
 SCALES = (2, 4)
@@ -101,19 +101,23 @@ def upscale_tiled(
 
 
 class SRPipeline:
-    def __init__(self, models: dict[int, SRNet], origins: dict[int, str] | None = None):
+    def __init__(
+        self, models: dict[int, SRNet], origins: dict[int, str] | None = None, folders: dict[int, Path] | None = None
+    ):
         for model in models.values():
             if model.receptive_radius > TILE_OVERLAP:
                 raise ValueError(f"tile overlap {TILE_OVERLAP} < receptive radius {model.receptive_radius}")
         self.models = models
         self.origins = origins or {}
+        # Per scale, where the weights were read from, with their model card (README.md).
+        self.folders = {scale: CHECKPOINTS / f"sr-x{scale}" for scale in models} | (folders or {})
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> SRPipeline:
-        models, origins = {}, {}
+        models, origins, folders = {}, {}, {}
         for scale in SCALES:
-            models[scale], origins[scale], _ = load_model(SRNet, f"sr-x{scale}", device)
-        return cls(models, origins)
+            models[scale], origins[scale], folders[scale] = load_model(SRNet, f"sr-x{scale}", device)
+        return cls(models, origins, folders)
 
     def upscale(
         self,

@@ -10,7 +10,6 @@ from PIL import Image
 
 from gen_app.gpu import on_gpu
 from gen_app.images import save_png
-from gen_app.loading import CHECKPOINTS
 from gen_app.outputs import new_output_path
 from gen_app.sr.pipeline import MAX_INPUT_PIXELS, MAX_INPUT_SIDE, SCALES, SRPipeline
 from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
@@ -76,7 +75,7 @@ def build() -> None:
             slider = gr.ImageSlider(label="Bicubic ↔ ours", type="pil", format="png", max_height=700)
             summary = gr.Markdown()
             download = gr.File(label="Download (PNG, full size, same kind as the input)")
-    about_panel(CHECKPOINTS / "sr-x4" / "README.md", ", ".join(pipe.origins.values()))
+    about_panel(pipe.folders[4], ", ".join(pipe.origins.values()))  # the x4 card (x2 starts from its weights)
 
     run.click(upscale, [image, scale], [slider, download, summary], api_name="upscale", **MODEL_EVENT)
 

@@ -33,7 +33,7 @@ from PIL import Image
 
 from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput, check_float, check_int
-from gen_app.loading import load_model
+from gen_app.loading import CHECKPOINTS, load_model
 from gen_app.style.features import CONTENT_LAYER, STYLE_LAYERS, FeatureNet, gram, relative_error, total_variation
 from gen_app.style.model import MULTIPLE, StyleNet
 
@@ -43,7 +43,9 @@ MAX_INPUT_SIDE = 12_000
 MIN_SIDE = 16
 OUTPUT_SIDES = (256, 512, 768, 1024)  # longest side of the result
 ANY_STYLE_SIDES = (256, 384, 512)
-ANY_STYLE_MAX_STEPS = 300
+STRENGTH_RANGE = (0.0, 1.0)  # 0: the photo, 1: the full style
+BLEND_RANGE = (0.0, 1.0)  # the second style's share
+ANY_STYLE_STEPS_RANGE = (10, 300)  # optimisation iterations (previews come every 10)
 STYLE_IMAGE_SIDE = 384  # paintings are compared at this size, as in training
 ANY_STYLE_WEIGHT = 100.0  # style vs content for the optimisation (the notes' value for these normalised losses)
 ANY_STYLE_TV_WEIGHT = 1.0
@@ -166,6 +168,7 @@ class StylePipeline:
         origin: str = "",
         device: torch.device | None = None,
         precision: torch.dtype | None = None,
+        folder: Path = CHECKPOINTS / "style",
     ):
         known = set(model.style_ids[1:])
         missing = [s.id for s in styles if s.id not in known]
@@ -175,13 +178,14 @@ class StylePipeline:
         # Channels-last suits oneDNN's convolutions on the CPU (about 10% faster here) and tensor cores on a GPU.
         self.model = model.to(memory_format=torch.channels_last)
         self.styles, self.origin = styles, origin
+        self.folder = Path(folder)  # where the weights were read from, with their model card (README.md)
         self.precision = precision or pick_precision(self.model, self.device)
         self._features: FeatureNet | None = None
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> StylePipeline:
-        model, origin, _ = load_model(StyleNet, "style", device)
-        return cls(model, load_styles(), origin)
+        model, origin, folder = load_model(StyleNet, "style", device)
+        return cls(model, load_styles(), origin, folder=folder)
 
     @property
     def features(self) -> FeatureNet:
@@ -218,8 +222,8 @@ class StylePipeline:
         keep_photo_colours: bool = False,
         max_side: int = 768,
     ) -> Stylized:
-        strength = check_float("Strength", strength, 0.0, 1.0)
-        blend = check_float("Blend", blend, 0.0, 1.0)
+        strength = check_float("Strength", strength, *STRENGTH_RANGE)
+        blend = check_float("Blend", blend, *BLEND_RANGE)
         max_side = check_int("Output size", max_side, OUTPUT_SIDES[0], OUTPUT_SIDES[-1])
         blend_with = blend_with or None
         weights = self.style_weights(style, strength, blend_with, blend)
@@ -246,7 +250,7 @@ class StylePipeline:
         should_stop: Callable[[], bool] | None = None,
     ) -> Iterator[Stylized]:
         """Yields the picture as it improves (every `preview_every` iterations) and finally the result."""
-        steps = check_int("Iterations", steps, 1, ANY_STYLE_MAX_STEPS)
+        steps = check_int("Iterations", steps, *ANY_STYLE_STEPS_RANGE)
         max_side = check_int("Output size", max_side, ANY_STYLE_SIDES[0], ANY_STYLE_SIDES[-1])
         photo, alpha, notices = prepare_photo(source, max_side)
         painting = open_user_image(style_image, MAX_INPUT_PIXELS, MAX_INPUT_SIDE).convert("RGB")

@@ -10,12 +10,13 @@ from PIL import Image
 
 from gen_app.gpu import on_gpu
 from gen_app.images import save_png
-from gen_app.loading import CHECKPOINTS
 from gen_app.outputs import new_output_path
 from gen_app.style.pipeline import (
-    ANY_STYLE_MAX_STEPS,
     ANY_STYLE_SIDES,
+    ANY_STYLE_STEPS_RANGE,
+    BLEND_RANGE,
     OUTPUT_SIDES,
+    STRENGTH_RANGE,
     STYLES_DIR,
     StylePipeline,
 )
@@ -106,11 +107,13 @@ def build() -> None:
                         allow_preview=False,
                         object_fit="cover",
                     )
-                    strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0 = the photo, 1 = full style)")
+                    strength = gr.Slider(
+                        *STRENGTH_RANGE, value=1, step=0.05, label="Strength (0 = the photo, 1 = full style)"
+                    )
                     keep_colours = gr.Checkbox(label="Keep the photo's colours")
                     with gr.Accordion("Blend two styles, output size", open=False):
                         blend_with = gr.Dropdown([("(none)", "")] + choices, value="", label="Blend with")
-                        blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
+                        blend = gr.Slider(*BLEND_RANGE, value=0.5, step=0.05, label="Share of the second style")
                         size = gr.Radio(OUTPUT_SIDES, value=768, label="Output size (longest side, px)")
                     run = gr.Button("Paint", variant="primary")
                     gr.Examples(
@@ -136,7 +139,7 @@ def build() -> None:
                         sources=["upload", "clipboard"],
                     )
                     steps = gr.Slider(
-                        10, ANY_STYLE_MAX_STEPS, value=100, step=10, label="Iterations (more: closer to the style)"
+                        *ANY_STYLE_STEPS_RANGE, value=100, step=10, label="Iterations (more: closer to the style)"
                     )
                     any_size = gr.Radio(ANY_STYLE_SIDES, value=384, label="Output size (longest side, px)")
                     any_colours = gr.Checkbox(label="Keep the photo's colours")
@@ -153,7 +156,7 @@ def build() -> None:
                     any_result = gr.Image(label="Painting (updates as it improves)", type="pil", format="png")
                     any_status = gr.Markdown()
                     any_download = gr.File(label="Download (PNG with its settings)")
-    about_panel(CHECKPOINTS / "style" / "README.md", pipe.origin)
+    about_panel(pipe.folder, pipe.origin)
 
     gallery.select(pick_from_gallery, None, style, api_visibility="private")
     inputs = [photo, style, strength, blend_with, blend, keep_colours, size]

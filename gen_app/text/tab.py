@@ -5,9 +5,16 @@ from __future__ import annotations
 import gradio as gr
 
 from gen_app.gpu import on_gpu
-from gen_app.loading import CHECKPOINTS
+from gen_app.sampling import (
+    NEW_TOKENS_RANGE,
+    REPETITION_PENALTY_RANGE,
+    TEMPERATURE_RANGE,
+    TOP_K_RANGE,
+    TOP_P_RANGE,
+    SamplingSettings,
+)
 from gen_app.seeding import random_seed
-from gen_app.text.pipeline import MAX_NEW_TOKENS, SamplingSettings, TextPipeline
+from gen_app.text.pipeline import TextPipeline
 from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
 
 INTRO = """A small GPT trained here, from scratch, on 34 of Shakespeare's plays (four more are held out to measure
@@ -48,18 +55,20 @@ def build() -> None:
                 seed = gr.Number(label="Seed", value=1, precision=0, min_width=120)
                 lucky = gr.Button("Random seed", min_width=120)
             max_new_tokens = gr.Slider(
-                1, MAX_NEW_TOKENS, value=300, step=1, label="Max new tokens", info="a token is ~2.6 characters"
+                *NEW_TOKENS_RANGE, value=300, step=1, label="Max new tokens", info="a token is ~2.6 characters"
             )
-            temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature")
+            temperature = gr.Slider(*TEMPERATURE_RANGE, value=0.8, step=0.05, label="Temperature")
             with gr.Accordion("More sampling settings", open=False):
-                top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k", info="0 = off")
-                top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p", info="1 = off")
-                repetition_penalty = gr.Slider(1, 2, value=1.0, step=0.05, label="Repetition penalty", info="1 = off")
+                top_k = gr.Slider(*TOP_K_RANGE, value=0, step=1, label="Top-k", info="0 = off")
+                top_p = gr.Slider(*TOP_P_RANGE, value=1.0, step=0.05, label="Top-p", info="1 = off")
+                repetition_penalty = gr.Slider(
+                    *REPETITION_PENALTY_RANGE, value=1.0, step=0.05, label="Repetition penalty", info="1 = off"
+                )
             seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
         with gr.Column(scale=2, min_width=300):
             output = gr.Textbox(label="Text", lines=20, max_lines=40, buttons=["copy"], autoscroll=True)
     gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
-    about_panel(CHECKPOINTS / "text" / "README.md", pipe.origin)
+    about_panel(pipe.folder, pipe.origin)
 
     inputs = [prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed]
     generation = run.click(generate, inputs, [output, seed_used], api_name="generate_text", **MODEL_EVENT)

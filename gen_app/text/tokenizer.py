@@ -6,6 +6,8 @@
 - `BPETokenizer`: byte-level BPE trained with Hugging Face `tokenizers` (its own tokenizer.json format).
   Every string encodes (bytes never seen in training are still bytes), so nothing is unknown.
 
+Both refuse text that is not valid Unicode (a lone surrogate, which JSON can carry) with InvalidInput.
+
 train/text/train.py picks one with --tokenizer; the choice was made by measurement (see the model card).
 `load_tokenizer` reads either.
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Protocol
+
+from gen_app.limits import check_text
 
 UNKNOWN = "\ufffd"
 
@@ -59,6 +63,7 @@ class CharTokenizer:
         return sorted({c for c in text if c not in self.index})
 
     def encode(self, text: str) -> list[int]:
+        check_text("The text", text)  # a lone surrogate would come back out of decode() and break any writer
         return [self.index.get(c, 0) for c in text]
 
     def decode(self, ids: list[int]) -> str:
@@ -102,6 +107,7 @@ class BPETokenizer:
         return []
 
     def encode(self, text: str) -> list[int]:
+        check_text("The text", text)  # tokenizers raises a bare TypeError on a lone surrogate
         return self.tokenizer.encode(text).ids
 
     def decode(self, ids: list[int]) -> str:

@@ -1,7 +1,7 @@
 """Train the face prior (gen_app/faces/prior.py): a small transformer over the parameters of facesjs faces.
 
-    python train/build_faces_data.py --size 256 --out data/faces256
-    python -m train.faces.train_prior --steps 4000 --threads 2
+    python -m train.faces.data
+    python -m train.faces.train_prior --threads 1
 
 Trains on the parameters of the training faces (no images needed); reports the held-out negative
 log-likelihood per face against the baseline that draws every field independently from its training
@@ -16,37 +16,33 @@ import math
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from gen_app.faces.dataset import load_params
 from gen_app.faces.params import FaceCodec
 from gen_app.faces.prior import FacePrior
-from train.common import RunState, finish_export, save_model, training_record, warmup_cosine, write_training_record
-
-ROOT = Path(__file__).resolve().parents[2]
+from train.common import (
+    ROOT,
+    add_common_args,
+    export_checkpoint,
+    setup_run,
+    start_process,
+    training_record,
+    warmup_cosine,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=ROOT / "data/faces256/train.jsonl")
-    p.add_argument("--heldout", type=Path, default=ROOT / "data/faces256/heldout.jsonl")
+    p.add_argument("--data", type=Path, default=ROOT / "data/faces/train.jsonl")
+    p.add_argument("--heldout", type=Path, default=ROOT / "data/faces/heldout.jsonl")
     p.add_argument("--renderer", type=Path, default=ROOT / "checkpoints/faces", help="its codec is the prior's")
     p.add_argument("--limit", type=int, default=None, help="use only the first N faces of each set (smoke tests)")
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--embd", type=int, default=128)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
-    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/faces-prior")
-    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/faces-prior")
+    add_common_args(p, task="faces-prior", steps=3000, batch=256, lr=1e-3, eval_every=500)
     p.add_argument("--save-every", type=int, default=500)
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--push-to-hub", metavar="REPO", default=None)
     return p.parse_args(argv)
 
 
@@ -74,24 +70,20 @@ def heldout_nll(model: FacePrior, tokens: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rank, world, device = start_process(args)
+    if world > 1:
+        raise SystemExit("the prior trains in minutes in one process: run it without torchrun")
     renderer_config = json.loads((args.renderer / "config.json").read_text())
     codec = FaceCodec.from_config(renderer_config["categorical_values"], renderer_config["continuous_ranges"])
     train = field_tokens(args.data, codec, args.limit)
     heldout = field_tokens(args.heldout, codec, args.limit)
     baseline = independent_nll(train, heldout, codec.token_sizes)
-    print(f"{len(train)} training faces; baseline (independent fields): {baseline:.3f} nats per face", flush=True)
+    summary = f"{len(train)} training faces; baseline (independent fields) {baseline:.3f} nats per face"
 
     model = FacePrior(codec.token_sizes, args.layers, args.heads, args.embd, args.dropout).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    run = RunState(args.run_dir / "state.pt", {"model": model, "opt": opt}, 0, 1, device)
-    run.resume()
+    run, _, data_gen, progress = setup_run(args, {"model": model, "opt": opt}, rank, world, device, summary)
     step = run.step
-    data_gen = torch.Generator().manual_seed(args.seed * 1000 + step)
-    progress = tqdm(total=args.steps, initial=step, dynamic_ncols=True)
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.05)
@@ -113,10 +105,9 @@ def main(argv: list[str] | None = None) -> None:
             run.save()
     progress.close()
     nll = heldout_nll(model, heldout.to(device))
-    save_model(model, args.out)
     record = training_record(
         args,
-        1,
+        world,
         device,
         run.hours,
         training_faces=len(train),
@@ -126,8 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         parameters=sum(p.numel() for p in model.parameters()),
         history=run.history,
     )
-    write_training_record(args.out, record)
-    finish_export(args.out, args.push_to_hub)
+    export_checkpoint(model, args, record)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Train the face renderer (gen_app/faces/renderer.py): facesjs parameters -> a 128x128 face.
 
-    python train/build_faces_data.py --size 256 --out data/faces256
-    python -m train.faces.train_renderer --steps 60000 --precision bf16 --threads 2
+    python -m train.faces.data
+    python -m train.faces.train_renderer --precision bf16 --threads 1
+
+(One thread per process: on 2 cores, a single-threaded run beside other work is faster than a two-threaded one,
+and `torchrun --nproc_per_node 2 -m train.faces.train_renderer ...` uses both cores with data parallelism.)
 
 Supervised, so it converges on a CPU where a GAN does not: every training face comes with the parameters
 that drew it, and the loss is L1 on pixels plus a perceptual term (relative feature error in
@@ -15,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from gen_app.faces.dataset import load_faces, load_params
 from gen_app.faces.params import FaceCodec, read_records
@@ -27,23 +28,25 @@ from gen_app.faces.renderer import FaceRenderer
 from gen_app.images import image_grid, tensor_to_pil
 from gen_app.style.features import FeatureNet, relative_error
 from train.common import (
-    RunState,
+    ROOT,
+    add_common_args,
     finish_export,
     save_model,
+    setup_run,
+    start_process,
     training_record,
     warmup_cosine,
     write_training_record,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 PERCEPTUAL_LAYERS = ("stem", "block0", "block2", "block4")
 EVAL_FACES = 512
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=ROOT / "data/faces256/train.rgb")
-    p.add_argument("--heldout", type=Path, default=ROOT / "data/faces256/heldout.rgb")
+    p.add_argument("--data", type=Path, default=ROOT / "data/faces/train.rgb")
+    p.add_argument("--heldout", type=Path, default=ROOT / "data/faces/heldout.rgb")
     p.add_argument("--limit", type=int, default=None, help="use only the first N faces of each set (smoke tests)")
     p.add_argument("--resolution", type=int, default=128)
     p.add_argument(
@@ -51,21 +54,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--convs-per-block", type=str, default="2,2,2,2")
     p.add_argument("--w-dim", type=int, default=256)
-    p.add_argument("--steps", type=int, default=60000)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=500)
+    add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500)
     p.add_argument("--perceptual", type=float, default=0.2, help="weight of the perceptual term (0: L1 only)")
     p.add_argument("--ema-beta", type=float, default=0.999)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="autocast for forward passes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
-    p.add_argument("--run-dir", type=Path, default=ROOT / "runs/faces-renderer")
-    p.add_argument("--out", type=Path, default=ROOT / "checkpoints/faces")
     p.add_argument("--save-every", type=int, default=200)
-    p.add_argument("--eval-every", type=int, default=1000)
-    p.add_argument("--push-to-hub", metavar="REPO", default=None)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.run_dir == ROOT / "runs/faces":
+        args.run_dir = ROOT / "runs/faces-renderer"
+    return args
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -87,11 +84,7 @@ def held_out_scores(model: FaceRenderer, images: torch.Tensor, cat: torch.Tensor
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # denormals slow CPU convolutions 10-50x once losses settle
-    torch.manual_seed(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rank, world, device = start_process(args, flush_denormal=True)
 
     train_jsonl, heldout_jsonl = args.data.with_suffix(".jsonl"), args.heldout.with_suffix(".jsonl")
     # The vocabularies are facesjs's part ids and value ranges (not learned figures): taken from both sets so
@@ -105,7 +98,6 @@ def main(argv: list[str] | None = None) -> None:
     eval_cat, eval_cont = load_params(heldout_jsonl, codec, len(eval_faces))
     eval_cat, eval_cont = eval_cat.to(device), eval_cont.to(device)
     args.num_faces = len(faces)
-    print(f"{len(faces)} faces at {args.resolution}px on {device}", flush=True)
 
     model = FaceRenderer(
         **codec.config(),
@@ -117,12 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     features = FeatureNet("lite0", last_block=4).to(device) if args.perceptual else None
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
-    run = RunState(args.run_dir / "state.pt", {"model": model, "ema": ema, "opt": opt}, 0, 1, device)
-    run.resume()
+    summary = f"{len(faces)} faces at {args.resolution} px on {device}"
+    run, train_model, data_gen, progress = setup_run(
+        args, {"model": model, "ema": ema, "opt": opt}, rank, world, device, summary
+    )
     step = run.step
-    params = sum(p.numel() for p in model.parameters())
-    print(f"renderer: {params / 1e6:.2f} M parameters", flush=True)
-    data_gen = torch.Generator().manual_seed(args.seed * 1000 + step)
     use_bf16 = args.precision == "bf16"
 
     def evaluate_and_export() -> None:
@@ -134,31 +125,31 @@ def main(argv: list[str] | None = None) -> None:
         sheet = image_grid(tensor_to_pil(torch.cat([to_float(eval_faces[:16]), rendered])), columns=16)
         (args.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         sheet.save(args.run_dir / "samples" / f"step{step:06d}.png")
-        save_model(copy.deepcopy(ema), args.out)
         record = training_record(
             args,
-            1,
+            world,
             device,
             run.hours,
-            images_seen=step * args.batch,
+            images_seen=step * args.batch * world,
             training_faces=args.num_faces,
             steps_done=step,
-            parameters=params,
+            parameters=sum(p.numel() for p in model.parameters()),
             history=run.history,
             lr=args.lr,
             perceptual=args.perceptual,
             precision=args.precision,
         )
+        # Every evaluation exports, so a run stopped at any time leaves its latest checkpoint; published at the end.
+        save_model(copy.deepcopy(ema), args.out)
         write_training_record(args.out, record)
 
-    progress = tqdm(total=args.steps, initial=step, dynamic_ncols=True)
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.02)
         idx = torch.randint(len(faces), (args.batch,), generator=data_gen)
         real = to_float(faces[idx]).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            out = model(cat[idx].to(device), cont[idx].to(device))
+            out = train_model(cat[idx].to(device), cont[idx].to(device))
             loss_l1 = (out.float() - real).abs().mean()
             loss = loss_l1
             if features is not None:
@@ -181,13 +172,16 @@ def main(argv: list[str] | None = None) -> None:
             run.step = step
             run.save()
         if step % args.eval_every == 0 or step == args.steps:
-            evaluate_and_export()
-            run.save()
+            if rank == 0:
+                evaluate_and_export()
+            run.save()  # collective: every process takes part
     progress.close()
-    if not (args.out / "model.safetensors").exists():
-        evaluate_and_export()
-    (args.run_dir / "history.json").write_text(json.dumps(run.history, indent=2) + "\n")
-    finish_export(args.out, args.push_to_hub)
+    if rank == 0:
+        if not (args.out / "model.safetensors").exists():
+            evaluate_and_export()
+        finish_export(args.out, args.push_to_hub)
+    if world > 1:
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

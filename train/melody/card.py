@@ -44,7 +44,7 @@ def write_card(folder: Path, data: Path = ROOT / "data/melody") -> Path:
     card = f"""{card_front_matter(tags)}# gen_app melody: a small GPT that writes folk tunes in ABC notation
 
 ## Summary
-The text tab's GPT (`gen_app/text/model.py`: {config["n_layer"]} layers, {config["n_head"]} heads, {config["n_embd"]} wide,
+The text tab's GPT (`gen_app/gpt.py`: {config["n_layer"]} layers, {config["n_head"]} heads, {config["n_embd"]} wide,
 context {config["block_size"]} characters), one character per token ({config["vocab_size"]} symbols), trained by
 `train/melody/train.py` (which runs `train/text/train.py` with melody defaults) on the folk tunes of the music21
 corpus. {size_mb:.1f} MB. Held-out: **{metrics["held_out_bits_per_char"]:.3f} bits per character**;

@@ -1,4 +1,4 @@
-"""Train the melody model: the text tab's GPT (gen_app/text/model.py) and training script (train/text/train.py), on
+"""Train the melody model: the text tab's GPT (gen_app/gpt.py) and training script (train/text/train.py), on
 folk tunes in ABC notation, one character per token.
 
     python -m train.melody.data             # data/melody/{train,val}.txt

@@ -1,4 +1,4 @@
-"""Train the Shakespeare GPT (gen_app/text/model.py) on the plays rendered by train/text/data.py.
+"""Train the Shakespeare GPT (gen_app/gpt.py) on the plays rendered by train/text/data.py.
 
     python -m train.text.data                              # data/text/{train,val}.txt
     python -m train.text.train                             # writes checkpoints/text/ (BPE, 2600 steps)
@@ -19,8 +19,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from gen_app.text.model import GPT
-from gen_app.text.scoring import nats_per_char
+from gen_app.gpt import GPT
+from gen_app.scoring import nats_per_char
 from gen_app.text.tokenizer import Tokenizer, train_tokenizer
 from train.common import (
     ROOT,

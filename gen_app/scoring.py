@@ -1,5 +1,10 @@
 """Validation loss in nats per character: the measure that compares tokenizers fairly.
 
+Used by training and benches only, never by the app: train/text/train.py (and the melody run, which uses the same
+loop) follows it during training, bench/text.py and bench/melody.py report it. It lives in gen_app, beside the GPT
+it scores (gen_app/gpt.py), because train/ and bench/ never import each other, and a measure written twice would
+drift apart.
+
 Total negative log-likelihood of a text divided by its number of characters. Windows of the model's
 context overlap by half and only the second half of each is scored, so every token (after the first
 window) is predicted with at least half a context of history.
@@ -10,12 +15,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gen_app.text.model import GPT
-from gen_app.text.tokenizer import BPETokenizer, CharTokenizer
+from gen_app.gpt import GPT
+from gen_app.text.tokenizer import Tokenizer
 
 
 @torch.inference_mode()
-def nats_per_char(model: GPT, tokenizer: CharTokenizer | BPETokenizer, text: str, device: torch.device) -> float:
+def nats_per_char(model: GPT, tokenizer: Tokenizer, text: str, device: torch.device) -> float:
     was_training = model.training
     model.eval()
     ids = torch.tensor(tokenizer.encode(text), device=device)

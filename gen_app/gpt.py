@@ -1,4 +1,5 @@
-"""A small decoder-only transformer (GPT) in the nanoGPT tradition, with a KV cache for fast sampling.
+"""A small decoder-only transformer (GPT) in the nanoGPT tradition, with a KV cache for fast sampling: the model of
+the text tab (Shakespeare) and of the audio tab's composer (ABC tunes), which gen_app/sampling.py samples from.
 
 The blocks (gen_app/transformer.py) are pre-LayerNorm causal self-attention and a GELU MLP; learned absolute
 position embeddings; the output layer shares its weights with the token embedding.

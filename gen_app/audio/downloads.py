@@ -1,0 +1,53 @@
+"""The files the audio tab offers for download after a performance: a 16-bit WAV with the settings in its comment,
+a MIDI file of the notes as played, and the tune as an ABC document. Plain functions, usable without Gradio."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from gen_app.audio.features import SAMPLE_RATE
+from gen_app.audio.pipeline import Played, Voice
+from gen_app.audio.score import abc_document, midi_bytes
+from gen_app.outputs import new_output_path
+
+
+def voice_settings(voice: Voice) -> dict:
+    """What the downloads record about the voice that played."""
+    return {
+        "model": "gen_app synth",
+        "instrument": voice.instrument,
+        "morph_to": voice.morph_to,
+        "morph": voice.morph,
+        "room": voice.room,
+    }
+
+
+def write_wav(audio: np.ndarray, path: Path, params: dict) -> Path:
+    """16-bit WAV with `params` as JSON in its comment (RIFF INFO), readable with soundfile or any tag editor."""
+    with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as file:
+        file.title = "gen_app audio"
+        file.software = "gen_app"
+        file.comment = json.dumps(params)
+        file.write(audio)
+    return path
+
+
+def write_downloads(
+    played: Played, stem: str, params: dict, program: int, abc: str | None = None, title: str = ""
+) -> list[Path]:
+    """New files named after `stem`: the WAV (first, with `params`); a MIDI file when notes were played (General
+    MIDI `program`); an ABC document of `abc` when given (titled `title`, at `params["tempo"]`)."""
+    files = [write_wav(played.audio, new_output_path(stem, ".wav"), params)]
+    if played.notes:
+        midi = new_output_path(stem, ".mid")
+        midi.write_bytes(midi_bytes(played.notes, program))
+        files.append(midi)
+    if abc:
+        document = new_output_path(stem, ".abc")
+        document.write_text(abc_document(abc, title or "Untitled", params["tempo"]), encoding="utf-8")
+        files.append(document)
+    return files
