@@ -1,11 +1,9 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GEN_APP_DEVICE", "cpu")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ARTIFACTS = ROOT / "artifacts"

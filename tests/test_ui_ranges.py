@@ -1,6 +1,5 @@
 """Each tab offers exactly what its pipeline accepts: every slider's bounds (and the choices of the controls that
-pick from a pipeline's list) are the pipeline's constants, read from the built tab's config. Faces is left out: its
-tab is being rewritten (it already takes MAX_FACES and its ranges from its pipeline)."""
+pick from a pipeline's list) are the pipeline's constants, read from the built tab's config."""
 
 import gradio as gr
 import pytest
@@ -9,12 +8,20 @@ from gen_app import sampling
 from gen_app.app import TABS
 from gen_app.audio import pipeline as audio
 from gen_app.audio.tab import ANY, OCTAVES
+from gen_app.faces import pipeline as faces
 from gen_app.limits import InvalidInput
 from gen_app.sr import pipeline as sr
 from gen_app.style import pipeline as style
 
 # Per tab, each slider's label and the (lowest, highest) its pipeline accepts.
 SLIDERS = {
+    "faces": {
+        "Number of faces": (1, faces.MAX_FACES),
+        "Temperature": faces.TEMPERATURE_RANGE,
+        "Faces": (2, faces.MAX_FACES),
+        "How much to vary": faces.VARIATION_RANGE,
+        "Frames": (2, faces.MAX_MORPH_FRAMES),
+    },
     "text": {
         "Max new tokens": sampling.NEW_TOKENS_RANGE,
         "Temperature": sampling.TEMPERATURE_RANGE,
@@ -38,6 +45,9 @@ SLIDERS = {
 }
 # Per tab, the choices of the radios and dropdowns whose values a pipeline checks against its own list.
 CHOICES = {
+    "faces": {
+        **{name.capitalize(): [[faces.RANDOM, *classes]] for name, classes in faces.ATTRIBUTES.items()},
+    },
     "text": {},
     "style": {"Output size (longest side, px)": [list(style.OUTPUT_SIDES), list(style.ANY_STYLE_SIDES)]},
     "sr": {"Upscale factor": [list(sr.SCALES)]},
@@ -45,8 +55,8 @@ CHOICES = {
 }
 
 
-def test_every_tab_but_faces_is_checked():
-    assert {tab.id for tab in TABS} - {"faces"} == set(SLIDERS) == set(CHOICES)
+def test_every_tab_is_checked():
+    assert {tab.id for tab in TABS} == set(SLIDERS) == set(CHOICES)
 
 
 @pytest.fixture(scope="module", params=list(SLIDERS))
