@@ -25,7 +25,7 @@ from gradio_client import Client
 from hub_server import HubServer
 from huggingface_hub import constants
 
-from gen_app import loading
+from gen_app import loading, metrics
 from gen_app.loading import CHECKPOINTS, RETRAIN, ModelLoadError, checkpoint_dir, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,18 @@ def damaged_copy(root: Path, damage: dict[str, Damage]) -> Path:
             (folder / file.name).symlink_to(file)
         damage[real.name](folder)
     return root
+
+
+@pytest.fixture(autouse=True)
+def app_state_restored():
+    """In-process loads here record failures and fallbacks in the process-wide load states that /metrics reports;
+    put back what the session's app recorded, so later tests see that app's state, not these experiments'."""
+    load_states, tab_states = dict(loading.LOAD_STATES), dict(metrics.TAB_STATES)
+    yield
+    loading.LOAD_STATES.clear()
+    loading.LOAD_STATES.update(load_states)
+    metrics.TAB_STATES.clear()
+    metrics.TAB_STATES.update(tab_states)
 
 
 @pytest.fixture
