@@ -41,6 +41,3 @@ def load_params(jsonl: Path, codec: FaceCodec, limit: int | None = None) -> tupl
     continuous = torch.tensor([x for _, x in encoded], dtype=torch.float32)
     return categorical, continuous
 
-
-def fit_codec(jsonl: Path) -> FaceCodec:
-    return FaceCodec.fit(read_records(jsonl.read_text()))

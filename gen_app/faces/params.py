@@ -115,9 +115,6 @@ class FaceCodec:
     def categorical_sizes(self) -> list[int]:
         return [len(v) for v in self.categorical_values]
 
-    def field_index(self, field: str) -> int:
-        return CATEGORICAL_FIELDS.index(field)
-
     # ---- the renderer's input
     def encode(self, record: dict) -> tuple[list[int], list[float]]:
         """(categorical indices, continuous values in [-1, 1]) of one face record."""
