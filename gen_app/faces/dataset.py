@@ -40,4 +40,3 @@ def load_params(jsonl: Path, codec: FaceCodec, limit: int | None = None) -> tupl
     categorical = torch.tensor([c for c, _ in encoded], dtype=torch.long)
     continuous = torch.tensor([x for _, x in encoded], dtype=torch.float32)
     return categorical, continuous
-
