@@ -17,14 +17,19 @@ def face_pipeline():
 
 
 @pytest.fixture(scope="session")
-def app_url():
+def app_demo():
     """The whole app, launched once for the session's app-level and browser tests."""
     from gen_app.app import LAUNCH_OPTIONS, build_demo
 
     demo = build_demo()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True, **LAUNCH_OPTIONS)
-    yield demo.local_url
+    yield demo
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_demo):
+    return app_demo.local_url
 
 
 @pytest.fixture(scope="session")
