@@ -7,7 +7,7 @@ Gradio cache folder, then runs `--clients` users at once through gradio_client. 
 with that tab's default settings (faces: 8 faces; text: 300 tokens; style: a painter's style at 768 px; super-
 resolution: an example photo ×4; audio: compose 16 bars), `--rounds` requests each. With `--heavy`, two of the
 users instead send the largest legal requests: any-style optimisation (300 iterations at 512 px, its time cap
-applies) and ×4 super-resolution of a 2048×2048 photo (the input limit). Every request has a deadline
+applies) and ×4 super-resolution of a 1024×1024 photo (the input limit at ×4). Every request has a deadline
 (`--timeout`), and the whole run stops after `--max-seconds`.
 
 Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result); the server's peak RSS
@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from gen_app.loading import ROOT
-from gen_app.sr.pipeline import MAX_INPUT_PIXELS
+from gen_app.sr.pipeline import max_input_pixels
 from gen_app.style.pipeline import ANY_STYLE_SIDES, ANY_STYLE_STEPS_RANGE
 
 FACES_P95_FLOOR = TEXT_P95_FLOOR = 5.0  # seconds, with 32 users on this 2-core machine (issue 17)
@@ -174,7 +174,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gen_app_load_"))
     cache = work / "gradio"
     heavy_photo = work / "largest.png"
-    side = int(MAX_INPUT_PIXELS**0.5)
+    side = int(max_input_pixels(4) ** 0.5)
     noise = np.random.default_rng(0).integers(0, 256, (side // 8, side // 8, 3), dtype=np.uint8)
     Image.fromarray(noise).resize((side, side), Image.BICUBIC).save(heavy_photo)  # smooth, like a photo
 

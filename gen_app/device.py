@@ -1,11 +1,16 @@
-"""Pick the compute device once for the whole app: CUDA, then Apple MPS, then the CPU."""
+"""Pick the compute device once for the whole app (CUDA, then Apple MPS, then the CPU), and how CPU threads are used."""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
+import inspect
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -26,8 +31,8 @@ def pick_device() -> torch.device:
 @contextlib.contextmanager
 def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
     """Run the block with `count` intra-op CPU threads when `device` is the CPU (elsewhere: unchanged), then restore
-    the setting. Model events run one at a time (one shared queue), so this global setting does not leak into
-    another model's call."""
+    the setting. With PyTorch's OpenMP backend the count is kept per calling thread, so events of other queues,
+    running at the same time in their own threads, keep theirs."""
     if device.type != "cpu":
         yield
         return
@@ -37,3 +42,76 @@ def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+# Long requests (a style optimisation, a large upscale, a composition) run in threads the OS schedules after the
+# others: on a busy CPU a face or a text still gets its share at once, and the long request takes longer. Threads
+# can lower their own priority without privileges; PyTorch's OpenMP workers are made by the thread that first
+# needs them, so they inherit it.
+LOW_PRIORITY_NICE = 10
+LONG_WORKERS = 3  # one per long queue (gen_app.ui.LONG_QUEUES), each of which runs one request at a time
+
+
+def lower_this_thread() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY_NICE)
+    except (OSError, AttributeError):  # not Linux, or not allowed: the request runs at normal priority
+        pass
+
+
+@functools.cache
+def long_request_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(LONG_WORKERS, thread_name_prefix="gen_app-long", initializer=lower_this_thread)
+
+
+def low_priority(fn: Callable) -> Callable:
+    """Run `fn` (a function, or a generator function whose items are passed on as they come) in a low-priority
+    thread; the caller's context (Gradio's request, for gr.Warning and progress) goes with it. A consumer that stops
+    iterating (Stop, a closed page) stops the generator at its next item."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            items: queue.Queue = queue.Queue(maxsize=1)  # the producer runs at most one item ahead, as a generator
+            stopped = threading.Event()
+
+            def hand_over(item: tuple) -> bool:
+                """Put `item` for the consumer; False once it has stopped listening."""
+                while not stopped.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        return True
+                    except queue.Full:
+                        pass
+                return False
+
+            def produce() -> None:
+                try:
+                    for item in fn(*args, **kwargs):
+                        if not hand_over((True, item)):
+                            return
+                    hand_over((False, None))
+                except BaseException as error:  # raised again in the caller's thread
+                    hand_over((False, error))
+
+            long_request_threads().submit(contextvars.copy_context().run, produce)
+            try:
+                while True:
+                    more, value = items.get()
+                    if not more:
+                        if value is not None:
+                            raise value
+                        return
+                    yield value
+            finally:
+                stopped.set()
+
+        streaming.low_priority = True
+        return streaming
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return long_request_threads().submit(contextvars.copy_context().run, fn, *args, **kwargs).result()
+
+    wrapper.low_priority = True
+    return wrapper

@@ -21,9 +21,13 @@ from gen_app.limits import InvalidInput, check_text, shown
 from gen_app.uploads import REFUSED
 
 # Each kind of work has its own queue (Gradio concurrency group) and runs one request at a time: a quick request
-# (faces, text) never waits behind a long one of another kind (a 67-megapixel upscale, a style optimisation), and
-# no two requests of one kind compete for the CPU. Measured with bench/load.py (README: "Many users at once").
-QUEUES = ("faces", "text", "style", "style-any", "sr", "audio")
+# (faces, text) never waits behind a long one of another kind (a 16-megapixel upscale, a style optimisation), and
+# no two requests of one kind compete for the CPU. The long kinds' functions also run at low CPU priority
+# (gen_app.device.low_priority), so on a busy CPU the quick ones go first. Measured with bench/load.py (README:
+# "Many users at once").
+QUICK_QUEUES = ("faces", "text", "style")
+LONG_QUEUES = ("style-any", "sr", "audio")
+QUEUES = QUICK_QUEUES + LONG_QUEUES
 
 
 def model_event(queue: str) -> dict[str, object]:

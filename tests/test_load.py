@@ -3,21 +3,23 @@ the memory budget. The figures under load come from bench/load.py (README: "Many
 
 from __future__ import annotations
 
-import resource
+import contextvars
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from gradio_client import handle_file
+from gradio_client import Client, handle_file
 
-from gen_app.ui import QUEUES
+from gen_app.device import LONG_WORKERS, LOW_PRIORITY_NICE, low_priority
+from gen_app.ui import LONG_QUEUES, QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "gen_app/style/examples/chelsea.jpg"
 PAINTING = ROOT / "gen_app/style/styles/great_wave.jpg"
-MEMORY_BUDGET_GB = 2.5  # issue 17: the whole app, under load, with the largest legal inputs
 
 
 def test_every_model_event_queues_by_its_kind(app_demo):
@@ -29,7 +31,60 @@ def test_every_model_event_queues_by_its_kind(app_demo):
     assert model_events["generate_faces"] not in long_kinds and model_events["generate_text"] not in long_kinds
 
 
-def test_a_quick_request_does_not_wait_for_a_long_one(client):
+def test_long_kinds_run_at_low_priority_and_quick_ones_do_not(app_demo):
+    for fn in app_demo.fns.values():
+        if fn.concurrency_id in QUEUES and fn.fn is not None:
+            assert getattr(fn.fn, "low_priority", False) == (fn.concurrency_id in LONG_QUEUES), fn.api_name
+    assert LONG_WORKERS >= len(LONG_QUEUES)  # one thread for each long queue's running request
+
+
+REQUEST = contextvars.ContextVar("request", default=None)
+
+
+def niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_low_priority_runs_in_a_lower_priority_thread_with_the_callers_context():
+    @low_priority
+    def where(x):
+        return x, niceness(), REQUEST.get()
+
+    @low_priority
+    def count(n):
+        for i in range(n):
+            yield i, niceness()
+
+    @low_priority
+    def fail():
+        raise ValueError("bad input")
+
+    REQUEST.set("request 7")
+    assert where(3) == (3, niceness() + LOW_PRIORITY_NICE, "request 7") or niceness() + LOW_PRIORITY_NICE > 19
+    assert [i for i, _ in count(4)] == [0, 1, 2, 3]
+    assert all(nice > niceness() for _, nice in count(2))
+    with pytest.raises(ValueError, match="bad input"):
+        fail()
+
+
+def test_a_stopped_stream_stops_its_generator():
+    produced = []
+
+    @low_priority
+    def endless():
+        for i in range(10_000):
+            produced.append(i)
+            yield i
+
+    stream = endless()
+    assert next(stream) == 0
+    stream.close()  # what Stop does
+    time.sleep(0.5)
+    assert len(produced) < 100
+
+
+def test_a_quick_request_does_not_wait_for_a_long_one(app_url):
+    client = Client(app_url, verbose=False, httpx_kwargs={"timeout": 120})  # a busy CI machine answers slowly
     long = client.submit(handle_file(str(PHOTO)), handle_file(str(PAINTING)), 300, 512, False, api_name="/stylize_any")
     deadline = time.time() + 120
     while not long.outputs() and time.time() < deadline:  # the optimisation is running (its first preview is out)
@@ -48,25 +103,27 @@ LARGEST_UPSCALE = """
 import resource, sys
 import numpy as np
 from PIL import Image
-from gen_app.sr.pipeline import MAX_INPUT_PIXELS, SRPipeline
+from gen_app.sr.pipeline import SRPipeline, max_input_pixels
 from gen_app.images import save_png
 from gen_app.sr.tab import comparison
 
-side = int(MAX_INPUT_PIXELS ** 0.5)
+side = int(max_input_pixels(4) ** 0.5)
 noise = np.random.default_rng(0).integers(0, 256, (side // 8, side // 8, 4), dtype=np.uint8)
 Image.fromarray(noise, "RGBA").resize((side, side), Image.BICUBIC).save(sys.argv[1])
 pipe = SRPipeline.load()
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 result = pipe.upscale(sys.argv[1], 4)
 comparison(result.original, result.image)
 save_png(result.image, sys.argv[2], {"scale": 4})
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(loaded, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 
 
 @pytest.mark.slow
 def test_the_largest_legal_upscale_fits_the_memory_budget(tmp_path):
-    """×4 of a 2048×2048 RGBA photo (the input limit; RGBA takes two passes): the tab's whole path, in a fresh
-    process, peaks well under the app's budget (it shares the budget with the loaded models and other requests)."""
+    """×4 of a 1024×1024 RGBA photo (the input limit at ×4; RGBA takes two passes): the tab's whole path, in a fresh
+    process, adds under 0.5 GB to the loaded models (the app's budget, 2.5 GB, holds every tab's models and
+    the other requests running beside it: bench/load.py measures that)."""
     run = subprocess.run(
         [sys.executable, "-c", LARGEST_UPSCALE, str(tmp_path / "in.png"), str(tmp_path / "out.png")],
         cwd=ROOT,
@@ -75,5 +132,7 @@ def test_the_largest_legal_upscale_fits_the_memory_budget(tmp_path):
         timeout=1800,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    peak_gb = int(run.stdout.split()[-1]) / 1e9
-    assert peak_gb < MEMORY_BUDGET_GB / 2, f"peak RSS {peak_gb:.2f} GB"
+    loaded, peak = (int(n) / 1e9 for n in run.stdout.split()[-2:])
+    # Before: 2048x2048 was legal at x4, with a float copy of the result per pass (805 MB each) and a bicubic copy
+    # for the slider. Now the limit and 8-bit tiles keep it to a few hundred MB.
+    assert peak - loaded < 0.5, f"the upscale took {peak - loaded:.2f} GB on top of {loaded:.2f} GB"

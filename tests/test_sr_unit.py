@@ -9,7 +9,7 @@ from PIL import Image
 
 from gen_app.limits import InvalidInput
 from gen_app.sr.model import SRNet
-from gen_app.sr.pipeline import MAX_INPUT_SIDE, SRPipeline, upscale_tiled
+from gen_app.sr.pipeline import MAX_INPUT_SIDE, SRPipeline, max_input_pixels, upscale_tiled
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,11 @@ def test_shipped_x4_beats_bicubic_on_the_validation_photos():
         bicubic = psnr_ssim(small.resize(truth.size, Image.BICUBIC), truth, 4)[0]
         gains.append(ours - bicubic)
     assert np.mean(gains) >= SHIPPED_X4_GAIN_DB, gains
+
+
+def test_x4_takes_smaller_photos_than_x2(random_pipe):
+    """The limit is on the result (MAX_OUTPUT_PIXELS), so ×4 refuses a photo that ×2 takes, and says so."""
+    photo = Image.new("RGB", (1100, 1100))
+    with pytest.raises(InvalidInput, match="At ×4 the photo may have at most 1.0 megapixels"):
+        random_pipe.upscale(photo, 4)
+    assert max_input_pixels(2) == 4 * max_input_pixels(4) > 1100 * 1100

@@ -21,6 +21,7 @@ from gen_app.audio.pipeline import (
     AudioPipeline,
     Voice,
 )
+from gen_app.device import low_priority
 from gen_app.gpu import on_gpu
 from gen_app.seeding import random_seed
 from gen_app.ui import Tab, about_panel, model_event, user_errors
@@ -59,6 +60,7 @@ def build() -> None:
         return voice, voice_settings(voice)
 
     @on_gpu
+    @low_priority
     @user_errors
     def compose(seed, temperature, bars, metre, key, tempo, instrument, morph_to, morph, room):
         metre = None if metre in (None, "", ANY) else metre
@@ -72,6 +74,7 @@ def build() -> None:
         yield abc, *outputs(played, voice, "tune", params, abc, f"gen_app tune, seed {seed}")
 
     @on_gpu
+    @low_priority
     @user_errors
     def play_abc(abc, tempo, instrument, morph_to, morph, room):
         voice, params = voice_of(instrument, morph_to, morph, room)
@@ -79,6 +82,7 @@ def build() -> None:
         return outputs(played, voice, "tune", params | {"tempo": tempo}, abc)
 
     @on_gpu
+    @low_priority
     @user_errors
     def play_midi(path, instrument, morph_to, morph, room):
         voice, params = voice_of(instrument, morph_to, morph, room)
@@ -86,6 +90,7 @@ def build() -> None:
         return outputs(played, voice, "midi", params | {"source": Path(path).name})
 
     @on_gpu
+    @low_priority
     @user_errors
     def transfer(path, octave, instrument, morph_to, morph, room):
         voice, params = voice_of(instrument, morph_to, morph, room)

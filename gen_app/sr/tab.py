@@ -8,10 +8,11 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from gen_app.device import low_priority
 from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
-from gen_app.sr.pipeline import MAX_INPUT_PIXELS, MAX_INPUT_SIDE, SCALES, SRPipeline
+from gen_app.sr.pipeline import MAX_INPUT_SIDE, MAX_OUTPUT_PIXELS, SCALES, SRPipeline, max_input_pixels
 from gen_app.ui import Tab, about_panel, model_event, user_errors
 from gen_app.uploads import ImageUpload
 
@@ -21,7 +22,8 @@ PREVIEW_SIDE = 1024  # larger results are compared on their central 1024x1024 cr
 INTRO = f"""Upload a photo and get it back 2x or 4x larger, with the detail a compact network trained here
 (on photos from Debian packages) predicts instead of bicubic blur. Drag the slider to compare with bicubic
 upscaling. Colour, grayscale, transparent (RGBA) and 16-bit images keep their kind; phone photos are turned
-upright. Up to {MAX_INPUT_PIXELS / 1e6:.1f} megapixels and {MAX_INPUT_SIDE} px a side; big images go in tiles."""
+upright. Photos up to {max_input_pixels(2) / 1e6:.1f} megapixels at ×2 and {max_input_pixels(4) / 1e6:.1f} at ×4
+(results up to {MAX_OUTPUT_PIXELS / 1e6:.1f}), {MAX_INPUT_SIDE} px a side at most; big images go in tiles."""
 
 
 def displayable(image: Image.Image) -> Image.Image:
@@ -35,7 +37,7 @@ def comparison(original: Image.Image, result: Image.Image) -> tuple[tuple[Image.
     """(bicubic, ours) at the result's size for the slider, cropped to the centre when large, and a note."""
     left, top = max(0, (result.width - PREVIEW_SIDE) // 2), max(0, (result.height - PREVIEW_SIDE) // 2)
     box = (left, top, left + min(PREVIEW_SIDE, result.width), top + min(PREVIEW_SIDE, result.height))
-    # Only the shown part is made: a whole bicubic copy of a 67-megapixel result would take 270 MB more memory.
+    # Only the shown part is made: a whole bicubic copy of a 16.8-megapixel result would take 67 MB more memory.
     sx, sy = original.width / result.width, original.height / result.height
     source_box = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
     bicubic = displayable(original).resize((box[2] - box[0], box[3] - box[1]), Image.BICUBIC, box=source_box)
@@ -48,6 +50,7 @@ def build() -> None:
     pipe = SRPipeline.load()
 
     @on_gpu
+    @low_priority
     @user_errors
     def upscale(path: str | None, scale: int, progress=gr.Progress()):  # noqa: B008 (Gradio's pattern)
         started = time.perf_counter()

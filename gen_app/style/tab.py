@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from gen_app.device import low_priority
 from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
@@ -71,6 +72,7 @@ def build() -> None:
         return (labelled(result.photo), labelled(result.image)), str(download), summary
 
     @on_gpu
+    @low_priority
     @user_errors
     def stylize_any(path, style_path, steps, size, keep_colours):
         started = time.perf_counter()
