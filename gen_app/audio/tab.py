@@ -6,10 +6,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from gen_app.audio.downloads import voice_settings, write_downloads
+from gen_app.audio.downloads import compose_settings, voice_settings, write_downloads
 from gen_app.audio.pictures import piano_roll
 from gen_app.audio.pipeline import (
     BARS_RANGE,
+    DEFAULT_INSTRUMENT,
+    DEFAULT_TEMPO,
     KEYS,
     MAX_CLIP_SECONDS,
     METRES,
@@ -66,9 +68,9 @@ def build() -> None:
         abc = ""
         for abc in pipe.compose_stream(seed, temperature, bars, metre, key):
             yield abc, None, None, "Composing…", None
-        voice, params = voice_of(instrument, morph_to, morph, room)
+        voice, _ = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_abc(abc, tempo, voice)
-        params |= {"seed": seed, "temperature": temperature, "bars": bars, "metre": metre, "key": key, "tempo": tempo}
+        params = compose_settings(voice, seed, temperature, bars, metre, key, tempo)
         yield abc, *outputs(played, voice, "tune", params, abc, f"gen_app tune, seed {seed}")
 
     @on_gpu
@@ -96,7 +98,7 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            instrument = gr.Dropdown(instrument_choices, value="violin", label="Instrument")
+            instrument = gr.Dropdown(instrument_choices, value=DEFAULT_INSTRUMENT, label="Instrument")
             with gr.Row():
                 morph_to = gr.Dropdown([NONE, *instrument_choices], value=NONE, label="Morph towards", min_width=120)
                 morph = gr.Slider(*MORPH_RANGE, value=0.5, step=0.05, label="Morph", info="0 = first, 1 = second")
@@ -113,7 +115,9 @@ def build() -> None:
                     temperature = gr.Slider(
                         *TEMPERATURE_RANGE, value=0.8, step=0.05, label="Temperature", info="higher: bolder"
                     )
-                    tempo = gr.Slider(*TEMPO_RANGE, value=120, step=5, label="Tempo (quarter notes per minute)")
+                    tempo = gr.Slider(
+                        *TEMPO_RANGE, value=DEFAULT_TEMPO, step=5, label="Tempo (quarter notes per minute)"
+                    )
                     compose_button = gr.Button("Compose and play", variant="primary")
                     abc = gr.Textbox(
                         label="Tune (ABC notation: edit it and press Play)",

@@ -40,8 +40,8 @@ def build() -> None:
     def gallery_files(faces, captions: list[str], prefix: str, each: list[dict]) -> list[tuple[str, str]]:
         """PNG files with the settings, the image's own seed or variation, and its facesjs parameters."""
         return [
-            (str(save_png(image, new_output_path(prefix, ".png"), {**faces.params, **own, "face": face})), caption)
-            for image, face, caption, own in zip(faces.images, faces.faces, captions, each, strict=True)
+            (str(save_png(image, new_output_path(prefix, ".png"), params)), caption)
+            for image, params, caption in zip(faces.images, faces.metadata(each), captions, strict=True)
         ]
 
     @on_gpu

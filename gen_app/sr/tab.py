@@ -54,8 +54,7 @@ def build() -> None:
         for notice in result.notices:
             gr.Warning(notice)
         (w, h), (width, height) = result.original.size, result.image.size
-        params = {"model": f"gen_app sr-x{scale}", "scale": scale, "input_size": [w, h]}
-        download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), params)
+        download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), result.params)
         pair, note = comparison(result.original, result.image)
         summary = f"{w}×{h} → **{width}×{height}** (×{scale}, {result.image.mode}) in {seconds:.1f} s.{note}"
         return pair, str(download), summary

@@ -54,16 +54,7 @@ def build() -> None:
         seconds = time.perf_counter() - started
         for notice in result.notices:
             gr.Warning(notice)
-        params = {
-            "model": "gen_app style",
-            "style": style,
-            "strength": strength,
-            "blend_with": blend_with or None,
-            "blend": blend if blend_with else 0.0,
-            "keep_colours": bool(keep_colours),
-            "size": list(result.image.size),
-        }
-        download = save_png(result.image, new_output_path(f"painted-{style}", ".png"), params)
+        download = save_png(result.image, new_output_path(f"painted-{style}", ".png"), result.params)
         w, h = result.image.size
         summary = f"**{pipe.style(style).label}**, strength {strength:g}: {w}×{h} in {seconds * 1000:.0f} ms."
         return (labelled(result.photo), labelled(result.image)), str(download), summary
