@@ -34,6 +34,26 @@ class Tab:
     build: Callable[[], None]  # creates the tab's components and events inside the current gr.Tab
 
 
+def described(**limits: object) -> Callable[[Callable], Callable]:
+    """Fill the {placeholders} of an event function's docstring with `limits` (defined once, in the pipelines).
+    The docstring is what the API page and the MCP server's tool list show: what the tool does, and its Args and
+    Returns (Gradio reads "name: description" lines under "Args:")."""
+
+    def fill(fn: Callable) -> Callable:
+        fn.__doc__ = inspect.getdoc(fn).format(**limits)
+        return fn
+
+    return fill
+
+
+def page_only(fn: Callable) -> Callable:
+    """Keep a helper of the page (e.g. a random-seed button) out of the MCP server's tools; it stays in the API.
+    Gradio makes a tool of every named endpoint except functions marked as MCP resources or prompts (its
+    `_mcp_type` attribute, set by gr.resource and gr.prompt); this marks it the same way, as neither."""
+    fn._mcp_type = "page"
+    return fn
+
+
 def user_errors(fn: Callable) -> Callable:
     """Show InvalidInput as a gr.Error (a clear message in the UI and through the API), not a stack trace."""
     if inspect.isgeneratorfunction(fn):

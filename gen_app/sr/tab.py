@@ -12,7 +12,7 @@ from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
 from gen_app.sr.pipeline import MAX_INPUT_PIXELS, MAX_INPUT_SIDE, SCALES, SRPipeline
-from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
+from gen_app.ui import MODEL_EVENT, Tab, about_panel, described, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -45,9 +45,24 @@ def comparison(original: Image.Image, result: Image.Image) -> tuple[tuple[Image.
 def build() -> None:
     pipe = SRPipeline.load()
 
+    @described(
+        megapixels=f"{MAX_INPUT_PIXELS / 1e6:.1f}", side=MAX_INPUT_SIDE, scales=" or ".join(str(s) for s in SCALES)
+    )
     @on_gpu
     @user_errors
     def upscale(path: str | None, scale: int, progress=gr.Progress()):  # noqa: B008 (Gradio's pattern)
+        """Enlarge an image with a super-resolution network (sharper than bicubic), keeping its kind: colour,
+        grayscale, transparent (RGBA) or 16-bit.
+
+        Args:
+            path: the image (PNG, JPEG, WebP...), up to {megapixels} megapixels and {side} pixels a side.
+            scale: {scales}.
+
+        Returns:
+            bicubic and ours, for comparison (the centre of a large result).
+            the result: a PNG file (URL), full size, with its settings in its text chunks.
+            a one-line summary (sizes and time).
+        """
         started = time.perf_counter()
         result = pipe.upscale(path, scale, progress=lambda done: progress(done, desc="Upscaling"))
         seconds = time.perf_counter() - started

@@ -15,12 +15,13 @@ from gen_app.style.pipeline import (
     ANY_STYLE_SIDES,
     ANY_STYLE_STEPS_RANGE,
     BLEND_RANGE,
+    MAX_INPUT_PIXELS,
     OUTPUT_SIDES,
     STRENGTH_RANGE,
     STYLES_DIR,
     StylePipeline,
 )
-from gen_app.ui import MODEL_EVENT, Tab, about_panel, user_errors
+from gen_app.ui import MODEL_EVENT, Tab, about_panel, described, page_only, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -46,9 +47,35 @@ def build() -> None:
     choices = [(style.label, style.id) for style in pipe.styles]
     gallery_items = [(str(style.file), style.label) for style in pipe.styles]
 
+    limits = {
+        "strength": "{:g} to {:g}".format(*STRENGTH_RANGE),
+        "blend": "{:g} to {:g}".format(*BLEND_RANGE),
+        "sizes": ", ".join(map(str, OUTPUT_SIDES)),
+        "any_sizes": ", ".join(map(str, ANY_STYLE_SIDES)),
+        "steps": "{} to {}".format(*ANY_STYLE_STEPS_RANGE),
+        "megapixels": f"{MAX_INPUT_PIXELS / 1e6:g}",
+    }
+
+    @described(**limits)
     @on_gpu
     @user_errors
     def stylize(path, style, strength, blend_with, blend, keep_colours, size):
+        """Paint a photo in the style of one of 16 public-domain paintings (instant, a feed-forward network).
+
+        Args:
+            path: the photo (PNG, JPEG, WebP; up to {megapixels} megapixels; shrunk to the output size).
+            style: one of the listed paintings.
+            strength: {strength}; 0 is the photo, 1 the full style.
+            blend_with: a second painting to blend in, or "" for none.
+            blend: {blend}; the second painting's share.
+            keep_colours: keep the photo's own colours.
+            size: the result's longest side in pixels: {sizes}.
+
+        Returns:
+            the photo and the painting, for comparison.
+            the painting: a PNG file (URL) with its settings in its text chunks.
+            a one-line summary.
+        """
         started = time.perf_counter()
         result = pipe.stylize(path, style, strength, blend_with, blend, keep_colours, size)
         seconds = time.perf_counter() - started
@@ -59,9 +86,24 @@ def build() -> None:
         summary = f"**{pipe.style(style).label}**, strength {strength:g}: {w}×{h} in {seconds * 1000:.0f} ms."
         return (labelled(result.photo), labelled(result.image)), str(download), summary
 
+    @described(**limits)
     @on_gpu
     @user_errors
     def stylize_any(path, style_path, steps, size, keep_colours):
+        """Paint a photo in the style of any image (an optimisation: seconds to a minute).
+
+        Args:
+            path: the photo (PNG, JPEG, WebP).
+            style_path: the style image (a painting, a texture...).
+            steps: optimisation iterations, {steps}; more is closer to the style.
+            size: the result's longest side in pixels: {any_sizes}.
+            keep_colours: keep the photo's own colours.
+
+        Returns:
+            the painting.
+            the painting: a PNG file (URL) with its settings in its text chunks.
+            a one-line status.
+        """
         started = time.perf_counter()
         for result in pipe.stylize_any(path, style_path, steps, size, keep_colours):
             seconds = time.perf_counter() - started
@@ -75,6 +117,7 @@ def build() -> None:
         download = save_png(result.image, new_output_path("painted-any", ".png"), params)
         yield labelled(result.image), str(download), f"Done: {status}"
 
+    @page_only
     def pick_from_gallery(event: gr.SelectData) -> str:
         index = event.index
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(pipe.styles):
