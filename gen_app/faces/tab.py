@@ -199,6 +199,8 @@ def build() -> None:
         "8 faces with a hat": example(5, 8, 1.0, hat_accessory="accessory", headwear="hat"),
         "the most likely face (temperature 0)": example(123456, 1, 0.0),
     }
+    # Before the examples: they register an event named after the function too, and the first one keeps the name.
+    run.click(generate_faces, inputs, [gallery, seed_used], api_name="generate_faces", **MODEL_EVENT)
     gr.Examples(
         list(examples.values()),
         inputs=inputs,
@@ -230,7 +232,6 @@ def build() -> None:
             strip = gr.Image(label="Frames", type="filepath", interactive=False, min_width=200)
     about_panel(list(pipe.folders.values()), list(pipe.origins.values()))
 
-    run.click(generate_faces, inputs, [gallery, seed_used], api_name="generate_faces", **MODEL_EVENT)
     # Same function as generate_faces: callable from the page, kept out of the API listing.
     private = {"api_visibility": "private", **MODEL_EVENT}
     seed.submit(generate_faces, inputs, [gallery, seed_used], api_name="generate_faces_on_enter", **private)
