@@ -155,10 +155,12 @@ def publish(
     private: bool = False,
     dry_run: bool = False,
     api: HfApi | None = None,
+    checkpoints: Path = CHECKPOINTS,
 ) -> dict[str, tuple[str, str]]:
-    """Publish every model, then the Space; returns {task: (model repo id, pinned commit)} (dry run: placeholders)."""
+    """Publish every model (from `checkpoints`), then the Space; returns {task: (model repo id, pinned commit)} (dry
+    run: placeholders)."""
     namespace = namespace or space_id.split("/")[0]
-    models = model_targets(space_id, namespace)
+    models = model_targets(space_id, namespace, checkpoints)
     pins: dict[str, tuple[str, str]] = {}
     if dry_run:
         api = None

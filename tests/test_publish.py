@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 from hub_server import HubServer
-from huggingface_hub import HfApi, constants, snapshot_download
+from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download
 
 from gen_app.loading import CHECKPOINTS, ROOT
 from gen_app.publish import main, publish, tasks
@@ -43,7 +43,8 @@ def test_publish_makes_one_model_repo_per_checkpoint_and_a_space(published):
             if path.is_file():
                 assert files[path.relative_to(CHECKPOINTS / task).as_posix()] == path.read_bytes()
     space = hub.commits("space", SPACE)[-1].files
-    assert hub.created[("space", SPACE)].settings["sdk"] == "gradio"
+    settings = hub.created[("space", SPACE)].settings
+    assert settings["sdk"] == "gradio" and {"key": "GRADIO_MCP_SERVER", "value": "True"} in settings["variables"]
     assert space["app.py"] == (ROOT / "app.py").read_bytes() and "gen_app/faces/pipeline.py" in space
     assert not any(name.startswith("checkpoints/") or "__pycache__" in name for name in space)
     # models.json pins each task to the commit made in its repo (not "main").
@@ -71,6 +72,42 @@ def test_a_second_publish_with_nothing_changed_makes_no_commit(published, capsys
     assert capsys.readouterr().out.count("unchanged at") == len(pins) + 1
     # The client asked (preupload), learnt every file was there unchanged, and sent no commit.
     assert not [r for r in hub.requests[-40:] if "/commit/" in r]
+
+
+def test_a_changed_card_gets_a_new_commit_and_the_space_a_new_pin(published, tmp_path):
+    """One file changed: a commit in its model repo, and in the Space (models.json pins that commit); no other."""
+    hub, pins = published
+    copy = tmp_path / "checkpoints"
+    for path in CHECKPOINTS.rglob("*"):
+        if path.is_file():
+            (copy / path.relative_to(CHECKPOINTS)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(CHECKPOINTS)).symlink_to(path)
+    card = copy / "sr-x2" / "README.md"
+    card.unlink()
+    card.write_text((CHECKPOINTS / "sr-x2" / "README.md").read_text(encoding="utf-8") + "\nRepublished.\n")
+    before = {key: len(repo.commits) for key, repo in hub.created.items()}
+    new = publish(SPACE, api=HfApi(endpoint=hub.url, token=TOKEN), checkpoints=copy)
+    grown = {key for key, repo in hub.created.items() if len(repo.commits) != before[key]}
+    assert grown == {("model", repo_of("sr-x2")), ("space", SPACE)}
+    assert new["sr-x2"] != pins["sr-x2"] and {t: p for t, p in new.items() if t != "sr-x2"} == {
+        t: p for t, p in pins.items() if t != "sr-x2"
+    }
+    head = hub.commits("space", SPACE)[-1].files
+    assert json.loads(head["gen_app/models.json"])["sr-x2"]["revision"] == new["sr-x2"][1]
+    assert hub.commits("model", repo_of("sr-x2"))[-1].files["README.md"].endswith(b"Republished.\n")
+
+
+def test_a_pinned_download_is_served_from_the_cache_without_asking_the_hub(published, tmp_path):
+    """Why the Space pins commits and preloads them: once a commit's file is cached (preload_from_hub does it when
+    the Space is built), hf_hub_download returns it without a request; with `main` it would ask the Hub each time."""
+    hub, pins = published
+    repo_id, revision = pins["faces-prior"]
+    first = hf_hub_download(repo_id, "config.json", revision=revision, cache_dir=tmp_path, endpoint=hub.url)
+    asked = len(hub.requests)
+    again = hf_hub_download(repo_id, "config.json", revision=revision, cache_dir=tmp_path, endpoint=hub.url)
+    assert again == first and len(hub.requests) == asked
+    hf_hub_download(repo_id, "config.json", revision="main", cache_dir=tmp_path, endpoint=hub.url)
+    assert len(hub.requests) > asked
 
 
 def test_dry_run_prints_every_repo_and_file_and_touches_nothing(capsys):
@@ -107,7 +144,7 @@ print("TABS", json.dumps(metrics.TAB_STATES))
 
 def test_the_published_space_runs_every_tab_from_the_hub_at_the_pinned_commits(published, tmp_path):
     """The Space as published (its own files, no checkpoints/ to fall back on) against the loopback Hub."""
-    hub, pins = published
+    hub, _ = published
     space = tmp_path / "space"
     snapshot_download(SPACE, repo_type="space", local_dir=space, endpoint=hub.url, cache_dir=tmp_path / "cache")
     assert (space / "app.py").is_file() and not (space / "checkpoints").exists()
@@ -118,6 +155,10 @@ def test_the_published_space_runs_every_tab_from_the_hub_at_the_pinned_commits(p
         [sys.executable, "-c", RUN_SPACE], cwd=space, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # The Space's own models.json (a later test may have published again: read the pins from what was downloaded).
+    config = json.loads((space / "gen_app" / "models.json").read_text())
+    pins = {task: (config[task]["repo_id"], config[task]["revision"]) for task in tasks()}
+    assert all(hub.commits("model", repo_id)[-1].oid == revision for repo_id, revision in pins.values())
     states = json.loads(result.stdout.split("STATES ", 1)[1].splitlines()[0])
     tabs = json.loads(result.stdout.split("TABS ", 1)[1].splitlines()[0])
     assert tabs == {"faces": True, "style": True, "sr": True, "text": True, "audio": True}
