@@ -169,7 +169,7 @@ def publish(
     for task, target in models.items():
         if api is None:
             show(target, "would create or update")
-            pins[task] = (target.repo_id, f"<the commit made in {target.repo_id}>")
+            pins[task] = (target.repo_id, f"<commit-to-come:{target.repo_id}>")
             continue
         oid, made = push(api, target, private, f"gen_app: publish the {task} model")
         pins[task] = (target.repo_id, oid)
@@ -177,7 +177,9 @@ def publish(
     space = space_target(space_id, pins, models)
     if api is None:
         show(space, "would create or update")
-        print(f"models.json:\n{pinned_models(pins).decode()}")
+        print(f"gen_app/models.json:\n{pinned_models(pins).decode()}")
+        front_matter = space.files["README.md"].decode().split("---\n")[1]  # type: ignore[union-attr]
+        print(f"README.md front matter:\n{front_matter}")
         return pins
     oid, made = push(api, space, private, "gen_app: publish the app")
     print(f"{space_id}: {'new commit' if made else 'unchanged at'} {oid}")

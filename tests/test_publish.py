@@ -118,7 +118,10 @@ def test_dry_run_prints_every_repo_and_file_and_touches_nothing(capsys):
     assert f"space repo {SPACE}:" in out
     for name in ("model.safetensors", "tokenizer.json", "gen_app/models.json", "README.md", "app.py"):
         assert f"  {name}  (" in out
-    assert "<the commit made in you/gen-app-faces>" in out
+    assert (
+        "you/gen-app-faces README.md,config.json,model.safetensors,training.json <commit-to-come:you/gen-app-faces>"
+        in out
+    )
 
 
 def test_publish_without_a_token_says_how_to_log_in(monkeypatch, tmp_path, capsys):
