@@ -4,9 +4,11 @@ files an agent can fetch."""
 
 import ast
 import asyncio
+import base64
 import io
 import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,8 @@ from gen_app.faces.pipeline import MAX_FACES
 pytest.importorskip("mcp", reason="the MCP client comes with gradio[mcp] (requirements.txt)")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+
+SR_EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "gen_app" / "sr" / "examples").glob("*.png"))
 
 GENERATORS = {
     "generate_faces",
@@ -83,6 +87,27 @@ def test_faces_tool_answers_with_pngs_an_agent_can_fetch(app_url):
         image = Image.open(io.BytesIO(httpx.get(url).raise_for_status().content))
         params = json.loads(image.text["parameters"])
         assert params["seed"] == seed and params["choices"] == {"glasses": "glasses"}
+
+
+def test_a_file_tool_takes_an_image_as_a_data_url(app_url):
+    """Files go in as data: URLs (the MCP server uploads them to the app); a number choice is a number."""
+
+    async def work(session):
+        return {tool.name: tool for tool in (await session.list_tools()).tools}["upscale"]
+
+    assert with_session(app_url, work).inputSchema["properties"]["scale"] == {
+        "enum": [2, 4],
+        "title": "Radio",
+        "type": "integer",
+        "description": "2 or 4.",
+        "default": 4,
+    }
+    example = SR_EXAMPLES[0]
+    data_url = "data:image/png;base64," + base64.b64encode(example.read_bytes()).decode()
+    _pair, download, summary = call(app_url, "upscale", {"path": data_url, "scale": 2})
+    result = Image.open(io.BytesIO(httpx.get(download["url"]).raise_for_status().content))
+    assert result.size == tuple(2 * side for side in Image.open(example).size) and "×2" in summary
+    assert json.loads(result.text["parameters"])["scale"] == 2
 
 
 def test_text_tool_gives_what_the_api_gives(app_url, client):

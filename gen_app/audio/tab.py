@@ -140,7 +140,7 @@ def build() -> None:
         """Play the top line of a MIDI file with a neural instrument.
 
         Args:
-            path: a MIDI file (.mid, up to {midi_mb} MB).
+            path: a MIDI file (.mid, up to {midi_mb} MB), {file}.
             instrument: {voice}
 
         {returns}
@@ -156,7 +156,7 @@ def build() -> None:
         """Re-voice a recording of one melody (humming, singing, whistling: one note at a time) as an instrument.
 
         Args:
-            path: the recording (WAV, MP3, OGG, FLAC...), {clip} seconds.
+            path: the recording (WAV, MP3, OGG, FLAC...), {clip} seconds, {file}.
             octave: "auto" (into the instrument's range) or a shift in octaves, {octaves}.
             instrument: {voice}
 

@@ -12,7 +12,7 @@ from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
 from gen_app.sr.pipeline import MAX_INPUT_PIXELS, MAX_INPUT_SIDE, SCALES, SRPipeline
-from gen_app.ui import MODEL_EVENT, Tab, about_panel, described, user_errors
+from gen_app.ui import MODEL_EVENT, NumberRadio, Tab, about_panel, described, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -55,7 +55,7 @@ def build() -> None:
         grayscale, transparent (RGBA) or 16-bit.
 
         Args:
-            path: the image (PNG, JPEG, WebP...), up to {megapixels} megapixels and {side} pixels a side.
+            path: the image (PNG, JPEG, WebP...), up to {megapixels} megapixels and {side} pixels a side, {file}.
             scale: {scales}.
 
         Returns:
@@ -78,7 +78,7 @@ def build() -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             image = ImageUpload(label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"])
-            scale = gr.Radio([(f"×{s}", s) for s in SCALES], value=4, label="Upscale factor")
+            scale = NumberRadio([(f"×{s}", s) for s in SCALES], value=4, label="Upscale factor")
             run = gr.Button("Upscale", variant="primary")
             gr.Examples(
                 [[str(p), 4] for p in sorted(EXAMPLES.glob("*.png"))],

@@ -21,7 +21,7 @@ from gen_app.style.pipeline import (
     STYLES_DIR,
     StylePipeline,
 )
-from gen_app.ui import MODEL_EVENT, Tab, about_panel, described, page_only, user_errors
+from gen_app.ui import MODEL_EVENT, NumberRadio, Tab, about_panel, described, page_only, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -63,7 +63,7 @@ def build() -> None:
         """Paint a photo in the style of one of 16 public-domain paintings (instant, a feed-forward network).
 
         Args:
-            path: the photo (PNG, JPEG, WebP; up to {megapixels} megapixels; shrunk to the output size).
+            path: the photo (PNG, JPEG, WebP; up to {megapixels} megapixels; shrunk to the output size), {file}.
             style: one of the listed paintings.
             strength: {strength}; 0 is the photo, 1 the full style.
             blend_with: a second painting to blend in, or "" for none.
@@ -93,8 +93,8 @@ def build() -> None:
         """Paint a photo in the style of any image (an optimisation: seconds to a minute).
 
         Args:
-            path: the photo (PNG, JPEG, WebP).
-            style_path: the style image (a painting, a texture...).
+            path: the photo (PNG, JPEG, WebP), {file}.
+            style_path: the style image (a painting, a texture...), {file}.
             steps: optimisation iterations, {steps}; more is closer to the style.
             size: the result's longest side in pixels: {any_sizes}.
             keep_colours: keep the photo's own colours.
@@ -148,7 +148,7 @@ def build() -> None:
                     with gr.Accordion("Blend two styles, output size", open=False):
                         blend_with = gr.Dropdown([("(none)", "")] + choices, value="", label="Blend with")
                         blend = gr.Slider(*BLEND_RANGE, value=0.5, step=0.05, label="Share of the second style")
-                        size = gr.Radio(OUTPUT_SIDES, value=768, label="Output size (longest side, px)")
+                        size = NumberRadio(OUTPUT_SIDES, value=768, label="Output size (longest side, px)")
                     run = gr.Button("Paint", variant="primary")
                     gr.Examples(
                         [[str(EXAMPLES / "chelsea.jpg"), "starry_night"], [str(EXAMPLES / "coffee.jpg"), "great_wave"]]
@@ -175,7 +175,7 @@ def build() -> None:
                     steps = gr.Slider(
                         *ANY_STYLE_STEPS_RANGE, value=100, step=10, label="Iterations (more: closer to the style)"
                     )
-                    any_size = gr.Radio(ANY_STYLE_SIDES, value=384, label="Output size (longest side, px)")
+                    any_size = NumberRadio(ANY_STYLE_SIDES, value=384, label="Output size (longest side, px)")
                     any_colours = gr.Checkbox(label="Keep the photo's colours")
                     with gr.Row():
                         paint_any = gr.Button("Paint", variant="primary", scale=2)
