@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
-import logging
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,10 +24,38 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
+from gen_app.audio.downloads import compose_settings, write_performance
+from gen_app.audio.instruments import BY_NAME
+from gen_app.audio.pipeline import (
+    BARS_RANGE,
+    DEFAULT_INSTRUMENT,
+    DEFAULT_TEMPO,
+    KEYS,
+    METRES,
+    MORPH_RANGE,
+    ROOM_RANGE,
+    TEMPO_RANGE,
+    AudioPipeline,
+    Voice,
+)
+from gen_app.audio.pipeline import TEMPERATURE_RANGE as COMPOSE_TEMPERATURE
+from gen_app.faces.pipeline import MAX_FACES, TEMPERATURE_RANGE, FacePipeline
+from gen_app.images import save_png
 from gen_app.limits import InvalidInput
 from gen_app.loading import ModelLoadError
+from gen_app.sampling import (
+    NEW_TOKENS_RANGE,
+    REPETITION_PENALTY_RANGE,
+    TOP_K_RANGE,
+    TOP_P_RANGE,
+    SamplingSettings,
+)
+from gen_app.sampling import TEMPERATURE_RANGE as TEXT_TEMPERATURE
+from gen_app.seeding import MAX_SEED
+from gen_app.sr.pipeline import MAX_INPUT_PIXELS, SCALES, SRPipeline
+from gen_app.style.pipeline import BLEND_RANGE, OUTPUT_SIDES, STRENGTH_RANGE, StylePipeline, load_styles
+from gen_app.text.pipeline import TextPipeline
 
-log = logging.getLogger("gen_app.cli")
 T = TypeVar("T")
 BAD_INPUT = 2  # exit code of a refused value (as argparse uses for a bad option)
 
@@ -76,10 +103,6 @@ def each_input(command: str, paths: list[Path], work: Callable[[Path], list[str]
 
 
 def faces(args: argparse.Namespace) -> int:
-    from gen_app.faces.pipeline import MAX_FACES, FacePipeline
-    from gen_app.images import save_png
-    from gen_app.seeding import MAX_SEED
-
     if not 1 <= args.count <= MAX_SEED + 1:
         return fail("faces", f"--count must be from 1 to {MAX_SEED + 1}, got {args.count}")
     pipe = load(FacePipeline.load)
@@ -97,9 +120,6 @@ def faces(args: argparse.Namespace) -> int:
 
 
 def text(args: argparse.Namespace) -> int:
-    from gen_app.sampling import SamplingSettings
-    from gen_app.text.pipeline import TextPipeline
-
     settings = SamplingSettings(
         args.max_new_tokens, args.temperature, args.top_k, args.top_p, args.repetition_penalty, args.seed
     ).validated()
@@ -125,9 +145,6 @@ def text(args: argparse.Namespace) -> int:
 
 
 def upscale(args: argparse.Namespace) -> int:
-    from gen_app.images import save_png
-    from gen_app.sr.pipeline import SRPipeline
-
     paths = existing_files("upscale", args.inputs)
     if paths is None:
         return BAD_INPUT
@@ -143,9 +160,6 @@ def upscale(args: argparse.Namespace) -> int:
 
 
 def paint(args: argparse.Namespace) -> int:
-    from gen_app.images import save_png
-    from gen_app.style.pipeline import StylePipeline
-
     paths = existing_files("paint", args.inputs)
     if paths is None:
         return BAD_INPUT
@@ -163,10 +177,6 @@ def paint(args: argparse.Namespace) -> int:
 
 
 def compose(args: argparse.Namespace) -> int:
-    from gen_app.audio.downloads import compose_settings, write_performance
-    from gen_app.audio.pipeline import AudioPipeline, Voice
-    from gen_app.seeding import MAX_SEED
-
     if args.out.suffix.lower() != ".wav":
         return fail("compose", f"--out must name a .wav file, got {args.out}")
     if not 1 <= args.count <= MAX_SEED + 1:
@@ -192,34 +202,7 @@ def compose(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The commands and their options; ranges and defaults come from the pipelines (importing them is cheap next
-    to loading their models, which happens only when a command runs)."""
-    from gen_app.audio.instruments import BY_NAME
-    from gen_app.audio.pipeline import (
-        BARS_RANGE,
-        DEFAULT_INSTRUMENT,
-        DEFAULT_TEMPO,
-        KEYS,
-        METRES,
-        MORPH_RANGE,
-        ROOM_RANGE,
-        TEMPO_RANGE,
-        AudioPipeline,
-        Voice,
-    )
-    from gen_app.audio.pipeline import TEMPERATURE_RANGE as COMPOSE_TEMPERATURE
-    from gen_app.faces.pipeline import MAX_FACES, TEMPERATURE_RANGE, FacePipeline
-    from gen_app.sampling import (
-        NEW_TOKENS_RANGE,
-        REPETITION_PENALTY_RANGE,
-        TOP_K_RANGE,
-        TOP_P_RANGE,
-        SamplingSettings,
-    )
-    from gen_app.sampling import TEMPERATURE_RANGE as TEXT_TEMPERATURE
-    from gen_app.seeding import MAX_SEED
-    from gen_app.sr.pipeline import MAX_INPUT_PIXELS, SCALES
-    from gen_app.style.pipeline import BLEND_RANGE, OUTPUT_SIDES, STRENGTH_RANGE, StylePipeline, load_styles
+    """The commands and their options, with the pipelines' ranges and defaults."""
 
     def span(low, high) -> str:
         return f"{low:g} to {high:g}"
