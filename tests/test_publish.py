@@ -23,12 +23,23 @@ def repo_of(task: str) -> str:
     return f"you/gen-app-{task}"
 
 
+def publish_command(hub: HubServer) -> subprocess.CompletedProcess:
+    """`python -m gen_app.publish --space you/gen-app`, as a user runs it, with the loopback Hub as HF_ENDPOINT."""
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "gen_app.publish", "--space", SPACE]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def published():
-    """A loopback Hub after one publish: (hub, pins, the first publish's printout)."""
+    """A loopback Hub after one publish: (hub, {task: (model repo, pinned commit)})."""
     with HubServer() as hub:
-        pins = publish(SPACE, api=HfApi(endpoint=hub.url, token=TOKEN))
-        yield hub, pins
+        result = publish_command(hub)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.count("new commit") == len(tasks()) + 1
+        assert f"The Space: {hub.url}/spaces/{SPACE}" in result.stdout
+        config = json.loads(hub.commits("space", SPACE)[-1].files["gen_app/models.json"])
+        yield hub, {task: (config[task]["repo_id"], config[task]["revision"]) for task in tasks()}
 
 
 def test_publish_makes_one_model_repo_per_checkpoint_and_a_space(published):
@@ -63,15 +74,18 @@ def test_publish_makes_one_model_repo_per_checkpoint_and_a_space(published):
     assert f"https://huggingface.co/{repo_of('sr-x4')}#training" in space["README.md"].decode()
 
 
-def test_a_second_publish_with_nothing_changed_makes_no_commit(published, capsys):
+def test_a_second_publish_with_nothing_changed_makes_no_commit(published):
     hub, pins = published
     before = {key: len(repo.commits) for key, repo in hub.created.items()}
-    again = publish(SPACE, api=HfApi(endpoint=hub.url, token=TOKEN))
-    assert again == pins
+    asked = len(hub.requests)
+    result = publish_command(hub)
+    assert result.returncode == 0, result.stderr[-3000:]
     assert {key: len(repo.commits) for key, repo in hub.created.items()} == before
-    assert capsys.readouterr().out.count("unchanged at") == len(pins) + 1
+    assert result.stdout.count("unchanged at") == len(pins) + 1
     # The client asked (preupload), learnt every file was there unchanged, and sent no commit.
-    assert not [r for r in hub.requests[-40:] if "/commit/" in r]
+    assert any("/preupload/" in r for r in hub.requests[asked:])
+    assert not any("/commit/" in r for r in hub.requests[asked:])
+    assert publish(SPACE, api=HfApi(endpoint=hub.url, token=TOKEN)) == pins  # the same pins, in-process too
 
 
 def test_a_changed_card_gets_a_new_commit_and_the_space_a_new_pin(published, tmp_path):
