@@ -13,7 +13,7 @@ from hub_server import HubServer
 from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download
 
 from gen_app.loading import CHECKPOINTS, ROOT
-from gen_app.publish import main, publish, tasks
+from gen_app.publish import Target, main, publish, push, tasks
 
 SPACE = "you/gen-app"
 TOKEN = "hf_loopback_test_token"
@@ -122,6 +122,17 @@ def test_a_pinned_download_is_served_from_the_cache_without_asking_the_hub(publi
     assert again == first and len(hub.requests) == asked
     hf_hub_download(repo_id, "config.json", revision="main", cache_dir=tmp_path, endpoint=hub.url)
     assert len(hub.requests) > asked
+
+
+def test_private_repos_and_another_namespace_for_the_models(capsys):
+    with HubServer() as hub:
+        api = HfApi(endpoint=hub.url, token=TOKEN)
+        oid, made = push(api, Target("an-org/tiny", "model", {"config.json": b"{}"}), True, "a private repo")
+        assert made and hub.created[("model", "an-org/tiny")].settings["visibility"] == "private"
+        assert push(api, Target("an-org/tiny", "model", {"config.json": b"{}"}), True, "again") == (oid, False)
+    assert main(["--space", SPACE, "--models", "an-org", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "model repo an-org/gen-app-faces:" in out and f"space repo {SPACE}:" in out
 
 
 def test_dry_run_prints_every_repo_and_file_and_touches_nothing(capsys):
