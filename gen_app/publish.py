@@ -33,10 +33,9 @@ from pathlib import Path
 import yaml
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
 
-from gen_app.loading import CARD_FILE, CHECKPOINTS, MODELS_CONFIG, ROOT
+from gen_app.loading import CARD_FILE, CHECKPOINTS, MODELS_CONFIG, ROOT, WEIGHT_FILES
 
 SPACE_PATHS = ("app.py", "requirements.txt", "gen_app", "docs")  # what the Space runs (README.md is rewritten)
-SKIPPED_PARTS = ("__pycache__", ".")  # folders and files never uploaded (caches, dotfiles)
 PRELOADED_SUFFIXES = (".json", ".safetensors")  # what a task loads (weights, config, tokenizer) with its card
 # The Space serves Gradio's MCP server too (GRADIO_MCP_SERVER is Gradio's own switch; set when the Space is created).
 SPACE_VARIABLES = [{"key": "GRADIO_MCP_SERVER", "value": "True"}]
@@ -56,9 +55,9 @@ def tasks() -> list[str]:
     return [task for task in json.loads(MODELS_CONFIG.read_text()) if not task.startswith("_")]
 
 
-def folder_files(folder: Path, prefix: str = "") -> dict[str, Path]:
+def folder_files(folder: Path, prefix: str = "") -> dict[str, Path | bytes]:
     """Every file under `folder` as {path in the repo: file}, caches and dotfiles left out."""
-    files = {}
+    files: dict[str, Path | bytes] = {}
     for path in sorted(folder.rglob("*")):
         parts = path.relative_to(folder).parts
         if path.is_file() and not any(p == "__pycache__" or p.startswith(".") or p.endswith(".pyc") for p in parts):
@@ -75,9 +74,10 @@ def model_targets(space_id: str, namespace: str, checkpoints: Path = CHECKPOINTS
     targets = {}
     for task in tasks():
         folder = checkpoints / task
-        if not (folder / "model.safetensors").is_file():
-            raise SystemExit(f"error: {folder} has no model.safetensors: nothing to publish for {task}")
-        targets[task] = Target(model_repo_id(namespace, space_id, task), "model", dict(folder_files(folder)))
+        missing = [name for name in WEIGHT_FILES if not (folder / name).is_file()]
+        if missing:
+            raise SystemExit(f"error: {folder} has no {' or '.join(missing)}: nothing to publish for {task}")
+        targets[task] = Target(model_repo_id(namespace, space_id, task), "model", folder_files(folder))
     return targets
 
 
