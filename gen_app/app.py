@@ -10,7 +10,7 @@ import time
 
 import gradio as gr
 
-from gen_app import loading, metrics
+from gen_app import loading, metrics, outputs
 from gen_app.audio.tab import TAB as AUDIO
 from gen_app.faces.tab import TAB as FACES
 from gen_app.loading import ModelLoadError, short, shown_path
@@ -81,7 +81,8 @@ def build_tab(tab: Tab) -> bool:
 
 def build_demo() -> gr.Blocks:
     loading.reset_hub()  # a new start-up: one Hub probe and one time budget for all its tasks
-    with ObservedBlocks(title="gen_app: generative models demo") as demo:
+    # Gradio's sweep removes the outputs (and uploads) of past requests: disk stays bounded (gen_app/outputs.py).
+    with ObservedBlocks(title="gen_app: generative models demo", delete_cache=outputs.CACHE_SWEEP) as demo:
         gr.Markdown(HEADER)
         with gr.Tabs(overflow_behavior="wrap"):  # on a phone, tab titles wrap onto more rows, all in sight
             for tab in TABS:

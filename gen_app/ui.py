@@ -20,8 +20,18 @@ from gradio_client.exceptions import AppError
 from gen_app.limits import InvalidInput, check_text, shown
 from gen_app.uploads import REFUSED
 
-# Every event that runs a model shares this queue, so five tabs never run five models at once.
-MODEL_EVENT = {"concurrency_id": "model", "concurrency_limit": 1}
+# Each kind of work has its own queue (Gradio concurrency group) and runs one request at a time: a quick request
+# (faces, text) never waits behind a long one of another kind (a 67-megapixel upscale, a style optimisation), and
+# no two requests of one kind compete for the CPU. Measured with bench/load.py (README: "Many users at once").
+QUEUES = ("faces", "text", "style", "style-any", "sr", "audio")
+
+
+def model_event(queue: str) -> dict[str, object]:
+    """The event options that put a model's event in `queue` (one of QUEUES)."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}: one of {QUEUES}")
+    return {"concurrency_id": queue, "concurrency_limit": 1}
+
 
 # The answer to a request that failed in a way no check foresaw (the details go to the log, not to the caller).
 UNHANDLED = "The app could not handle that request. Check its values and try again."

@@ -18,7 +18,7 @@ def face_pipeline():
 
 
 @pytest.fixture(scope="session")
-def app_url():
+def app_demo():
     """The whole app, launched once for the session's app-level, browser and MCP tests (with its MCP server when
     the `mcp` package of gradio[mcp] is installed)."""
     from gen_app.app import LAUNCH_OPTIONS, build_demo
@@ -27,8 +27,13 @@ def app_url():
     mcp = importlib.util.find_spec("mcp") is not None
     options = {"server_name": "127.0.0.1", "server_port": None, "quiet": True, "mcp_server": mcp, **LAUNCH_OPTIONS}
     demo.launch(prevent_thread_lock=True, **options)
-    yield demo.local_url
+    yield demo
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_demo):
+    return app_demo.local_url
 
 
 @pytest.fixture(scope="session")

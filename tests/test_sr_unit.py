@@ -36,8 +36,9 @@ def test_tiled_equals_untiled(random_pipe):
     x = torch.rand(1, 3, 90, 130)
     whole = upscale_tiled(model, x, tile=1000)
     tiled = upscale_tiled(model, x, tile=32)
-    assert whole.shape == (1, 3, 360, 520)
-    assert (whole - tiled).abs().max() < 1e-4
+    assert whole.shape == (360, 520, 3) and whole.dtype == torch.uint8  # rounded as written: never a float copy
+    differ = whole != tiled  # float noise (1e-6) can flip a rounding: by one level, at a rare pixel
+    assert (whole.int() - tiled.int()).abs().max() <= 1 and differ.float().mean() < 1e-3
 
 
 def test_untrained_network_is_bicubic():

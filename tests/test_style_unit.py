@@ -197,6 +197,13 @@ def test_any_style_stops_when_asked(pipe, photo):
     assert len(steps) == 1 and steps[0].step == 5
 
 
+def test_any_style_stops_at_its_time_cap_with_a_notice(pipe, photo):
+    painting = Image.new("RGB", (64, 64), (200, 30, 30))
+    steps = list(pipe.stylize_any(photo, painting, steps=300, max_side=256, preview_every=5, max_seconds=0))
+    assert len(steps) == 1 and steps[-1].step == steps[-1].steps == 5  # the last picture is the result
+    assert any("at most 0 s" in notice for notice in steps[-1].notices)
+
+
 def test_any_style_explains_bad_inputs(pipe, photo, tmp_path):
     text = tmp_path / "style.txt"
     text.write_text("no")

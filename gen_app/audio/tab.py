@@ -27,7 +27,7 @@ from gen_app.audio.pipeline import (
 from gen_app.audio.score import MAX_MIDI_BYTES
 from gen_app.gpu import on_gpu
 from gen_app.seeding import MAX_SEED, random_seed
-from gen_app.ui import MODEL_EVENT, Tab, about_panel, described, page_only, user_errors
+from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
 from gen_app.uploads import AudioUpload, FileUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -232,10 +232,10 @@ def build() -> None:
     voice_inputs = [instrument, morph_to, morph, room]
     results = [audio, picture, summary, downloads]
     compose_inputs = [seed, temperature, bars, metre, key, tempo, *voice_inputs]
-    compose_button.click(compose, compose_inputs, [abc, *results], api_name="compose", **MODEL_EVENT)
-    play_abc_button.click(play_abc, [abc, tempo, *voice_inputs], results, api_name="play_abc", **MODEL_EVENT)
-    play_midi_button.click(play_midi, [midi_file, *voice_inputs], results, api_name="play_midi", **MODEL_EVENT)
-    transfer_button.click(revoice, [clip, octave, *voice_inputs], results, api_name="revoice", **MODEL_EVENT)
+    compose_button.click(compose, compose_inputs, [abc, *results], api_name="compose", **model_event("audio"))
+    play_abc_button.click(play_abc, [abc, tempo, *voice_inputs], results, api_name="play_abc", **model_event("audio"))
+    play_midi_button.click(play_midi, [midi_file, *voice_inputs], results, api_name="play_midi", **model_event("audio"))
+    transfer_button.click(revoice, [clip, octave, *voice_inputs], results, api_name="revoice", **model_event("audio"))
     lucky.click(page_only(lambda: random_seed()), None, seed, api_name="audio_random_seed", queue=False)
 
 

@@ -21,7 +21,7 @@ from gen_app.gpu import on_gpu
 from gen_app.images import image_grid, save_png
 from gen_app.outputs import new_output_path
 from gen_app.seeding import MAX_SEED, random_seed
-from gen_app.ui import MODEL_EVENT, Tab, about_panel, described, page_only, user_errors
+from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
 
 INTRO = """Each seed is one cartoon face, made in two steps by two small networks trained here on 30,000
 [facesjs](https://github.com/zengm-games/facesjs) faces: a **prior** (a tiny transformer) picks the face's parts —
@@ -200,7 +200,7 @@ def build() -> None:
         "the most likely face (temperature 0)": example(123456, 1, 0.0),
     }
     # Before the examples: they register an event named after the function too, and the first one keeps the name.
-    run.click(generate_faces, inputs, [gallery, seed_used], api_name="generate_faces", **MODEL_EVENT)
+    run.click(generate_faces, inputs, [gallery, seed_used], api_name="generate_faces", **model_event("faces"))
     gr.Examples(
         list(examples.values()),
         inputs=inputs,
@@ -233,7 +233,7 @@ def build() -> None:
     about_panel(list(pipe.folders.values()), list(pipe.origins.values()))
 
     # Same function as generate_faces: callable from the page, kept out of the API listing.
-    private = {"api_visibility": "private", **MODEL_EVENT}
+    private = {"api_visibility": "private", **model_event("faces")}
     seed.submit(generate_faces, inputs, [gallery, seed_used], api_name="generate_faces_on_enter", **private)
     lucky.click(pick_seed, None, seed, api_name="random_seed", queue=False).then(
         generate_faces, inputs, [gallery, seed_used], api_name="generate_faces_random", **private
@@ -242,9 +242,11 @@ def build() -> None:
         selected_seed, variation_seed, variation_seed, api_name="select_face", api_visibility="private", queue=False
     )
     variation_inputs = [variation_seed, variation_count, amount, temperature, *choices]
-    variation_run.click(face_variations, variation_inputs, variation_gallery, api_name="face_variations", **MODEL_EVENT)
+    variation_run.click(
+        face_variations, variation_inputs, variation_gallery, api_name="face_variations", **model_event("faces")
+    )
     morph_inputs = [seed_a, seed_b, frames, temperature, *choices]
-    morph_run.click(morph_faces, morph_inputs, [animation, strip], api_name="morph_faces", **MODEL_EVENT)
+    morph_run.click(morph_faces, morph_inputs, [animation, strip], api_name="morph_faces", **model_event("faces"))
 
 
 TAB = Tab(id="faces", title="Face generation", build=build)

@@ -71,35 +71,53 @@ def image_to_planes(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | No
     return color.contiguous(), alpha, image.mode
 
 
-@torch.inference_mode()  # the planes come from inference; in-place updates need the same mode
-def planes_to_image(color: torch.Tensor, alpha: torch.Tensor | None, mode: str) -> Image.Image:
-    """The inverse of image_to_planes, rounding to the mode's bit depth (in place: outputs can be huge)."""
-    color = color[0].clamp_(0, 1)
-    if mode in ("L", "LA", "I;16"):
-        color = color.mean(0, keepdim=True)
+# Per output mode: the channels of the array the tiles are written into, and the raw mode in which PIL can use that
+# array in place (RGBA and L: no copy; at 8192x8192 an RGBA copy would be 270 MB). PIL keeps RGB with a padding
+# byte per pixel, so RGB (like the rare LA and 16-bit results) is copied once.
+CANVAS = {"RGB": (3, None), "RGBA": (4, "RGBA"), "L": (1, "L"), "LA": (2, None), "I;16": (1, None)}
+
+
+def canvas_to_image(canvas: torch.Tensor, mode: str) -> Image.Image:
+    """The result image for upscale's canvas (H, W, channels of CANVAS[mode]), sharing its memory where PIL can."""
+    height, width, _ = canvas.shape
+    array = canvas.numpy()
+    raw = CANVAS[mode][1]
+    if raw is not None:
+        return Image.frombuffer(mode, (width, height), array, "raw", raw, 0, 1)
     if mode == "I;16":
-        return Image.fromarray(color[0].mul_(65535).round_().numpy().astype(np.uint16))  # mode I;16
-    planes = torch.cat([color, alpha[0].clamp(0, 1)]) if alpha is not None else color
-    array = planes.mul_(255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)  # L, LA, RGB or RGBA by shape
+        return Image.fromarray(array[..., 0].astype(np.uint16))  # mode I;16
+    return Image.fromarray(array)  # RGB or LA, by shape
 
 
 @torch.inference_mode()
 def upscale_tiled(
-    model: SRNet, x: torch.Tensor, tile: int = TILE, progress: Callable[[float], None] | None = None
+    model: SRNet,
+    x: torch.Tensor,
+    tile: int = TILE,
+    progress: Callable[[float], None] | None = None,
+    gray: bool = False,
+    levels: int = 255,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(1, 3, H, W) on the CPU -> (1, 3, H*s, W*s) on the CPU, one overlapping tile at a time on the model's device."""
+    """(1, 3, H, W) in [0, 1] on the CPU -> (H*s, W*s, 3) on the CPU, one overlapping tile at a time on the model's
+    device, each tile rounded to `levels` steps as it is written (uint8 for 255, int32 for more). `gray`: the
+    channels' mean, (H*s, W*s, 1). `out`: write into this (a view of a larger array works) instead of a new array.
+    The output is never held in float: at 8192x8192 that would be 805 MB."""
     device = next(model.parameters()).device
     s, (height, width) = model.scale, x.shape[-2:]
-    out = torch.empty(1, 3, height * s, width * s)
+    if out is None:
+        dtype = torch.uint8 if levels <= 255 else torch.int32
+        out = torch.empty(height * s, width * s, 1 if gray else 3, dtype=dtype)
     corners = [(y, x0) for y in range(0, height, tile) for x0 in range(0, width, tile)]
     for done, (y0, x0) in enumerate(corners, 1):
         y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
         top, left = max(y0 - TILE_OVERLAP, 0), max(x0 - TILE_OVERLAP, 0)
         bottom, right = min(y1 + TILE_OVERLAP, height), min(x1 + TILE_OVERLAP, width)
-        up = model(x[..., top:bottom, left:right].to(device)).float().cpu()
+        up = model(x[..., top:bottom, left:right].to(device)).float().cpu()[0]
         oy, ox = (y0 - top) * s, (x0 - left) * s
-        out[..., y0 * s : y1 * s, x0 * s : x1 * s] = up[..., oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s]
+        up = up[:, oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s]
+        up = up.mean(0, keepdim=True) if gray else up
+        out[y0 * s : y1 * s, x0 * s : x1 * s] = up.clamp_(0, 1).mul_(levels).round_().permute(1, 2, 0).to(out.dtype)
         if progress is not None:
             progress(done / len(corners))
     return out
@@ -139,11 +157,17 @@ class SRPipeline:
         if mode != image.mode and image.mode not in SIXTEEN_BIT:
             notices.append(f"The image's {image.mode} mode was converted for upscaling; the result is {mode}.")
         model = self.models[scale]
+        height, width = color.shape[-2:]
+        depth = torch.int32 if mode == "I;16" else torch.uint8
+        canvas = torch.empty(height * scale, width * scale, CANVAS[mode][0], dtype=depth)
+        gray = mode in ("L", "LA", "I;16")
         # The alpha channel goes through the same network (as gray), so edges stay as sharp as the colours.
-        passes = [color] + ([alpha.expand(1, 3, -1, -1)] if alpha is not None else [])
-        results = []
-        for i, planes in enumerate(passes):
-            step = (lambda f, i=i: progress((i + f) / len(passes))) if progress else None
-            results.append(upscale_tiled(model, planes, tile, step))
-        up_alpha = results[1].mean(1, keepdim=True) if alpha is not None else None
-        return Upscaled(planes_to_image(results[0], up_alpha, mode), scale, image, notices)
+        passes = [(color, canvas[..., : 1 if gray else 3], gray)]
+        if alpha is not None:
+            passes.append((alpha.expand(1, 3, -1, -1), canvas[..., -1:], True))
+        count = len(passes)
+        for i, (planes, out, gray) in enumerate(passes):
+            step = (lambda f, i=i: progress((i + f) / count)) if progress else None
+            upscale_tiled(model, planes, tile, step, gray=gray, levels=65535 if mode == "I;16" else 255, out=out)
+        del color, alpha, passes, planes  # the float input (67 MB at the largest) is not needed any more
+        return Upscaled(canvas_to_image(canvas, mode), scale, image, notices)

@@ -46,6 +46,7 @@ ANY_STYLE_SIDES = (256, 384, 512)
 STRENGTH_RANGE = (0.0, 1.0)  # 0: the photo, 1: the full style
 BLEND_RANGE = (0.0, 1.0)  # the second style's share
 ANY_STYLE_STEPS_RANGE = (10, 300)  # optimisation iterations (previews come every 10)
+ANY_STYLE_MAX_SECONDS = 45.0  # an optimisation stops here, whatever its iterations: others share the CPU
 STYLE_IMAGE_SIDE = 384  # paintings are compared at this size, as in training
 ANY_STYLE_WEIGHT = 100.0  # style vs content for the optimisation (the notes' value for these normalised losses)
 ANY_STYLE_TV_WEIGHT = 1.0
@@ -258,8 +259,10 @@ class StylePipeline:
         keep_photo_colours: bool = False,
         preview_every: int = 10,
         should_stop: Callable[[], bool] | None = None,
+        max_seconds: float = ANY_STYLE_MAX_SECONDS,
     ) -> Iterator[Stylized]:
-        """Yields the picture as it improves (every `preview_every` iterations) and finally the result."""
+        """Yields the picture as it improves (every `preview_every` iterations) and finally the result. Past
+        `max_seconds` it stops at the next preview, with a notice: the last picture is the result."""
         steps = check_int("Iterations", steps, *ANY_STYLE_STEPS_RANGE)
         max_side = check_int("Output size", max_side, ANY_STYLE_SIDES[0], ANY_STYLE_SIDES[-1])
         photo, alpha, notices = prepare_photo(source, max_side)
@@ -288,11 +291,17 @@ class StylePipeline:
             loss.backward()
             return loss
 
-        done = 0
+        done, started = 0, time.perf_counter()
         while done < steps:
             optimizer.param_groups[0]["max_iter"] = min(preview_every, steps - done)
             optimizer.step(closure)
             done += optimizer.param_groups[0]["max_iter"]
+            if done < steps and time.perf_counter() - started > max_seconds:
+                notices.append(
+                    f"Stopped at iteration {done} of {steps}: an optimisation may take at most {max_seconds:.0f} s "
+                    "here. A smaller output size gets further in the same time."
+                )
+                steps = done  # this picture is the result
             result = torch.sigmoid(logits.detach())[..., :height, :width]
             yield Stylized(finish(to_image(result), photo, alpha, keep_photo_colours), photo, notices, done, steps)
             if should_stop is not None and should_stop():

@@ -12,6 +12,7 @@ from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
 from gen_app.style.pipeline import (
+    ANY_STYLE_MAX_SECONDS,
     ANY_STYLE_SIDES,
     ANY_STYLE_STEPS_RANGE,
     BLEND_RANGE,
@@ -21,16 +22,17 @@ from gen_app.style.pipeline import (
     STYLES_DIR,
     StylePipeline,
 )
-from gen_app.ui import MODEL_EVENT, NumberRadio, Tab, about_panel, described, page_only, user_errors
+from gen_app.ui import NumberRadio, Tab, about_panel, described, model_event, page_only, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 STYLE_EXAMPLES = STYLES_DIR / "examples"
 
-INTRO = """Turn a photo into a painting. **Painters' styles**: pick one of 16 public-domain paintings; one small
+INTRO = f"""Turn a photo into a painting. **Painters' styles**: pick one of 16 public-domain paintings; one small
 network trained here paints any of them in a fraction of a second. Lower the strength for a gentler version,
 blend two paintings, or keep the photo's own colours. **Any style image**: upload any picture as the style;
-the app then repaints the photo step by step (an optimisation, a few seconds to a minute), showing progress."""
+the app then repaints the photo step by step (an optimisation, a few seconds, at most {ANY_STYLE_MAX_SECONDS:.0f} s),
+showing progress."""
 
 
 def labelled(image: Image.Image) -> Image.Image:
@@ -52,6 +54,7 @@ def build() -> None:
         "blend": "{:g} to {:g}".format(*BLEND_RANGE),
         "sizes": ", ".join(map(str, OUTPUT_SIDES)),
         "any_sizes": ", ".join(map(str, ANY_STYLE_SIDES)),
+        "max_seconds": f"{ANY_STYLE_MAX_SECONDS:.0f}",
         "steps": "{} to {}".format(*ANY_STYLE_STEPS_RANGE),
         "megapixels": f"{MAX_INPUT_PIXELS / 1e6:g}",
     }
@@ -90,7 +93,7 @@ def build() -> None:
     @on_gpu
     @user_errors
     def stylize_any(path, style_path, steps, size, keep_colours):
-        """Paint a photo in the style of any image (an optimisation: seconds to a minute).
+        """Paint a photo in the style of any image (an optimisation: a few seconds, at most {max_seconds} s).
 
         Args:
             path: the photo (PNG, JPEG, WebP), {file}.
@@ -112,7 +115,7 @@ def build() -> None:
                 yield labelled(result.image), None, status
         for notice in result.notices:
             gr.Warning(notice)
-        params = {"model": "gen_app style (optimisation)", "steps": steps, "size": list(result.image.size)}
+        params = {"model": "gen_app style (optimisation)", "steps": result.step, "size": list(result.image.size)}
         params["keep_colours"] = bool(keep_colours)
         download = save_png(result.image, new_output_path("painted-any", ".png"), params)
         yield labelled(result.image), str(download), f"Done: {status}"
@@ -194,13 +197,13 @@ def build() -> None:
 
     gallery.select(pick_from_gallery, None, style, api_visibility="private")
     inputs = [photo, style, strength, blend_with, blend, keep_colours, size]
-    run.click(stylize, inputs, [slider, download, summary], api_name="stylize", **MODEL_EVENT)
+    run.click(stylize, inputs, [slider, download, summary], api_name="stylize", **model_event("style"))
     painting = paint_any.click(
         stylize_any,
         [any_photo, any_style, steps, any_size, any_colours],
         [any_result, any_download, any_status],
         api_name="stylize_any",
-        **MODEL_EVENT,
+        **model_event("style-any"),
     )
     stop_any.click(None, None, None, cancels=[painting], api_name="stop_stylize_any", api_visibility="private")
 

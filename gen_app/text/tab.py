@@ -15,7 +15,7 @@ from gen_app.sampling import (
 )
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.text.pipeline import MAX_PROMPT_CHARS, TextPipeline
-from gen_app.ui import MODEL_EVENT, Tab, about_panel, described, page_only, user_errors
+from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
 
 INTRO = """A small GPT trained here, from scratch, on 34 of Shakespeare's plays (four more are held out to measure
 it). Give it a speaker in capitals and a first line, and watch it continue the scene, a word piece (token) at
@@ -99,7 +99,7 @@ def build() -> None:
     about_panel(pipe.folder, pipe.origin)
 
     inputs = [prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed]
-    generation = run.click(generate_text, inputs, [output, seed_used], api_name="generate_text", **MODEL_EVENT)
+    generation = run.click(generate_text, inputs, [output, seed_used], api_name="generate_text", **model_event("text"))
     lucky.click(page_only(lambda: random_seed()), None, seed, api_name="text_random_seed", queue=False)
     # Stop cancels the running stream at once (and only this browser's job).
     stop.click(None, None, None, cancels=[generation], api_name="stop_text", api_visibility="private")

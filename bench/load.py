@@ -1,0 +1,283 @@
+"""Load, memory and disk under many users: a bounded load generator for the whole app, on loopback only.
+
+    python -m bench.load [--clients 32] [--rounds 3] [--heavy] [--soak 1000] [--json OUT]
+
+It starts the app (app.py's build_demo and LAUNCH_OPTIONS) in a child process on 127.0.0.1 with a fresh
+Gradio cache folder, then runs `--clients` users at once through gradio_client. User i works in tab i mod 5
+with that tab's default settings (faces: 8 faces; text: 300 tokens; style: a painter's style at 768 px; super-
+resolution: an example photo ×4; audio: compose 16 bars), `--rounds` requests each. With `--heavy`, two of the
+users instead send the largest legal requests: any-style optimisation (300 iterations at 512 px, its time cap
+applies) and ×4 super-resolution of a 2048×2048 photo (the input limit). Every request has a deadline
+(`--timeout`), and the whole run stops after `--max-seconds`.
+
+Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result); the server's peak RSS
+(sampled every 50 ms from /proc) and its RSS after start-up; the Gradio cache folder's size at its peak and at
+the end. `--soak N` then sends N light requests one after another (faces, text, style, SR in turn) and prints
+RSS after warm-up and its range over the soak: a leak shows as a steady climb.
+
+Take figures on a quiet machine (nothing else using the CPU); the README quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gen_app.loading import ROOT
+from gen_app.sr.pipeline import MAX_INPUT_PIXELS
+from gen_app.style.pipeline import ANY_STYLE_SIDES, ANY_STYLE_STEPS_RANGE
+
+FACES_P95_FLOOR = TEXT_P95_FLOOR = 5.0  # seconds, with 32 users on this 2-core machine (issue 17)
+RSS_FLOOR_GB = 2.5
+SOAK_DRIFT_FLOOR_MB = 50
+PHOTO = ROOT / "gen_app/style/examples/chelsea.jpg"
+SMALL_PHOTO = ROOT / "gen_app/sr/examples/chelsea-small.png"
+PAINTING = ROOT / "gen_app/style/styles/great_wave.jpg"
+
+SERVER = """
+import sys
+from gen_app.app import LAUNCH_OPTIONS, build_demo
+demo = build_demo()
+demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), quiet=True, **LAUNCH_OPTIONS)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of the process `pid` (Linux /proc), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+        except OSError:
+            pass  # removed while we walked
+    return total
+
+
+class Sampler(threading.Thread):
+    """Samples the server's RSS and the cache folder's size until stopped; keeps the peaks."""
+
+    def __init__(self, pid: int, cache: Path):
+        super().__init__(daemon=True)
+        self.pid, self.cache = pid, cache
+        self.peak_rss = self.peak_disk = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        ticks = 0
+        while not self.stopped.wait(0.05):
+            self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
+            ticks += 1
+            if ticks % 20 == 0:  # walking the folder costs more: once a second
+                self.peak_disk = max(self.peak_disk, folder_bytes(self.cache))
+
+
+def start_server(cache: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(cache), "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the app exited during start-up (code {server.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the app did not start within 10 minutes")
+
+
+def requests_by_tab(heavy_photo: Path):
+    """(endpoint, args) makers: the five tabs' default requests, and the two heaviest legal requests."""
+    from gradio_client import handle_file
+
+    return {
+        "generate_faces": lambda i: ((1000 + i, 8, 1.0), {}),
+        "generate_text": lambda i: (("ROMEO:\n", 300, 0.8, 0, 1.0, 1.0, i), {}),
+        "stylize": lambda i: ((handle_file(str(PHOTO)), "starry_night", 1.0, "", 0.5, False, 768), {}),
+        "upscale": lambda i: ((handle_file(str(SMALL_PHOTO)), 4), {}),
+        "compose": lambda i: ((i, 0.8, 16), {}),
+        "stylize_any": lambda i: (
+            (handle_file(str(PHOTO)), handle_file(str(PAINTING)), ANY_STYLE_STEPS_RANGE[1], ANY_STYLE_SIDES[-1], False),
+            {},
+        ),
+        "upscale_largest": lambda i: ((handle_file(str(heavy_photo)), 4), {"api_name": "/upscale"}),
+    }
+
+
+def user(url: str, endpoints: list[str], makers, timeout: float, deadline: float, results: dict, lock) -> None:
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    for n, name in enumerate(endpoints):
+        if time.time() > deadline:
+            return
+        args, options = makers[name](n)
+        api_name = options.get("api_name", f"/{name}")
+        started = time.perf_counter()
+        try:
+            client.submit(*args, api_name=api_name).result(timeout=timeout)
+            error = None
+        except Exception as failure:  # an error or a timeout: counted, and the run goes on
+            error = f"{type(failure).__name__}: {str(failure)[:120]}"
+        with lock:
+            results[name].append((time.perf_counter() - started, error))
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="requests per user")
+    parser.add_argument("--heavy", action="store_true", help="two users send the largest legal requests")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for one request")
+    parser.add_argument("--max-seconds", type=float, default=1800, help="the load phase stops after this")
+    parser.add_argument("--soak", type=int, default=0, help="then this many light requests, one at a time")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gen_app_load_"))
+    cache = work / "gradio"
+    heavy_photo = work / "largest.png"
+    side = int(MAX_INPUT_PIXELS**0.5)
+    noise = np.random.default_rng(0).integers(0, 256, (side // 8, side // 8, 3), dtype=np.uint8)
+    Image.fromarray(noise).resize((side, side), Image.BICUBIC).save(heavy_photo)  # smooth, like a photo
+
+    server, url = start_server(cache)
+    print(f"app at {url} (pid {server.pid}), cache {cache}", flush=True)
+    try:
+        from gradio_client import Client
+
+        Client(url, verbose=False).predict(1, 1, 1.0, api_name="/generate_faces")  # warm-up
+        idle_rss = rss_bytes(server.pid)
+        sampler = Sampler(server.pid, cache)
+        sampler.start()
+        makers = requests_by_tab(heavy_photo)
+        tabs = ["generate_faces", "generate_text", "stylize", "upscale", "compose"]
+        plans = [[tabs[i % len(tabs)]] * args.rounds for i in range(args.clients)]
+        if args.heavy:
+            plans[-1] = ["stylize_any"] * args.rounds
+            plans[-2] = ["upscale_largest"] * args.rounds
+        results: dict[str, list] = defaultdict(list)
+        lock = threading.Lock()
+        deadline = time.time() + args.max_seconds
+        started = time.perf_counter()
+        users = [
+            threading.Thread(target=user, args=(url, plan, makers, args.timeout, deadline, results, lock))
+            for plan in plans
+        ]
+        for thread in users:
+            thread.start()
+        for thread in users:
+            thread.join()
+        load_seconds = time.perf_counter() - started
+        time.sleep(1)
+        figures = {
+            "clients": args.clients,
+            "rounds": args.rounds,
+            "heavy": args.heavy,
+            "load_seconds": round(load_seconds, 1),
+            "cpu_count": os.cpu_count(),
+            "idle_rss_gb": round(idle_rss / 1e9, 3),
+            "endpoints": {},
+        }
+        print(
+            f"\n{args.clients} users × {args.rounds} requests{' (with the heaviest)' if args.heavy else ''}, "
+            f"{load_seconds:.0f} s"
+        )
+        print(f"{'endpoint':18} {'requests':>8} {'errors':>6} {'p50 s':>7} {'p95 s':>7}")
+        for name, rows in sorted(results.items()):
+            times = [t for t, error in rows if error is None]
+            errors = [error for _, error in rows if error is not None]
+            p50, p95 = percentile(times, 50), percentile(times, 95)
+            figures["endpoints"][name] = {"requests": len(rows), "errors": len(errors), "p50": p50, "p95": p95}
+            print(f"{name:18} {len(rows):8d} {len(errors):6d} {p50:7.2f} {p95:7.2f}")
+            for error in sorted(set(errors))[:3]:
+                print(f"    {error}")
+
+        if args.soak:
+            soak = ["generate_faces", "generate_text", "stylize", "upscale"]
+            client = Client(url, verbose=False)
+            for n in range(min(40, args.soak)):  # warm-up: every kind of request, so caches fill first
+                name = soak[n % len(soak)]
+                client.submit(*makers[name](n)[0], api_name=f"/{name}").result(timeout=args.timeout)
+            after_warm_up = rss_bytes(server.pid)
+            lowest = highest = after_warm_up
+            for n in range(args.soak):
+                name = soak[n % len(soak)]
+                client.submit(*makers[name](n)[0], api_name=f"/{name}").result(timeout=args.timeout)
+                rss = rss_bytes(server.pid)
+                lowest, highest = min(lowest, rss), max(highest, rss)
+            end = rss_bytes(server.pid)
+            figures["soak"] = {
+                "requests": args.soak,
+                "rss_after_warm_up_gb": round(after_warm_up / 1e9, 3),
+                "rss_end_gb": round(end / 1e9, 3),
+                "rss_range_mb": round((highest - lowest) / 1e6, 1),
+                "drift_mb": round((end - after_warm_up) / 1e6, 1),
+            }
+            print(
+                f"\nsoak: {args.soak} requests; RSS {after_warm_up / 1e9:.2f} GB after warm-up, {end / 1e9:.2f} GB at "
+                f"the end (drift {(end - after_warm_up) / 1e6:+.0f} MB, range {(highest - lowest) / 1e6:.0f} MB)"
+            )
+        sampler.stopped.set()
+        sampler.join()
+        end_disk = folder_bytes(cache)
+        figures.update(
+            peak_rss_gb=round(sampler.peak_rss / 1e9, 3),
+            peak_cache_mb=round(max(sampler.peak_disk, end_disk) / 1e6, 1),
+            end_cache_mb=round(end_disk / 1e6, 1),
+        )
+        print(
+            f"\nserver RSS: {idle_rss / 1e9:.2f} GB after start-up, peak {sampler.peak_rss / 1e9:.2f} GB "
+            f"(floor {RSS_FLOOR_GB} GB)"
+        )
+        print(f"cache folder: peak {figures['peak_cache_mb']:.0f} MB, at the end {end_disk / 1e6:.0f} MB")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
