@@ -30,10 +30,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2  # huggingface_hub's HTTP client: its connection errors
 import yaml
-from huggingface_hub import CommitOperationAdd, HfApi, get_token
+from huggingface_hub import CommitOperationAdd, HfApi, constants, get_token
+from huggingface_hub.errors import HfHubHTTPError
 
-from gen_app.loading import CARD_FILE, CHECKPOINTS, MODELS_CONFIG, ROOT, WEIGHT_FILES
+from gen_app.loading import CARD_FILE, CHECKPOINTS, MODELS_CONFIG, ROOT, WEIGHT_FILES, short
 
 SPACE_PATHS = ("app.py", "requirements.txt", "gen_app", "docs")  # what the Space runs (README.md is rewritten)
 PRELOADED_SUFFIXES = (".json", ".safetensors")  # what a task loads (weights, config, tokenizer) with its card
@@ -207,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dry_run and get_token() is None:
         print("error: no Hugging Face token: run `hf auth login` or set HF_TOKEN", file=sys.stderr)
         return 2
-    publish(args.space, args.models, args.private, args.dry_run)
+    try:
+        publish(args.space, args.models, args.private, args.dry_run)
+    except (HfHubHTTPError, httpx2.TransportError) as error:  # refused (token, rights, name) or unreachable
+        print(f"error: {constants.ENDPOINT}: {short(error)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -149,11 +149,19 @@ def test_dry_run_prints_every_repo_and_file_and_touches_nothing(capsys):
     )
 
 
-def test_publish_without_a_token_says_how_to_log_in(monkeypatch, tmp_path, capsys):
+def test_publish_without_a_token_or_a_hub_says_so_in_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "token"))  # no saved login either
     assert main(["--space", SPACE]) == 2
     assert "hf auth login" in capsys.readouterr().err
+    with HubServer() as hub:
+        url = hub.url  # closed once the server stops
+    env = {**os.environ, "HF_ENDPOINT": url, "HF_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "gen_app.publish", "--space", SPACE]
+    down = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    [line] = down.stderr.strip().splitlines()
+    assert line.startswith(f"error: {url}: ") and "Connection refused" in line
     with pytest.raises(SystemExit) as exit_:
         main(["--space", "no-slash"])
     assert exit_.value.code == 2 and "--space must be a repo id" in capsys.readouterr().err
