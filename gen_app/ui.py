@@ -48,6 +48,30 @@ class Tab:
     build: Callable[[], None]  # creates the tab's components and events inside the current gr.Tab
 
 
+# How a file reaches a tool: the upload screen (gen_app.uploads) takes only files the server received itself.
+FILE_INPUT = "as a data: URL (base64) or a file uploaded to this app; URLs of other servers are refused"
+
+
+def described(**limits: object) -> Callable[[Callable], Callable]:
+    """Fill the {placeholders} of an event function's docstring with `limits` (defined once, in the pipelines) and
+    {file} with FILE_INPUT. The docstring is what the API page and the MCP server's tool list show: what the tool
+    does, and its Args and Returns (Gradio reads "name: description" lines under "Args:")."""
+
+    def fill(fn: Callable) -> Callable:
+        fn.__doc__ = inspect.getdoc(fn).format(file=FILE_INPUT, **limits)
+        return fn
+
+    return fill
+
+
+def page_only(fn: Callable) -> Callable:
+    """Keep a helper of the page (e.g. a random-seed button) out of the MCP server's tools; it stays in the API.
+    Gradio makes a tool of every named endpoint except functions marked as MCP resources or prompts (its
+    `_mcp_type` attribute, set by gr.resource and gr.prompt); this marks it the same way, as neither."""
+    fn._mcp_type = "page"
+    return fn
+
+
 def user_errors(fn: Callable) -> Callable:
     """Show InvalidInput as a gr.Error (a clear message in the UI and through the API), not a stack trace."""
     if inspect.isgeneratorfunction(fn):
@@ -69,6 +93,22 @@ def user_errors(fn: Callable) -> Callable:
             raise gr.Error(str(error)) from None
 
     return wrapper
+
+
+class NumberRadio(gr.Radio):
+    """A gr.Radio whose choices are numbers (a scale, a size), described as numbers in the API info. Gradio 6.31 says
+    every Radio's value is a string, so an MCP client (which checks arguments against that schema) refused
+    `scale: 2` as not a string, and "2" as not one of the choices."""
+
+    def api_info(self) -> dict:
+        numbers = [value for _, value in self.choices]
+        return {**super().api_info(), "type": "integer" if all(isinstance(v, int) for v in numbers) else "number"}
+
+    def get_block_name(self) -> str:
+        return "radio"  # rendered by the frontend as a normal radio
+
+    def get_config(self):
+        return {**super().get_config(), "name": "radio"}
 
 
 NO_CARD = "No model card came with these weights."

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -18,11 +19,14 @@ def face_pipeline():
 
 @pytest.fixture(scope="session")
 def app_demo():
-    """The whole app, launched once for the session's app-level and browser tests."""
+    """The whole app, launched once for the session's app-level, browser and MCP tests (with its MCP server when
+    the `mcp` package of gradio[mcp] is installed)."""
     from gen_app.app import LAUNCH_OPTIONS, build_demo
 
     demo = build_demo()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True, **LAUNCH_OPTIONS)
+    mcp = importlib.util.find_spec("mcp") is not None
+    options = {"server_name": "127.0.0.1", "server_port": None, "quiet": True, "mcp_server": mcp, **LAUNCH_OPTIONS}
+    demo.launch(prevent_thread_lock=True, **options)
     yield demo
     demo.close()
 

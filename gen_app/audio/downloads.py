@@ -36,18 +36,33 @@ def write_wav(audio: np.ndarray, path: Path, params: dict) -> Path:
     return path
 
 
-def write_downloads(
-    played: Played, stem: str, params: dict, program: int, abc: str | None = None, title: str = ""
+def compose_settings(
+    voice: Voice, seed: int, temperature: float, bars: int, metre: str | None, key: str | None, tempo: float
+) -> dict:
+    """What the downloads of a composed tune record: the voice, and the composer's settings."""
+    composed = {"seed": seed, "temperature": temperature, "bars": bars, "metre": metre, "key": key, "tempo": tempo}
+    return voice_settings(voice) | composed
+
+
+def write_performance(
+    played: Played, wav: Path, params: dict, program: int, abc: str | None = None, title: str = ""
 ) -> list[Path]:
-    """New files named after `stem`: the WAV (first, with `params`); a MIDI file when notes were played (General
-    MIDI `program`); an ABC document of `abc` when given (titled `title`, at `params["tempo"]`)."""
-    files = [write_wav(played.audio, new_output_path(stem, ".wav"), params)]
+    """The WAV at `wav` (first, with `params`) and beside it, with the same name: a MIDI file when notes were played
+    (General MIDI `program`) and an ABC document of `abc` when given (titled `title`, at `params["tempo"]`)."""
+    files = [write_wav(played.audio, Path(wav), params)]
     if played.notes:
-        midi = new_output_path(stem, ".mid")
+        midi = Path(wav).with_suffix(".mid")
         midi.write_bytes(midi_bytes(played.notes, program))
         files.append(midi)
     if abc:
-        document = new_output_path(stem, ".abc")
+        document = Path(wav).with_suffix(".abc")
         document.write_text(abc_document(abc, title or "Untitled", params["tempo"]), encoding="utf-8")
         files.append(document)
     return files
+
+
+def write_downloads(
+    played: Played, stem: str, params: dict, program: int, abc: str | None = None, title: str = ""
+) -> list[Path]:
+    """`write_performance` into new files named after `stem`, in the app's output folder."""
+    return write_performance(played, new_output_path(stem, ".wav"), params, program, abc, title)

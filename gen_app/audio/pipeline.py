@@ -44,6 +44,8 @@ TEMPO_RANGE = (40, 240)  # quarter notes per minute
 MORPH_RANGE = (0.0, 1.0)  # 0: the first instrument, 1: the second
 ROOM_RANGE = (0.0, 1.0)  # 0: dry, 1: a large hall
 OCTAVE_SHIFT_RANGE = (-3, 3)  # for a recorded clip
+DEFAULT_TEMPO = 120
+DEFAULT_INSTRUMENT = "violin"
 
 MAX_CLIP_SECONDS = 30.0
 MIN_CLIP_SECONDS = 0.5

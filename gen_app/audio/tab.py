@@ -6,13 +6,16 @@ from pathlib import Path
 
 import gradio as gr
 
-from gen_app.audio.downloads import voice_settings, write_downloads
+from gen_app.audio.downloads import compose_settings, voice_settings, write_downloads
 from gen_app.audio.pictures import piano_roll
 from gen_app.audio.pipeline import (
     BARS_RANGE,
+    DEFAULT_INSTRUMENT,
+    DEFAULT_TEMPO,
     KEYS,
     MAX_CLIP_SECONDS,
     METRES,
+    MIN_CLIP_SECONDS,
     MORPH_RANGE,
     OCTAVE_SHIFT_RANGE,
     ROOM_RANGE,
@@ -21,10 +24,11 @@ from gen_app.audio.pipeline import (
     AudioPipeline,
     Voice,
 )
+from gen_app.audio.score import MAX_MIDI_BYTES
 from gen_app.device import low_priority
 from gen_app.gpu import on_gpu
-from gen_app.seeding import random_seed
-from gen_app.ui import Tab, about_panel, model_event, user_errors
+from gen_app.seeding import MAX_SEED, random_seed
+from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
 from gen_app.uploads import AudioUpload, FileUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -59,40 +63,110 @@ def build() -> None:
         voice = Voice(instrument, morph_to, morph if morph_to else 0.0, room)
         return voice, voice_settings(voice)
 
+    def span(low: float, high: float) -> str:
+        return f"{low:g} to {high:g}"
+
+    limits = {
+        "max_seed": MAX_SEED,
+        "bars": span(*BARS_RANGE),
+        "temperature": span(*TEMPERATURE_RANGE),
+        "tempo": span(*TEMPO_RANGE),
+        "clip": f"{MIN_CLIP_SECONDS:g} to {MAX_CLIP_SECONDS:g}",
+        "octaves": "{} to {}".format(*OCTAVE_SHIFT_RANGE),
+        "midi_mb": f"{MAX_MIDI_BYTES / 1e6:g}",
+        # The voice's four parameters, one "name: description" line each (Gradio strips the indentation).
+        "voice": f'one of the listed instruments.\nmorph_to: a second instrument to morph towards, or "{NONE}".\n'
+        f"morph: {span(*MORPH_RANGE)}; 0 is the first instrument, 1 the second.\n"
+        f"room: {span(*ROOM_RANGE)}; 0 is dry, 1 a large hall.",
+    }
+    returns = """Returns:
+            the audio: a WAV file (URL), 16 kHz mono, with its settings in its comment.
+            a picture of the notes and the pitch followed (PNG).
+            a one-line summary.
+            the downloads: the WAV, and for notes a MIDI file (and an ABC file for a composed tune)."""
+
+    @described(**limits)
     @on_gpu
     @low_priority
     @user_errors
     def compose(seed, temperature, bars, metre, key, tempo, instrument, morph_to, morph, room):
+        """Compose a new folk tune (a small GPT writing ABC notation) and play it with a neural instrument.
+
+        Args:
+            seed: 0 to {max_seed}; the same seed and settings give the same tune.
+            temperature: {temperature}; higher is bolder.
+            bars: the tune's length at most, {bars} bars.
+            metre: one of the listed metres, or "(any)".
+            key: one of the listed keys, or "(any)".
+            tempo: quarter notes per minute, {tempo}.
+            instrument: {voice}
+
+        Returns:
+            the tune as ABC text (edit it and play it with play_abc).
+            the audio: a WAV file (URL), 16 kHz mono, with its settings in its comment.
+            a picture of the notes and the pitch followed (PNG).
+            a one-line summary.
+            the downloads: the WAV, a MIDI file and the tune as an ABC file.
+        """
         metre = None if metre in (None, "", ANY) else metre
         key = None if key in (None, "", ANY) else key
         abc = ""
         for abc in pipe.compose_stream(seed, temperature, bars, metre, key):
             yield abc, None, None, "Composing…", None
-        voice, params = voice_of(instrument, morph_to, morph, room)
+        voice, _ = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_abc(abc, tempo, voice)
-        params |= {"seed": seed, "temperature": temperature, "bars": bars, "metre": metre, "key": key, "tempo": tempo}
+        params = compose_settings(voice, seed, temperature, bars, metre, key, tempo)
         yield abc, *outputs(played, voice, "tune", params, abc, f"gen_app tune, seed {seed}")
 
+    @described(**limits, returns=returns)
     @on_gpu
     @low_priority
     @user_errors
     def play_abc(abc, tempo, instrument, morph_to, morph, room):
+        """Play a tune written in ABC notation (e.g. one from compose, edited) with a neural instrument.
+
+        Args:
+            abc: the tune (M:, L:, K: lines, then the notes).
+            tempo: quarter notes per minute, {tempo}.
+            instrument: {voice}
+
+        {returns}
+        """
         voice, params = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_abc(abc, tempo, voice)
         return outputs(played, voice, "tune", params | {"tempo": tempo}, abc)
 
+    @described(**limits, returns=returns)
     @on_gpu
     @low_priority
     @user_errors
     def play_midi(path, instrument, morph_to, morph, room):
+        """Play the top line of a MIDI file with a neural instrument.
+
+        Args:
+            path: a MIDI file (.mid, up to {midi_mb} MB), {file}.
+            instrument: {voice}
+
+        {returns}
+        """
         voice, params = voice_of(instrument, morph_to, morph, room)
         played = pipe.play_midi(path, voice)
         return outputs(played, voice, "midi", params | {"source": Path(path).name})
 
+    @described(**limits, returns=returns)
     @on_gpu
     @low_priority
     @user_errors
-    def transfer(path, octave, instrument, morph_to, morph, room):
+    def revoice(path, octave, instrument, morph_to, morph, room):
+        """Re-voice a recording of one melody (humming, singing, whistling: one note at a time) as an instrument.
+
+        Args:
+            path: the recording (WAV, MP3, OGG, FLAC...), {clip} seconds, {file}.
+            octave: "auto" (into the instrument's range) or a shift in octaves, {octaves}.
+            instrument: {voice}
+
+        {returns}
+        """
         voice, params = voice_of(instrument, morph_to, morph, room)
         shift = None if octave in (None, "", "auto") else int(octave)
         played = pipe.transfer(path, voice, shift)
@@ -101,7 +175,7 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            instrument = gr.Dropdown(instrument_choices, value="violin", label="Instrument")
+            instrument = gr.Dropdown(instrument_choices, value=DEFAULT_INSTRUMENT, label="Instrument")
             with gr.Row():
                 morph_to = gr.Dropdown([NONE, *instrument_choices], value=NONE, label="Morph towards", min_width=120)
                 morph = gr.Slider(*MORPH_RANGE, value=0.5, step=0.05, label="Morph", info="0 = first, 1 = second")
@@ -118,7 +192,9 @@ def build() -> None:
                     temperature = gr.Slider(
                         *TEMPERATURE_RANGE, value=0.8, step=0.05, label="Temperature", info="higher: bolder"
                     )
-                    tempo = gr.Slider(*TEMPO_RANGE, value=120, step=5, label="Tempo (quarter notes per minute)")
+                    tempo = gr.Slider(
+                        *TEMPO_RANGE, value=DEFAULT_TEMPO, step=5, label="Tempo (quarter notes per minute)"
+                    )
                     compose_button = gr.Button("Compose and play", variant="primary")
                     abc = gr.Textbox(
                         label="Tune (ABC notation: edit it and press Play)",
@@ -164,8 +240,8 @@ def build() -> None:
     compose_button.click(compose, compose_inputs, [abc, *results], api_name="compose", **model_event("audio"))
     play_abc_button.click(play_abc, [abc, tempo, *voice_inputs], results, api_name="play_abc", **model_event("audio"))
     play_midi_button.click(play_midi, [midi_file, *voice_inputs], results, api_name="play_midi", **model_event("audio"))
-    transfer_button.click(transfer, [clip, octave, *voice_inputs], results, api_name="revoice", **model_event("audio"))
-    lucky.click(lambda: random_seed(), None, seed, api_name="audio_random_seed", queue=False)
+    transfer_button.click(revoice, [clip, octave, *voice_inputs], results, api_name="revoice", **model_event("audio"))
+    lucky.click(page_only(lambda: random_seed()), None, seed, api_name="audio_random_seed", queue=False)
 
 
 TAB = Tab(id="audio", title="Audio synthesis", build=build)

@@ -55,6 +55,12 @@ class Faces:
     params: dict = field(default_factory=dict)
     faces: list[dict] = field(default_factory=list)  # each face's facesjs parameters
 
+    def metadata(self, each: list[dict] | None = None) -> list[dict]:
+        """Per image, what its saved PNG records (the app's downloads and the CLI alike): the settings, the image's
+        own entry of `each` (default: its seed) and its facesjs parameters."""
+        each = each if each is not None else [{"seed": seed} for seed in self.seeds]
+        return [{**self.params, **own, "face": face} for own, face in zip(each, self.faces, strict=True)]
+
 
 @dataclass
 class Drawn:

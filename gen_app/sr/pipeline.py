@@ -50,6 +50,11 @@ class Upscaled:
     original: Image.Image  # the input as read (upright)
     notices: list[str] = field(default_factory=list)
 
+    @property
+    def params(self) -> dict:
+        """What a saved result records (the app's download and the CLI alike): the model, scale and input size."""
+        return {"model": f"gen_app sr-x{self.scale}", "scale": self.scale, "input_size": list(self.original.size)}
+
 
 def image_to_planes(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """(color (1, 3, H, W) in [0, 1], alpha (1, 1, H, W) or None, output mode) for any PIL mode."""

@@ -13,7 +13,7 @@ from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
 from gen_app.sr.pipeline import MAX_INPUT_SIDE, MAX_OUTPUT_PIXELS, SCALES, SRPipeline, max_input_pixels
-from gen_app.ui import Tab, about_panel, model_event, user_errors
+from gen_app.ui import NumberRadio, Tab, about_panel, described, model_event, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -49,18 +49,34 @@ def comparison(original: Image.Image, result: Image.Image) -> tuple[tuple[Image.
 def build() -> None:
     pipe = SRPipeline.load()
 
+    @described(
+        megapixels=f"{max_input_pixels(2) / 1e6:.1f} at scale 2 and {max_input_pixels(4) / 1e6:.1f} at scale 4",
+        side=MAX_INPUT_SIDE,
+        scales=" or ".join(str(s) for s in SCALES),
+    )
     @on_gpu
     @low_priority
     @user_errors
     def upscale(path: str | None, scale: int, progress=gr.Progress()):  # noqa: B008 (Gradio's pattern)
+        """Enlarge an image with a super-resolution network (sharper than bicubic), keeping its kind: colour,
+        grayscale, transparent (RGBA) or 16-bit.
+
+        Args:
+            path: the image (PNG, JPEG, WebP...), up to {megapixels} megapixels and {side} pixels a side, {file}.
+            scale: {scales}.
+
+        Returns:
+            bicubic and ours, for comparison (the centre of a large result).
+            the result: a PNG file (URL), full size, with its settings in its text chunks.
+            a one-line summary (sizes and time).
+        """
         started = time.perf_counter()
         result = pipe.upscale(path, scale, progress=lambda done: progress(done, desc="Upscaling"))
         seconds = time.perf_counter() - started
         for notice in result.notices:
             gr.Warning(notice)
         (w, h), (width, height) = result.original.size, result.image.size
-        params = {"model": f"gen_app sr-x{scale}", "scale": scale, "input_size": [w, h]}
-        download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), params)
+        download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), result.params)
         pair, note = comparison(result.original, result.image)
         summary = f"{w}×{h} → **{width}×{height}** (×{scale}, {result.image.mode}) in {seconds:.1f} s.{note}"
         return pair, str(download), summary
@@ -69,7 +85,7 @@ def build() -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             image = ImageUpload(label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"])
-            scale = gr.Radio([(f"×{s}", s) for s in SCALES], value=4, label="Upscale factor")
+            scale = NumberRadio([(f"×{s}", s) for s in SCALES], value=4, label="Upscale factor")
             run = gr.Button("Upscale", variant="primary")
             gr.Examples(
                 [[str(p), 4] for p in sorted(EXAMPLES.glob("*.png"))],

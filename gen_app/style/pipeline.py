@@ -74,6 +74,7 @@ class Stylized:
     notices: list[str] = field(default_factory=list)
     step: int = 0  # stylize_any: iterations done so far
     steps: int = 0
+    params: dict = field(default_factory=dict)  # stylize: what a saved result records (the app and the CLI alike)
 
 
 def load_styles(folder: Path = STYLES_DIR) -> list[Style]:
@@ -238,7 +239,16 @@ class StylePipeline:
         if alpha is not None:
             photo = photo.copy()
             photo.putalpha(alpha)
-        return Stylized(image, photo, notices)
+        params = {
+            "model": "gen_app style",
+            "style": style,
+            "strength": strength,
+            "blend_with": blend_with,
+            "blend": blend if blend_with else 0.0,
+            "keep_colours": bool(keep_photo_colours),
+            "size": list(image.size),
+        }
+        return Stylized(image, photo, notices, params=params)
 
     def stylize_any(
         self,

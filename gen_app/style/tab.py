@@ -17,12 +17,13 @@ from gen_app.style.pipeline import (
     ANY_STYLE_SIDES,
     ANY_STYLE_STEPS_RANGE,
     BLEND_RANGE,
+    MAX_INPUT_PIXELS,
     OUTPUT_SIDES,
     STRENGTH_RANGE,
     STYLES_DIR,
     StylePipeline,
 )
-from gen_app.ui import Tab, about_panel, model_event, user_errors
+from gen_app.ui import NumberRadio, Tab, about_panel, described, model_event, page_only, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -49,32 +50,65 @@ def build() -> None:
     choices = [(style.label, style.id) for style in pipe.styles]
     gallery_items = [(str(style.file), style.label) for style in pipe.styles]
 
+    limits = {
+        "strength": "{:g} to {:g}".format(*STRENGTH_RANGE),
+        "blend": "{:g} to {:g}".format(*BLEND_RANGE),
+        "sizes": ", ".join(map(str, OUTPUT_SIDES)),
+        "any_sizes": ", ".join(map(str, ANY_STYLE_SIDES)),
+        "max_seconds": f"{ANY_STYLE_MAX_SECONDS:.0f}",
+        "steps": "{} to {}".format(*ANY_STYLE_STEPS_RANGE),
+        "megapixels": f"{MAX_INPUT_PIXELS / 1e6:g}",
+    }
+
+    @described(**limits)
     @on_gpu
     @user_errors
     def stylize(path, style, strength, blend_with, blend, keep_colours, size):
+        """Paint a photo in the style of one of 16 public-domain paintings (instant, a feed-forward network).
+
+        Args:
+            path: the photo (PNG, JPEG, WebP; up to {megapixels} megapixels; shrunk to the output size), {file}.
+            style: one of the listed paintings.
+            strength: {strength}; 0 is the photo, 1 the full style.
+            blend_with: a second painting to blend in, or "" for none.
+            blend: {blend}; the second painting's share.
+            keep_colours: keep the photo's own colours.
+            size: the result's longest side in pixels: {sizes}.
+
+        Returns:
+            the photo and the painting, for comparison.
+            the painting: a PNG file (URL) with its settings in its text chunks.
+            a one-line summary.
+        """
         started = time.perf_counter()
         result = pipe.stylize(path, style, strength, blend_with, blend, keep_colours, size)
         seconds = time.perf_counter() - started
         for notice in result.notices:
             gr.Warning(notice)
-        params = {
-            "model": "gen_app style",
-            "style": style,
-            "strength": strength,
-            "blend_with": blend_with or None,
-            "blend": blend if blend_with else 0.0,
-            "keep_colours": bool(keep_colours),
-            "size": list(result.image.size),
-        }
-        download = save_png(result.image, new_output_path(f"painted-{style}", ".png"), params)
+        download = save_png(result.image, new_output_path(f"painted-{style}", ".png"), result.params)
         w, h = result.image.size
         summary = f"**{pipe.style(style).label}**, strength {strength:g}: {w}×{h} in {seconds * 1000:.0f} ms."
         return (labelled(result.photo), labelled(result.image)), str(download), summary
 
+    @described(**limits)
     @on_gpu
     @low_priority
     @user_errors
     def stylize_any(path, style_path, steps, size, keep_colours):
+        """Paint a photo in the style of any image (an optimisation: a few seconds, at most {max_seconds} s).
+
+        Args:
+            path: the photo (PNG, JPEG, WebP), {file}.
+            style_path: the style image (a painting, a texture...), {file}.
+            steps: optimisation iterations, {steps}; more is closer to the style.
+            size: the result's longest side in pixels: {any_sizes}.
+            keep_colours: keep the photo's own colours.
+
+        Returns:
+            the painting.
+            the painting: a PNG file (URL) with its settings in its text chunks.
+            a one-line status.
+        """
         started = time.perf_counter()
         for result in pipe.stylize_any(path, style_path, steps, size, keep_colours):
             seconds = time.perf_counter() - started
@@ -88,6 +122,7 @@ def build() -> None:
         download = save_png(result.image, new_output_path("painted-any", ".png"), params)
         yield labelled(result.image), str(download), f"Done: {status}"
 
+    @page_only
     def pick_from_gallery(event: gr.SelectData) -> str:
         index = event.index
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(pipe.styles):
@@ -118,7 +153,7 @@ def build() -> None:
                     with gr.Accordion("Blend two styles, output size", open=False):
                         blend_with = gr.Dropdown([("(none)", "")] + choices, value="", label="Blend with")
                         blend = gr.Slider(*BLEND_RANGE, value=0.5, step=0.05, label="Share of the second style")
-                        size = gr.Radio(OUTPUT_SIDES, value=768, label="Output size (longest side, px)")
+                        size = NumberRadio(OUTPUT_SIDES, value=768, label="Output size (longest side, px)")
                     run = gr.Button("Paint", variant="primary")
                     gr.Examples(
                         [[str(EXAMPLES / "chelsea.jpg"), "starry_night"], [str(EXAMPLES / "coffee.jpg"), "great_wave"]]
@@ -145,7 +180,7 @@ def build() -> None:
                     steps = gr.Slider(
                         *ANY_STYLE_STEPS_RANGE, value=100, step=10, label="Iterations (more: closer to the style)"
                     )
-                    any_size = gr.Radio(ANY_STYLE_SIDES, value=384, label="Output size (longest side, px)")
+                    any_size = NumberRadio(ANY_STYLE_SIDES, value=384, label="Output size (longest side, px)")
                     any_colours = gr.Checkbox(label="Keep the photo's colours")
                     with gr.Row():
                         paint_any = gr.Button("Paint", variant="primary", scale=2)

@@ -13,9 +13,9 @@ from gen_app.sampling import (
     TOP_P_RANGE,
     SamplingSettings,
 )
-from gen_app.seeding import random_seed
-from gen_app.text.pipeline import TextPipeline
-from gen_app.ui import Tab, about_panel, model_event, user_errors
+from gen_app.seeding import MAX_SEED, random_seed
+from gen_app.text.pipeline import MAX_PROMPT_CHARS, TextPipeline
+from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
 
 INTRO = """A small GPT trained here, from scratch, on 34 of Shakespeare's plays (four more are held out to measure
 it). Give it a speaker in capitals and a first line, and watch it continue the scene, a word piece (token) at
@@ -34,9 +34,37 @@ EXAMPLES = [
 def build() -> None:
     pipe = TextPipeline.load()
 
+    def span(low: float, high: float) -> str:
+        return f"{low:g} to {high:g}"
+
+    @described(
+        prompt_chars=f"{MAX_PROMPT_CHARS:,}",
+        tokens=span(*NEW_TOKENS_RANGE),
+        temperature=span(*TEMPERATURE_RANGE),
+        top_k=span(*TOP_K_RANGE),
+        top_p=span(*TOP_P_RANGE),
+        penalty=span(*REPETITION_PENALTY_RANGE),
+        max_seed=MAX_SEED,
+    )
     @on_gpu
     @user_errors
-    def generate(prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed):
+    def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed):
+        """Continue a prompt with a small GPT trained on Shakespeare's plays (a speaker in capitals and a line work
+        best, e.g. "ROMEO:\nBut soft,"). The same seed and settings give the same text.
+
+        Args:
+            prompt: the text to continue, up to {prompt_chars} characters.
+            max_new_tokens: {tokens} (a token is about 2.6 characters).
+            temperature: {temperature}; higher is bolder, 0 always picks the likeliest token.
+            top_k: {top_k}; keep only the k likeliest tokens (0: off).
+            top_p: {top_p}; keep the likeliest tokens up to this probability (1: off).
+            repetition_penalty: {penalty}; discourages recent tokens (1: off).
+            seed: 0 to {max_seed}.
+
+        Returns:
+            the prompt and its continuation.
+            the seed used.
+        """
         settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed).validated()
         prepared = pipe.prepare(prompt)
         for notice in prepared.notices:
@@ -71,8 +99,8 @@ def build() -> None:
     about_panel(pipe.folder, pipe.origin)
 
     inputs = [prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed]
-    generation = run.click(generate, inputs, [output, seed_used], api_name="generate_text", **model_event("text"))
-    lucky.click(lambda: random_seed(), None, seed, api_name="text_random_seed", queue=False)
+    generation = run.click(generate_text, inputs, [output, seed_used], api_name="generate_text", **model_event("text"))
+    lucky.click(page_only(lambda: random_seed()), None, seed, api_name="text_random_seed", queue=False)
     # Stop cancels the running stream at once (and only this browser's job).
     stop.click(None, None, None, cancels=[generation], api_name="stop_text", api_visibility="private")
 
