@@ -228,3 +228,12 @@ def test_strict_loading_rejects_a_missing_tensor(tmp_path, folder, cls, tensor):
     save_file(weights, broken / "model.safetensors")
     with pytest.raises(RuntimeError, match=tensor.replace(".", r"\.")):
         cls.from_pretrained(broken, strict=True)
+
+
+def test_reduced_precision_draws_the_same_faces(face_pipeline):
+    """The pipeline renders in bf16 where the hardware has it (faster); the faces match float32's to >= 40 dB."""
+    full = FacePipeline(face_pipeline.renderer, face_pipeline.prior, precision=torch.float32)
+    reduced = FacePipeline(face_pipeline.renderer, face_pipeline.prior, precision=torch.bfloat16)
+    a, b = full.sample(list(range(8))), reduced.sample(list(range(8)))
+    mse = ((a - b) / 2).pow(2).mean()
+    assert 10 * torch.log10(1 / mse) > 40
