@@ -1,11 +1,13 @@
 """Load, memory and disk under many users: a bounded load generator for the whole app, on loopback only.
 
-    python -m bench.load [--clients 32] [--rounds 3] [--heavy] [--soak 1000] [--json OUT]
+    python -m bench.load [--clients 32] [--rounds 3] [--think 0] [--heavy] [--soak 1000] [--json OUT]
 
 It starts the app (app.py's build_demo and LAUNCH_OPTIONS) in a child process on 127.0.0.1 with a fresh
 Gradio cache folder, then runs `--clients` users at once through gradio_client. User i works in tab i mod 5
 with that tab's default settings (faces: 8 faces; text: 300 tokens; style: a painter's style at 768 px; super-
-resolution: an example photo ×4; audio: compose 16 bars), `--rounds` requests each. With `--heavy`, two of the
+resolution: an example photo ×4; audio: compose 16 bars), `--rounds` requests each, one after another, each user
+waiting `--think` seconds (on average: uniform from half to 1.5 times it) after each result, as a visitor looks at
+it before clicking again (0: the next request at once, the hardest case). With `--heavy`, two of the
 users instead send the largest legal requests: any-style optimisation (300 iterations at 512 px, its time cap
 applies) and ×4 super-resolution of a 1024×1024 photo (the input limit at ×4). Every request has a deadline
 (`--timeout`), and the whole run stops after `--max-seconds`.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -137,11 +140,16 @@ def requests_by_tab(heavy_photo: Path):
     }
 
 
-def user(url: str, endpoints: list[str], makers, timeout: float, deadline: float, results: dict, lock) -> None:
+def user(
+    index: int, url: str, endpoints: list[str], makers, think: float, timeout: float, deadline: float, results, lock
+) -> None:
     from gradio_client import Client
 
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": timeout})
+    pause = random.Random(index)  # the same pauses in every run
     for n, name in enumerate(endpoints):
+        if n and think:
+            time.sleep(pause.uniform(0.5 * think, 1.5 * think))
         if time.time() > deadline:
             return
         args, options = makers[name](n)
@@ -164,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="requests per user")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds a user waits after a result, on average")
     parser.add_argument("--heavy", action="store_true", help="two users send the largest legal requests")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for one request")
     parser.add_argument("--max-seconds", type=float, default=1800, help="the load phase stops after this")
@@ -198,8 +207,10 @@ def main() -> None:
         deadline = time.time() + args.max_seconds
         started = time.perf_counter()
         users = [
-            threading.Thread(target=user, args=(url, plan, makers, args.timeout, deadline, results, lock))
-            for plan in plans
+            threading.Thread(
+                target=user, args=(i, url, plan, makers, args.think, args.timeout, deadline, results, lock)
+            )
+            for i, plan in enumerate(plans)
         ]
         for thread in users:
             thread.start()
@@ -210,6 +221,7 @@ def main() -> None:
         figures = {
             "clients": args.clients,
             "rounds": args.rounds,
+            "think_seconds": args.think,
             "heavy": args.heavy,
             "load_seconds": round(load_seconds, 1),
             "cpu_count": os.cpu_count(),
