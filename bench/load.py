@@ -7,10 +7,10 @@ Gradio cache folder, then runs `--clients` users at once through gradio_client. 
 with that tab's default settings (faces: 8 faces; text: 300 tokens; style: a painter's style at 768 px; super-
 resolution: an example photo ×4; audio: compose 16 bars), `--rounds` requests each, one after another, each user
 waiting `--think` seconds (on average: uniform from half to 1.5 times it) after each result, as a visitor looks at
-it before clicking again (0: the next request at once, the hardest case). With `--heavy`, two of the
-users instead send the largest legal requests: any-style optimisation (300 iterations at 512 px, its time cap
-applies) and ×4 super-resolution of a 1024×1024 photo (the input limit at ×4). Every request has a deadline
-(`--timeout`), and the whole run stops after `--max-seconds`.
+it before clicking again (0: the next request at once, the hardest case). With `--heavy`, two of the users
+instead send the largest legal requests: any-style optimisation of a 25-megapixel photo (the input limit; 300
+iterations at 512 px, its time cap applies) and ×4 super-resolution of a 1024×1024 RGB photo (the input limit
+at ×4). Every request has a deadline (`--timeout`), and the whole run stops after `--max-seconds`.
 
 Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result); the server's peak RSS
 (sampled every 50 ms from /proc) and its RSS after start-up; the Gradio cache folder's size at its peak and at
@@ -42,6 +42,7 @@ from PIL import Image
 from gen_app.loading import ROOT
 from gen_app.sr.pipeline import max_input_pixels
 from gen_app.style.pipeline import ANY_STYLE_SIDES, ANY_STYLE_STEPS_RANGE
+from gen_app.style.pipeline import MAX_INPUT_PIXELS as STYLE_MAX_INPUT_PIXELS
 
 FACES_P95_FLOOR = TEXT_P95_FLOOR = 5.0  # seconds, with 32 users on this 2-core machine (issue 17)
 RSS_FLOOR_GB = 2.5
@@ -122,7 +123,15 @@ def start_server(cache: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the app did not start within 10 minutes")
 
 
-def requests_by_tab(heavy_photo: Path):
+def largest_photo(path: Path, pixels: int, channels: int = 3) -> Path:
+    """A smooth (photo-like, so its PNG stays small) image of `pixels` pixels, square."""
+    side = int(pixels**0.5)
+    noise = np.random.default_rng(0).integers(0, 256, (side // 8, side // 8, channels), dtype=np.uint8)
+    Image.fromarray(noise).resize((side, side), Image.BICUBIC).save(path)
+    return path
+
+
+def requests_by_tab(heavy_photo: Path, heavy_style_photo: Path):
     """(endpoint, args) makers: the five tabs' default requests, and the two heaviest legal requests."""
     from gradio_client import handle_file
 
@@ -133,7 +142,13 @@ def requests_by_tab(heavy_photo: Path):
         "upscale": lambda i: ((handle_file(str(SMALL_PHOTO)), 4), {}),
         "compose": lambda i: ((i, 0.8, 16), {}),
         "stylize_any": lambda i: (
-            (handle_file(str(PHOTO)), handle_file(str(PAINTING)), ANY_STYLE_STEPS_RANGE[1], ANY_STYLE_SIDES[-1], False),
+            (
+                handle_file(str(heavy_style_photo)),
+                handle_file(str(PAINTING)),
+                ANY_STYLE_STEPS_RANGE[1],
+                ANY_STYLE_SIDES[-1],
+                False,
+            ),
             {},
         ),
         "upscale_largest": lambda i: ((handle_file(str(heavy_photo)), 4), {"api_name": "/upscale"}),
@@ -182,10 +197,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="gen_app_load_"))
     cache = work / "gradio"
-    heavy_photo = work / "largest.png"
-    side = int(max_input_pixels(4) ** 0.5)
-    noise = np.random.default_rng(0).integers(0, 256, (side // 8, side // 8, 3), dtype=np.uint8)
-    Image.fromarray(noise).resize((side, side), Image.BICUBIC).save(heavy_photo)  # smooth, like a photo
+    heavy_photo = largest_photo(work / "largest.png", max_input_pixels(4))
+    heavy_style_photo = largest_photo(work / "largest-style.png", STYLE_MAX_INPUT_PIXELS)
 
     server, url = start_server(cache)
     print(f"app at {url} (pid {server.pid}), cache {cache}", flush=True)
@@ -196,7 +209,7 @@ def main() -> None:
         idle_rss = rss_bytes(server.pid)
         sampler = Sampler(server.pid, cache)
         sampler.start()
-        makers = requests_by_tab(heavy_photo)
+        makers = requests_by_tab(heavy_photo, heavy_style_photo)
         tabs = ["generate_faces", "generate_text", "stylize", "upscale", "compose"]
         plans = [[tabs[i % len(tabs)]] * args.rounds for i in range(args.clients)]
         if args.heavy:
