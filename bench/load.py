@@ -15,7 +15,8 @@ at ×4). Every request has a deadline (`--timeout`), and the whole run stops aft
 Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result); the server's peak RSS
 (sampled every 50 ms from /proc) and its RSS after start-up; the Gradio cache folder's size at its peak and at
 the end. `--soak N` then sends N light requests one after another (faces, text, style, SR in turn) and prints
-RSS after warm-up and its range over the soak: a leak shows as a steady climb.
+RSS after warm-up and at each quarter of the soak: a leak shows as a steady climb, a cache filling as an early
+rise that levels off.
 
 Take figures on a quiet machine (nothing else using the CPU); the README quotes them.
 """
@@ -262,23 +263,25 @@ def main() -> None:
                 name = soak[n % len(soak)]
                 client.submit(*makers[name](n)[0], api_name=f"/{name}").result(timeout=args.timeout)
             after_warm_up = rss_bytes(server.pid)
-            lowest = highest = after_warm_up
+            trace = []  # RSS after each request
             for n in range(args.soak):
                 name = soak[n % len(soak)]
                 client.submit(*makers[name](n)[0], api_name=f"/{name}").result(timeout=args.timeout)
-                rss = rss_bytes(server.pid)
-                lowest, highest = min(lowest, rss), max(highest, rss)
-            end = rss_bytes(server.pid)
+                trace.append(rss_bytes(server.pid))
+            quarters = [trace[max(0, len(trace) * q // 4 - 1)] for q in (1, 2, 3, 4)]
             figures["soak"] = {
                 "requests": args.soak,
                 "rss_after_warm_up_gb": round(after_warm_up / 1e9, 3),
-                "rss_end_gb": round(end / 1e9, 3),
-                "rss_range_mb": round((highest - lowest) / 1e6, 1),
-                "drift_mb": round((end - after_warm_up) / 1e6, 1),
+                "rss_at_quarters_gb": [round(r / 1e9, 3) for r in quarters],
+                "rss_range_mb": round((max(trace) - min(trace)) / 1e6, 1),
+                "drift_mb": round((trace[-1] - after_warm_up) / 1e6, 1),
+                "drift_second_half_mb": round((trace[-1] - trace[len(trace) // 2 - 1]) / 1e6, 1),
             }
             print(
-                f"\nsoak: {args.soak} requests; RSS {after_warm_up / 1e9:.2f} GB after warm-up, {end / 1e9:.2f} GB at "
-                f"the end (drift {(end - after_warm_up) / 1e6:+.0f} MB, range {(highest - lowest) / 1e6:.0f} MB)"
+                f"\nsoak: {args.soak} requests; RSS {after_warm_up / 1e9:.3f} GB after warm-up, then at each quarter "
+                + ", ".join(f"{r / 1e9:.3f}" for r in quarters)
+                + f" GB (drift {(trace[-1] - after_warm_up) / 1e6:+.0f} MB, over the second half "
+                f"{figures['soak']['drift_second_half_mb']:+.0f} MB; range {(max(trace) - min(trace)) / 1e6:.0f} MB)"
             )
         sampler.stopped.set()
         sampler.join()
