@@ -22,13 +22,18 @@ validation protocol reuses the same code with hand-written plans.
 
 Ranges (`FIRST`, `SECOND`, `FINAL_SINC_PROB`) are Real-ESRGAN's x4plus settings (options/finetune_realesrgan_
 x4plus.yml), except where marked "deviation" below. Why we deviate: that recipe trains a 16.7M-parameter RRDB
-for a GAN look on 256-400 px crops; ours trains a ~0.4M-parameter network (gen_app/sr/model.py) on a CPU, on
+for a GAN look on 256-400 px crops; ours trains a ~0.47M-parameter network (gen_app/sr/model.py) on a CPU, on
 128-256 px crops, for the issue's floors, which are PSNR against the original on everyday JPEGs (quality
 50-75, a little noise). So the heaviest tails, which mostly teach a small L1 network to smooth everything,
 are trimmed: noise sigma 1-20 / 1-15 (not 30 / 25), Poisson scale up to 2.5 / 2 (not 3 / 2.5), JPEG quality 40-95
 (not 30-95); the first resize goes down to 0.25 (not 0.15: on a 128 px crop that is 19 px, where the 21 px
 kernels see mostly padding) and the second to 0.5 of the LR size (not 0.3: a 3x blur of the LR image,
 which no validation setting has).
+
+Not copied from Real-ESRGAN: it draws the resize factors and modes once per batch (on the GPU) and mixes
+samples across batches through a "training pair pool"; here every sample gets its own plan, so no pool is needed.
+It sharpens the ground truth (unsharp mask) for its L1 and perceptual losses; we do not, since the floors are PSNR
+against the original photo. JPEG is PIL's encoder (libjpeg, 4:2:0 chroma), not its differentiable DiffJPEG.
 
 The validation protocol (`VALIDATION_SETTINGS`, `validation_lr`) is fixed and deterministic: a few named
 settings, each the same for every photo, unlike any single training draw.
@@ -257,7 +262,7 @@ def add_noise(image: torch.Tensor, noise: Noise) -> torch.Tensor:
         n = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)) * (noise.strength / 255)
     else:
         # Shot noise: counts ~ Poisson(intensity * 255) (an 8-bit image's levels), scaled; gray noise is drawn
-        # on the luma, as basicsr does.
+        # on the channel mean (basicsr: on the luma) and added to every channel.
         base = image.mean(0, keepdim=True) if noise.gray else image
         base = base.clamp(0, 1).numpy().astype(np.float64)
         n = torch.from_numpy((rng.poisson(base * 255) / 255 - base).astype(np.float32)) * noise.strength
