@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from gen_app.sr import degradations as d
@@ -95,6 +96,30 @@ def test_kernels_are_normalised_and_centred(kind):
     assert k.shape == (15, 15) and np.isfinite(k).all() and abs(k.sum() - 1) < 1e-9
     assert np.unravel_index(k.argmax(), k.shape) == (7, 7)
     np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-12)  # point-symmetric: blurs do not shift the image
+
+
+def test_filter_matches_a_direct_convolution():
+    image = torch.rand(3, 30, 40, dtype=torch.float64)
+    kernel = d.Blur("generalized_aniso", 21, (2.5, 0.6), 1.0, 0.7).kernel()
+    direct = F.conv2d(
+        F.pad(image[None], (10,) * 4, mode="reflect"), torch.from_numpy(kernel).expand(3, 1, -1, -1), groups=3
+    )
+    torch.testing.assert_close(d.filter2d(image, kernel), direct[0], rtol=0, atol=1e-12)
+    tiny = torch.rand(3, 6, 5)  # smaller than the kernel: replicate padding instead of failing
+    assert d.filter2d(tiny, kernel).shape == (3, 6, 5)
+
+
+def test_same_result_on_any_number_of_threads(photo):
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append([d.degrade(photo, np.random.default_rng(seed)) for seed in range(4)])
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_same_seed_same_image_other_seed_other_image(photo):

@@ -238,12 +238,17 @@ def random_plan(rng: np.random.Generator, first: StageRanges = FIRST, second: St
 
 
 def filter2d(image: torch.Tensor, kernel: np.ndarray) -> torch.Tensor:
-    """Convolve a (3, H, W) image with a 2-D kernel, per channel; reflect padding (replicate on tiny images)."""
+    """Correlate a (3, H, W) image with a 2-D kernel, per channel; reflect padding (replicate on tiny images).
+
+    By FFT in float64: as exact as a direct sum (errors ~1e-13) and 40x faster than torch's float64 conv2d."""
     pad = kernel.shape[0] // 2
     mode = "reflect" if pad < min(image.shape[-2:]) else "replicate"
-    padded = F.pad(image[None], (pad, pad, pad, pad), mode=mode)
-    weight = torch.from_numpy(kernel).to(image.dtype)[None, None].expand(3, 1, -1, -1)
-    return F.conv2d(padded, weight, groups=3)[0]
+    padded = F.pad(image[None], (pad, pad, pad, pad), mode=mode)[0].double()
+    size = tuple(padded.shape[-2:])
+    flipped = torch.from_numpy(np.ascontiguousarray(kernel[::-1, ::-1], dtype=np.float64))  # correlation
+    spectrum = torch.fft.rfft2(padded) * torch.fft.rfft2(flipped, s=size)
+    # Circular convolution of the padded image: the last H x W outputs are the ones with no wrap-around.
+    return torch.fft.irfft2(spectrum, s=size)[..., 2 * pad :, 2 * pad :].to(image.dtype)
 
 
 def resize(image: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
@@ -266,7 +271,7 @@ def add_noise(image: torch.Tensor, noise: Noise) -> torch.Tensor:
         base = image.mean(0, keepdim=True) if noise.gray else image
         base = base.clamp(0, 1).numpy().astype(np.float64)
         n = torch.from_numpy((rng.poisson(base * 255) / 255 - base).astype(np.float32)) * noise.strength
-    return (image + n).clamp(0, 1)
+    return (image + n.to(image.dtype)).clamp(0, 1)
 
 
 def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
@@ -275,7 +280,7 @@ def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="JPEG", quality=int(quality))
     decoded = np.asarray(Image.open(buffer).convert("RGB"))
-    return torch.from_numpy(decoded.copy()).permute(2, 0, 1).float() / 255
+    return torch.from_numpy(decoded.copy()).permute(2, 0, 1).to(image.dtype) / 255
 
 
 def _apply_order(image: torch.Tensor, order: Order, base: tuple[int, int]) -> torch.Tensor:
@@ -295,7 +300,9 @@ def apply_plan(hr: torch.Tensor, plan: Plan, scale: int = 4) -> torch.Tensor:
     """Degrade a (3, H, W) float image in [0, 1] to (3, H // scale, W // scale), rounded to 8-bit levels."""
     h, w = hr.shape[-2:]
     lr_size = (h // scale, w // scale)
-    image = _apply_order(hr.float(), plan.first, (h, w))
+    # float64: float32 convolutions round differently with the thread count, and a flipped 8-bit level before a
+    # JPEG changes whole blocks; in float64 the same (seed, image) gives the same LR on any number of threads.
+    image = _apply_order(hr.double(), plan.first, (h, w))
     image = _apply_order(image, plan.second, lr_size)  # the second resize is relative to the LR size
     if plan.jpeg_before_resize and plan.final_jpeg is not None:
         image = jpeg(image, plan.final_jpeg)
@@ -304,7 +311,7 @@ def apply_plan(hr: torch.Tensor, plan: Plan, scale: int = 4) -> torch.Tensor:
         image = filter2d(image, plan.final_sinc.kernel())
     if not plan.jpeg_before_resize and plan.final_jpeg is not None:
         image = jpeg(image, plan.final_jpeg)
-    return (image.clamp(0, 1) * 255).round() / 255
+    return ((image.clamp(0, 1) * 255).round() / 255).float()
 
 
 def to_tensor(array: np.ndarray) -> torch.Tensor:
