@@ -205,14 +205,13 @@ def random_blur(rng: np.random.Generator, ranges: StageRanges) -> Blur:
 
 def random_order(rng: np.random.Generator, ranges: StageRanges) -> Order:
     blur = random_blur(rng, ranges) if rng.uniform() < ranges.blur_prob else None
-    updown = int(rng.choice(3, p=ranges.resize_probs))
-    factor = (
-        _uniform(rng, (1.0, ranges.resize_range[1]))
-        if updown == 0
-        else _uniform(rng, (ranges.resize_range[0], 1.0))
-        if updown == 1
-        else 1.0
-    )
+    direction = ("up", "down", "keep")[int(rng.choice(3, p=ranges.resize_probs))]
+    if direction == "up":
+        factor = _uniform(rng, (1.0, ranges.resize_range[1]))
+    elif direction == "down":
+        factor = _uniform(rng, (ranges.resize_range[0], 1.0))
+    else:
+        factor = 1.0
     mode = str(rng.choice(RESIZE_MODES))
     gray = bool(rng.uniform() < ranges.gray_noise_prob)
     if rng.uniform() < ranges.gaussian_noise_prob:
@@ -316,9 +315,8 @@ def apply_plan(hr: torch.Tensor, plan: Plan, scale: int = 4) -> torch.Tensor:
 
 def to_tensor(array: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float in [0, 1]."""
-    return (
-        torch.from_numpy(np.array(array)).permute(2, 0, 1).float() / 255
-    )  # np.array: a copy (inputs may be read-only)
+    # np.array copies: inputs may be read-only (np.load with mmap, np.asarray of a PIL image).
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1).float() / 255
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -334,18 +332,13 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, scale: int = 4) -> np.ndar
 def degrade_batch(high: torch.Tensor, seeds: list[tuple[int, ...]], scale: int = 4) -> torch.Tensor:
     """Degrade a (N, 3, H, W) batch in [0, 1], sample i with a plan drawn from default_rng(seeds[i])
     (training: seeds made of the run's seed, rank, step and sample index, so a resumed run sees the same data)."""
-    return torch.stack(
-        [
-            apply_plan(image, random_plan(np.random.default_rng(seed)), scale)
-            for image, seed in zip(high, seeds, strict=True)
-        ]
-    )
+    plans = [random_plan(np.random.default_rng(seed)) for seed in seeds]
+    return torch.stack([apply_plan(image, plan, scale) for image, plan in zip(high, plans, strict=True)])
 
 
 # ---------------------------------------------------------------------------------------- validation protocol
 
 _NOISE_SEED = 2021  # the validation noise is the same for every run
-
 
 VALIDATION_SETTINGS: dict[str, str] = {
     "jpeg75": "PIL bicubic (antialiased) shrink, JPEG quality 75: a web photo",
