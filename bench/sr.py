@@ -14,6 +14,15 @@ Speed: seconds per output megapixel on a 256x256 input, same thread count for ou
 several runs after a warm-up.
 Crop sheets (--sheets): for each scale, zoomed crops of four validation photos, side by side: bicubic, ours,
 (Real-ESRGAN x4plus at x4), original; written as crops.png next to the weights.
+
+Degraded photos (--degraded, x4): the same photos under the fixed validation settings of
+gen_app/sr/degradations.py (VALIDATION_SETTINGS: JPEG 75; blur + JPEG 60; noise + JPEG 50; a fixed second-order
+case), plus the clean shrink for reference, restored by bicubic, the clean model (sr-x4), the real-photo model
+(sr-x4-real, when that checkpoint exists) and Real-ESRGAN x4plus. Per setting and over the four degraded
+settings: PSNR, SSIM and a perceptual distance, the unweighted LPIPS recipe (Zhang et al. 2018) in
+EfficientNet-Lite2, which no model here trains with: per layer (stem and blocks 1, 4, 7, 11: one per
+resolution, 1/2 to 1/16), features unit-normalised over channels at each position, squared distance summed over
+channels and averaged over positions; then the mean over layers (0 = identical; lower is better).
 """
 
 from __future__ import annotations
@@ -28,13 +37,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from gen_app.loading import CHECKPOINTS
+from gen_app.sr.degradations import VALIDATION_SETTINGS, validation_lr
 from gen_app.sr.model import SRNet
 from gen_app.sr.pipeline import SRPipeline
 
 X4_FLOOR_DB, X4_GOAL_DB, X2_FLOOR_DB, SPEEDUP_FLOOR = 1.5, 2.0, 2.0, 10.0
+# Issue 15's floors for the real-photo x4 model over the degraded settings, and on clean input.
+REAL_OVER_BICUBIC_DB, REAL_OVER_PEER_DB, REAL_CLEAN_LOSS_DB = 0.8, 1.0, 1.0
+PERCEPTUAL_LAYERS = ("stem", "block1", "block4", "block7", "block11")  # EfficientNet-Lite2: 1/2, 1/4 ... 1/16
 SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
 SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 SHEET_CROPS = {"chelsea": (150, 60), "astronaut": (170, 40), "china": (200, 150), "motorcycle_left": (300, 250)}
@@ -101,6 +115,69 @@ class RealESRGAN:
         return Image.fromarray(array)
 
 
+class PerceptualDistance:
+    """Unweighted LPIPS in EfficientNet-Lite2 features (see the module's doc); images of even size."""
+
+    def __init__(self):
+        from gen_app.style.features import FeatureNet
+
+        self.net = FeatureNet("lite2", last_block=11)
+
+    @torch.no_grad()
+    def __call__(self, result: Image.Image, truth: Image.Image, border: int) -> float:
+        pair = np.stack([np.asarray(im.convert("RGB"))[border:-border, border:-border] for im in (result, truth)])
+        features = self.net(torch.from_numpy(pair).permute(0, 3, 1, 2).float() / 255)
+        distances = []
+        for layer in PERCEPTUAL_LAYERS:
+            unit = F.normalize(features[layer], dim=1)  # channel-normalised at each position
+            distances.append((unit[0] - unit[1]).pow(2).sum(0).mean().item())
+        return statistics.mean(distances)
+
+
+def degraded_section(methods: dict, photos: dict[str, Image.Image], judge: PerceptualDistance) -> tuple[dict, list]:
+    """{setting: {method: (PSNR, SSIM, distance)}} means over the photos, "degraded" = over the degraded settings;
+    and the report's lines (with issue 15's verdicts when the real-photo model is among `methods`)."""
+    settings = ["clean", *VALIDATION_SETTINGS]
+    scores = {setting: {m: [] for m in methods} for setting in settings}
+    for name, truth in photos.items():
+        for setting in settings:
+            small = shrink(truth, 4) if setting == "clean" else validation_lr(truth, setting, 4)
+            for method, upscale in methods.items():
+                out = upscale(small)
+                scores[setting][method].append((*psnr_ssim(out, truth, 4), judge(out, truth, 4)))
+        print(f"  degraded: {name} done", file=sys.stderr, flush=True)
+    means = {s: {m: tuple(np.mean(v, axis=0).tolist()) for m, v in row.items()} for s, row in scores.items()}
+    degraded = {m: [x for s in VALIDATION_SETTINGS for x in scores[s][m]] for m in methods}
+    means["degraded"] = {m: tuple(np.mean(v, axis=0).tolist()) for m, v in degraded.items()}
+
+    lines = ["Degraded photos, x4: PSNR dB / SSIM / perceptual distance (EfficientNet-Lite2, lower is better)", ""]
+    lines.append(f"{'setting':16}" + "".join(f"{m:>28}" for m in methods))
+    for setting, row in means.items():
+        label = "DEGRADED MEAN" if setting == "degraded" else setting
+        lines.append(
+            f"{label:16}" + "".join(f"{row[m][0]:>12.2f} / {row[m][1]:.3f} / {row[m][2]:.4f}" for m in methods)
+        )
+    if "real-photo x4" in methods:
+        real, mean = "real-photo x4", means["degraded"]
+        lines.append("")
+        gain = mean[real][0] - mean["bicubic x4"][0]
+        verdict = "PASS" if gain >= REAL_OVER_BICUBIC_DB else "FAIL"
+        lines.append(f"degraded: real-photo - bicubic = {gain:+.2f} dB (floor +{REAL_OVER_BICUBIC_DB}): {verdict}")
+        if "Real-ESRGAN x4plus" in methods:
+            gap = mean[real][0] - mean["Real-ESRGAN x4plus"][0]
+            verdict = "PASS" if gap >= REAL_OVER_PEER_DB else "FAIL"
+            lines.append(f"degraded: real-photo - Real-ESRGAN = {gap:+.2f} dB (floor +{REAL_OVER_PEER_DB}): {verdict}")
+            ours, peer = mean[real][2], mean["Real-ESRGAN x4plus"][2]
+            verdict = "PASS" if ours <= peer else "FAIL"
+            lines.append(f"degraded: perceptual distance {ours:.4f} vs Real-ESRGAN {peer:.4f} (floor <=): {verdict}")
+        loss = means["clean"]["ours x4"][0] - means["clean"][real][0]
+        verdict = "PASS" if loss <= REAL_CLEAN_LOSS_DB else "FAIL"
+        lines.append(
+            f"clean: real-photo is {loss:.2f} dB below the clean model (floor {REAL_CLEAN_LOSS_DB}): {verdict}"
+        )
+    return means, lines
+
+
 def seconds_per_megapixel(upscale, image: Image.Image, scale: int, runs: int) -> float:
     upscale(image)  # warm-up
     times = []
@@ -138,12 +215,18 @@ def main() -> None:
     p.add_argument("--no-peer", action="store_true", help="skip Real-ESRGAN (quicker)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT")
     p.add_argument("--sheets", action="store_true", help="also write <checkpoints>/sr-x{2,4}/crops.png")
+    p.add_argument("--degraded", action="store_true", help="also measure x4 on the degraded validation settings")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     with contextlib.redirect_stdout(sys.stderr):  # the Hub mixin prints where it loads from
         models = {s: SRNet.from_pretrained(args.checkpoints / f"sr-x{s}", strict=True).eval() for s in (2, 4)}
     pipe = SRPipeline(models)
+    real_folder = args.checkpoints / "sr-x4-real"
+    real_pipe = None
+    if real_folder.exists():
+        with contextlib.redirect_stdout(sys.stderr):
+            real_pipe = SRPipeline({4: SRNet.from_pretrained(real_folder, strict=True).eval()})
     peer = None if args.no_peer else RealESRGAN(args.threads)
     photos = validation_photos()
 
@@ -168,6 +251,8 @@ def main() -> None:
     speeds = {
         f"ours x{s}": seconds_per_megapixel(lambda im, s=s: pipe.upscale(im, s), speed_input, s, 5) for s in (2, 4)
     }
+    if real_pipe is not None:
+        speeds["real-photo x4"] = seconds_per_megapixel(lambda im: real_pipe.upscale(im, 4), speed_input, 4, 5)
     if peer is not None:
         speeds["Real-ESRGAN x4plus"] = seconds_per_megapixel(peer, speed_input, 4, 3)
 
@@ -196,11 +281,23 @@ def main() -> None:
         speedup = speeds["Real-ESRGAN x4plus"] / speeds["ours x4"]
         verdict = "PASS" if speedup >= SPEEDUP_FLOOR else "FAIL"
         lines.append(f"  ours x4: {speedup:.1f}x faster than Real-ESRGAN x4plus (floor {SPEEDUP_FLOOR:g}x): {verdict}")
+    degraded = None
+    if args.degraded:
+        methods = {"bicubic x4": lambda im: im.resize((im.width * 4, im.height * 4), Image.BICUBIC)}
+        methods["ours x4"] = lambda im: pipe.upscale(im, 4).image
+        if real_pipe is not None:
+            methods["real-photo x4"] = lambda im: real_pipe.upscale(im, 4).image
+        if peer is not None:
+            methods["Real-ESRGAN x4plus"] = peer
+        degraded, degraded_lines = degraded_section(methods, photos, PerceptualDistance())
+        lines += ["", *degraded_lines]
     report = "\n".join(lines)
     print(report)
     if args.json:
         figures = {"per_photo": rows, "mean": means, "seconds_per_megapixel": speeds, "threads": args.threads}
         figures |= {"gain_x4_db": gain4, "gain_x2_db": gain2, "report": report}
+        if degraded is not None:
+            figures["degraded_x4"] = {"settings": VALIDATION_SETTINGS, "mean": degraded}
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     if args.sheets:
         for scale in (2, 4):

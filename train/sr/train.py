@@ -4,6 +4,8 @@
     python -m train.sr.train --scale 4                             # writes checkpoints/sr-x4/
     python -m train.sr.train --scale 2 --init-from checkpoints/sr-x4   # x2, starting from the x4 body
     torchrun --nproc_per_node 2 -m train.sr.train --scale 4 ...    # data-parallel (gloo on CPU, nccl on CUDA)
+    python -m train.sr.train --scale 4 --degradation realistic --init-from checkpoints/sr-x4 \
+        --out checkpoints/sr-x4-real --run-dir runs/sr-x4-real     # for real photos (blur, noise, JPEG)
 
 The PSNR recipe (EDSR, Real-ESRGAN's PSNR stage): L1 loss between the network's output for a bicubic-
 downscaled crop and the original crop; random flips and 90-degree rotations; Adam with warm-up and cosine
@@ -12,6 +14,14 @@ instructions). 256 crops (evenly spread) are held out to follow training (PSNR o
 to bicubic's); the real validation photos are only used by bench/sr.py. State is saved to --run-dir, and a
 run with the same --run-dir resumes from it. --init-from copies every tensor whose shape matches from
 another checkpoint (the body; the last convolution differs between scales).
+
+--degradation realistic makes each low-resolution input on the fly from its (augmented) high-resolution patch with
+Real-ESRGAN's second-order pipeline (gen_app/sr/degradations.py: blur, resize, noise, JPEG, twice, then a sinc
+filter), one random degradation per sample. Its batches depend only on (--seed, rank, step): the patches are
+drawn from a generator seeded by those and sample i's degradation from numpy's default_rng((seed, rank, step, i)),
+so a resumed run sees exactly the data of an uninterrupted one. The held-out crops are then degraded by the fixed
+validation settings (gen_app.sr.degradations.VALIDATION_SETTINGS, in turn), and their "bicubic" PSNR is that of
+bicubic on the degraded input. The lr2/lr4.npy files are not used.
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from PIL import Image
 
+from gen_app.sr.degradations import VALIDATION_SETTINGS, degrade_batch, validation_lr
 from gen_app.sr.model import SRNet
 from train.common import (
     ROOT,
@@ -55,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="autocast dtype of the forward pass; auto: bf16 on CUDA, fp32 on a CPU",
     )
     p.add_argument(
+        "--degradation",
+        choices=["bicubic", "realistic"],
+        default="bicubic",
+        help="low-resolution inputs: the data set's bicubic shrink, or made on the fly with blur, noise and JPEG",
+    )
+    p.add_argument(
         "--loss",
         choices=["l1", "l2"],
         default="l1",
@@ -77,19 +95,38 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array)).permute(0, 3, 1, 2).float() / 255
 
 
-def batch_of(hr: np.ndarray, lr: np.ndarray, args: argparse.Namespace, gen: torch.Generator):
-    """Random aligned (low, high) patches with random flips / 90-degree rotations."""
+def batch_of(hr: np.ndarray, lr: np.ndarray | None, args: argparse.Namespace, gen: torch.Generator):
+    """Random aligned (low, high) patches with random flips / 90-degree rotations (low is None without `lr`)."""
     index = torch.randint(len(hr), (args.batch,), generator=gen).numpy()
-    room = lr.shape[1] - args.patch
+    room = hr.shape[1] // args.scale - args.patch
     y, x = (torch.randint(room + 1, (2,), generator=gen) if room > 0 else torch.zeros(2, dtype=torch.long)).tolist()
     s, p = args.scale, args.patch
-    low = to_tensor(lr[index, y : y + p, x : x + p])
+    low = to_tensor(lr[index, y : y + p, x : x + p]) if lr is not None else None
     high = to_tensor(hr[index, y * s : (y + p) * s, x * s : (x + p) * s])
     turns, flip = torch.randint(4, (1,), generator=gen).item(), torch.rand(1, generator=gen).item() < 0.5
-    low, high = torch.rot90(low, turns, (2, 3)), torch.rot90(high, turns, (2, 3))
-    if flip:
-        low, high = low.flip(3), high.flip(3)
+    high = torch.rot90(high, turns, (2, 3))
+    high = high.flip(3) if flip else high
+    if low is not None:
+        low = torch.rot90(low, turns, (2, 3))
+        low = low.flip(3) if flip else low
     return low, high
+
+
+def realistic_batch(
+    hr: np.ndarray, args: argparse.Namespace, rank: int, step: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Patches and their degraded inputs, a function of (seed, rank, step) only: resuming changes nothing."""
+    seed = int(np.random.default_rng((args.seed, rank, step)).integers(2**63))
+    _, high = batch_of(hr, None, args, torch.Generator().manual_seed(seed))
+    low = degrade_batch(high, [(args.seed, rank, step, i) for i in range(len(high))], args.scale)
+    return low, high
+
+
+def degraded_held_out(hr: np.ndarray, scale: int) -> torch.Tensor:
+    """The held-out crops' inputs under the fixed validation settings, taken in turn."""
+    settings = list(VALIDATION_SETTINGS)
+    lows = [validation_lr(Image.fromarray(crop), settings[i % len(settings)], scale) for i, crop in enumerate(hr)]
+    return to_tensor(np.stack([np.asarray(low) for low in lows]))
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, border: int) -> float:
@@ -114,26 +151,31 @@ def main(argv: list[str] | None = None) -> None:
     rank, world, device = start_process(args)
     use_amp = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
 
+    realistic = args.degradation == "realistic"
     hr = np.load(args.data / "hr.npy")
-    lr = np.load(args.data / f"lr{args.scale}.npy")
+    lr = None if realistic else np.load(args.data / f"lr{args.scale}.npy")
     # Every n-th crop is held out (crops are stored photo by photo, so this samples all photos).
     held = np.zeros(len(hr), dtype=bool)
     held[:: len(hr) // HELD_OUT][:HELD_OUT] = True
-    train_hr, train_lr = hr[~held], lr[~held]
-    held_low, held_high = to_tensor(lr[held]), to_tensor(hr[held])
+    train_hr, train_lr = hr[~held], (lr[~held] if lr is not None else None)
+    held_low = degraded_held_out(hr[held], args.scale) if realistic else to_tensor(lr[held])
+    held_high = to_tensor(hr[held])
 
     model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs).to(device)
     if args.init_from is not None:
         init_from_checkpoint(model, args.init_from, rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     parts = {"model": model, "optimizer": optimizer}
-    summary = f"x{args.scale}, {len(train_hr):,} crops"
+    summary = f"x{args.scale}, {len(train_hr):,} crops, {args.degradation} inputs"
     run, train_model, data_gen, progress = setup_run(args, parts, rank, world, device, summary)
     step, history = run.step, run.history
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
-        low, high = batch_of(train_hr, train_lr, args, data_gen)
+        if realistic:
+            low, high = realistic_batch(train_hr, args, rank, step)
+        else:
+            low, high = batch_of(train_hr, train_lr, args, data_gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             out = train_model(low.to(device))
         loss = (F.l1_loss if args.loss == "l1" else F.mse_loss)(out.float(), high.to(device))
@@ -169,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
             "crop_size": hr.shape[1],
             "data_command": built_by.read_text().strip() if built_by.exists() else None,
             "precision": "bf16" if use_amp else "fp32",
+            "degradation": args.degradation,
         }
         export(model, args, history, run.hours, world, device, recipe)
     if world > 1:
