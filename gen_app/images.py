@@ -1,8 +1,9 @@
-"""Image helpers shared by the tabs: tensors to PIL, grids, and PNGs that carry their parameters."""
+"""Image helpers shared by the tabs: tensors to PIL, grids, and PNGs that carry their parameters and a watermark."""
 
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from gen_app.limits import InvalidInput
+from gen_app.provenance.image import ID_VALUES, TABS, embed_image
+from gen_app.provenance.keys import marking_enabled
 
 
 def tensor_to_pil(images: torch.Tensor) -> list[Image.Image]:
@@ -38,9 +41,22 @@ def png_metadata(params: dict[str, Any]) -> PngImagePlugin.PngInfo:
     return info
 
 
+def mark_payload(params: dict[str, Any]) -> tuple[str, int]:
+    """The watermark's payload for an image made with `params`: its tab (from the model's name) and an id (a hash
+    of the parameters, so the same settings give the same file)."""
+    model = str(params.get("model", ""))
+    tab = next((t for t in TABS[1:] if t in model), TABS[0])
+    return tab, zlib.crc32(json.dumps(params, sort_keys=True).encode()) % ID_VALUES
+
+
 def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Path:
-    """Save `image` as PNG with `params` in its text chunks; returns the path."""
+    """Save `image` as PNG with `params` in its text chunks and the invisible watermark in its pixels
+    (gen_app/provenance/image.py); returns the path."""
     path = Path(path)
+    if marking_enabled():
+        tab, mark_id = mark_payload(params)
+        image = embed_image(image, tab, mark_id)
+        params = {**params, "watermark": {"tab": tab, "id": mark_id}}
     # Big images (tens of megapixels from super-resolution) would take many seconds at the default level.
     level = 6 if image.width * image.height <= 4_000_000 else 1
     image.save(path, format="PNG", pnginfo=png_metadata(params), compress_level=level)

@@ -1,0 +1,47 @@
+"""The "Check a file" tab: drop an image or a sound, or paste text, and read whether this app made it."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from gen_app.check.pipeline import AUDIO_TYPES, IMAGE_TYPES, Checker, key_note
+from gen_app.ui import Tab, user_errors
+from gen_app.uploads import FileUpload
+
+INTRO = f"""Every image, sound and text this app makes carries an **invisible watermark**: a faint pattern in an
+image's pixels, a faint noise under the music, a statistical preference for some words in the text. It survives
+JPEG, resizing, cropping, MP3 and copy-paste (how well is measured in the README's "Provenance" section). Drop a
+file or paste text to check for it. {key_note()}
+
+Images: {IMAGE_TYPES}; sound: {AUDIO_TYPES}; text: paste it, or a .txt / .abc file. Marks can be weakened by
+heavy editing, and an unmarked file may still be AI-generated elsewhere: "not found" is not proof of a human."""
+
+
+def build() -> None:
+    checker = Checker.load()
+
+    @user_errors
+    def check_file(path):
+        report = checker.check_file(path)
+        return report.markdown(), report.details
+
+    @user_errors
+    def check_text(text):
+        report = checker.check_text(text)
+        return report.markdown(), report.details
+
+    gr.Markdown(INTRO)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            file = FileUpload(label="Image, sound or text file")
+            check_file_button = gr.Button("Check file", variant="primary")
+            text = gr.Textbox(label="…or paste text", lines=6, max_lines=20)
+            check_text_button = gr.Button("Check text", variant="primary")
+        with gr.Column(scale=1, min_width=280):
+            report = gr.Markdown(label="Report")
+            details = gr.JSON(label="Details (numbers)")
+    check_file_button.click(check_file, [file], [report, details], api_name="check_file")
+    check_text_button.click(check_text, [text], [report, details], api_name="check_text")
+
+
+TAB = Tab(id="check", title="Check a file", build=build)
