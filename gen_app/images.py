@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from gen_app.limits import InvalidInput
+from gen_app.provenance.credentials import add_credentials
 from gen_app.provenance.image import ID_VALUES, TABS, embed_image
 from gen_app.provenance.keys import marking_enabled
 
@@ -50,8 +51,8 @@ def mark_payload(params: dict[str, Any]) -> tuple[str, int]:
 
 
 def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Path:
-    """Save `image` as PNG with `params` in its text chunks and the invisible watermark in its pixels
-    (gen_app/provenance/image.py); returns the path."""
+    """Save `image` as PNG with `params` in its text chunks, the invisible watermark in its pixels
+    (gen_app/provenance/image.py) and signed content credentials (C2PA); returns the path."""
     path = Path(path)
     if marking_enabled():
         tab, mark_id = mark_payload(params)
@@ -60,6 +61,8 @@ def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Pa
     # Big images (tens of megapixels from super-resolution) would take many seconds at the default level.
     level = 6 if image.width * image.height <= 4_000_000 else 1
     image.save(path, format="PNG", pnginfo=png_metadata(params), compress_level=level)
+    if marking_enabled():
+        add_credentials(path, params)
     return path
 
 

@@ -15,6 +15,7 @@ from gen_app.audio.pipeline import Played, Voice
 from gen_app.audio.score import abc_document, midi_bytes
 from gen_app.outputs import new_output_path
 from gen_app.provenance.audio import embed_audio
+from gen_app.provenance.credentials import add_credentials
 from gen_app.provenance.keys import marking_enabled
 
 
@@ -31,7 +32,7 @@ def voice_settings(voice: Voice) -> dict:
 
 def write_wav(audio: np.ndarray, path: Path, params: dict) -> Path:
     """16-bit WAV with `params` as JSON in its comment (RIFF INFO), readable with soundfile or any tag editor, and
-    the watermark in the sound."""
+    the watermark in the sound and signed content credentials (C2PA)."""
     if marking_enabled():
         audio = embed_audio(audio)
     with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as file:
@@ -39,6 +40,8 @@ def write_wav(audio: np.ndarray, path: Path, params: dict) -> Path:
         file.software = "gen_app"
         file.comment = json.dumps(params)
         file.write(audio)
+    if marking_enabled():
+        add_credentials(path, params)
     return path
 
 

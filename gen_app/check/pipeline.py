@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput, check_text
 from gen_app.provenance.audio import detect_audio
+from gen_app.provenance.credentials import TRAINED_ALGORITHMIC_MEDIA, identity, read_credentials
 from gen_app.provenance.image import detect_image
 from gen_app.provenance.keys import DEFAULT_KEY, watermark_key
 from gen_app.provenance.text import MIN_TOKENS, GreenList, detect_tokens
@@ -47,6 +48,40 @@ class Report:
         return "\n".join(lines)
 
 
+def credentials_summary(path: Path, mime: str | None) -> str:
+    """The C2PA manifest in plain words: present, what it says made the file, whether its signature holds."""
+    if mime is None:
+        return "not checked (only PNG, JPEG and WAV files carry them here)."
+    found = read_credentials(path.read_bytes(), mime)
+    if not found.present:
+        return "none (a re-saved copy, a screenshot or a converted file loses them; the watermark stays)."
+    if not found.signature_valid:
+        return "present but NOT valid: " + "; ".join(found.problems) + ". The file was changed after it was signed."
+    made = "a trained model (AI-generated)" if found.source_type == TRAINED_ALGORITHMIC_MEDIA else found.source_type
+    who = (
+        "whose certificate is on the reader's trust list"
+        if found.trusted
+        else "whose certificate is on no trust list (this app's self-signed demo identity, unless the deployment "
+        "configured its own)"
+    )
+    return f"valid signature by {found.signer or 'an unnamed signer'}, {who}; it says it was made by {made}, model " + (
+        f"{found.generator!r}." if found.generator else "not named."
+    )
+
+
+def signing_note() -> str:
+    try:
+        demo = identity().demo
+    except Exception:  # a configured key that cannot be read: the log says why, downloads go unsigned
+        return "Content credentials: the configured signing key could not be read, so downloads are not signed."
+    if demo:
+        return (
+            "Downloads are signed with C2PA content credentials by a **self-signed demo identity** made by this "
+            "app at its first start: readers will show the signature as valid but the signer as untrusted."
+        )
+    return "Downloads are signed with C2PA content credentials by this deployment's own certificate."
+
+
 def key_note() -> str:
     if watermark_key() == DEFAULT_KEY:
         return "This app uses the public demo key, so anyone could also make (or remove) these marks."
@@ -54,7 +89,9 @@ def key_note() -> str:
 
 
 def p_text(p_value: float) -> str:
-    return f"{p_value:.1e}" if p_value < 0.001 else f"{p_value:.3f}"
+    if p_value < 1e-300:
+        return "p < 1e-300"
+    return f"p = {p_value:.1e}" if p_value < 0.001 else f"p = {p_value:.3f}"
 
 
 class Checker:
@@ -75,8 +112,8 @@ class Checker:
         path = Path(path)
         try:
             with Image.open(path) as probe:
-                probe.size  # noqa: B018 (only the header: the size is checked before decoding)
-            return self.check_image(path)
+                image_format = probe.format  # only the header: the size is checked before decoding
+            return self.check_image(path, image_format)
         except UnidentifiedImageError:
             pass  # not an image: try sound, then text
         except Image.DecompressionBombError:
@@ -92,7 +129,7 @@ class Checker:
             return self.check_audio(path, info)
         return self.check_text_file(path)
 
-    def check_image(self, path: Path) -> Report:
+    def check_image(self, path: Path, image_format: str | None = None) -> Report:
         image = open_user_image(path, MAX_CHECK_PIXELS, MAX_CHECK_SIDE)
         mark = detect_image(image)
         checks = []
@@ -101,7 +138,7 @@ class Checker:
             checks.append(
                 (
                     "Invisible watermark",
-                    f"found{where}: correlation {mark.z:.1f} standard deviations, p = {p_text(mark.p_value)} "
+                    f"found{where}: correlation {mark.z:.1f} standard deviations, {p_text(mark.p_value)} "
                     f"(the chance of so strong a match in an unmarked image). It says: made by the {mark.tab} tab, "
                     f"id {mark.mark_id}.",
                 )
@@ -110,9 +147,11 @@ class Checker:
             checks.append(
                 (
                     "Invisible watermark",
-                    f"not found (strongest match {mark.z:.1f} standard deviations, p = {p_text(mark.p_value)}).",
+                    f"not found (strongest match {mark.z:.1f} standard deviations, {p_text(mark.p_value)}).",
                 )
             )
+        mime = {"PNG": "image/png", "JPEG": "image/jpeg"}.get(image_format or "")
+        checks.append(("Content credentials (C2PA)", credentials_summary(path, mime)))
         checks.append(("Metadata", png_text_summary(image)))
         checks.append(("Key", key_note()))
         verdict = (
@@ -143,12 +182,18 @@ class Checker:
             finding = f"not checked: the sound is {mark.seconds:.2f} s long; at least 1 s is needed."
         elif mark.found:
             finding = (
-                f"found: correlation {mark.z:.1f} standard deviations, p = {p_text(mark.p_value)} (the chance of so "
+                f"found: correlation {mark.z:.1f} standard deviations, {p_text(mark.p_value)} (the chance of so "
                 "strong a match in unmarked sound)."
             )
         else:
-            finding = f"not found (strongest match {mark.z:.1f} standard deviations, p = {p_text(mark.p_value)})."
-        checks = [("Invisible watermark", finding), ("Metadata", wav_text_summary(path)), ("Key", key_note())]
+            finding = f"not found (strongest match {mark.z:.1f} standard deviations, {p_text(mark.p_value)})."
+        mime = "audio/wav" if info.format == "WAV" else None
+        checks = [
+            ("Invisible watermark", finding),
+            ("Content credentials (C2PA)", credentials_summary(path, mime)),
+            ("Metadata", wav_text_summary(path)),
+            ("Key", key_note()),
+        ]
         verdict = (
             "This sound carries gen_app's watermark: it was made by this app."
             if mark.found
@@ -159,6 +204,8 @@ class Checker:
 
     def check_text_file(self, path: Path) -> Report:
         data = path.read_bytes()[: MAX_TEXT_FILE_BYTES + 1]
+        if not data.strip():
+            raise InvalidInput("The file is empty.")
         if len(data) > MAX_TEXT_FILE_BYTES or b"\0" in data:
             raise InvalidInput(
                 f"That file is not an image, sound or text file this tab can check (images: {IMAGE_TYPES}; "
@@ -189,7 +236,7 @@ class Checker:
             share = mark.green / mark.scored
             finding = (
                 f"{'found' if mark.found else 'not found'}: {mark.green} of {mark.scored} tokens ({share:.0%}) are on "
-                f"the key's green lists, where unmarked text has about 25%: z = {mark.z:.1f}, p = "
+                f"the key's green lists, where unmarked text has about 25%: z = {mark.z:.1f}, "
                 f"{p_text(mark.p_value)}."
             )
         checks = [("Text watermark", finding), ("Key", key_note())]

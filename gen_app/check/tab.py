@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gradio as gr
 
-from gen_app.check.pipeline import AUDIO_TYPES, IMAGE_TYPES, Checker, key_note
+from gen_app.check.pipeline import AUDIO_TYPES, IMAGE_TYPES, Checker, key_note, signing_note
 from gen_app.ui import Tab, user_errors
 from gen_app.uploads import FileUpload
 
-INTRO = f"""Every image, sound and text this app makes carries an **invisible watermark**: a faint pattern in an
+
+def intro() -> str:
+    return f"""Every image, sound and text this app makes carries an **invisible watermark**: a faint pattern in an
 image's pixels, a faint noise under the music, a statistical preference for some words in the text. It survives
 JPEG, resizing, cropping, MP3 and copy-paste (how well is measured in the README's "Provenance" section). Drop a
-file or paste text to check for it. {key_note()}
+file or paste text to check for it. {key_note()} {signing_note()}
 
 Images: {IMAGE_TYPES}; sound: {AUDIO_TYPES}; text: paste it, or a .txt / .abc file. Marks can be weakened by
 heavy editing, and an unmarked file may still be AI-generated elsewhere: "not found" is not proof of a human."""
@@ -30,7 +32,7 @@ def build() -> None:
         report = checker.check_text(text)
         return report.markdown(), report.details
 
-    gr.Markdown(INTRO)
+    gr.Markdown(intro())
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             file = FileUpload(label="Image, sound or text file")
