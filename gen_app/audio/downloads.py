@@ -34,7 +34,7 @@ def write_wav(audio: np.ndarray, path: Path, params: dict) -> Path:
     """16-bit WAV with `params` as JSON in its comment (RIFF INFO), readable with soundfile or any tag editor, and
     the watermark in the sound and signed content credentials (C2PA)."""
     if marking_enabled():
-        audio = embed_audio(audio)
+        audio = embed_audio(audio, SAMPLE_RATE)
     with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as file:
         file.title = "gen_app audio"
         file.software = "gen_app"

@@ -25,7 +25,6 @@ from gen_app.provenance.image import detect_image
 from gen_app.provenance.keys import DEFAULT_KEY, watermark_key
 from gen_app.provenance.text import MIN_TOKENS, GreenList, detect_tokens
 from gen_app.sampling import LanguageModel
-from gen_app.text.tokenizer import Tokenizer
 
 MAX_CHECK_PIXELS = 70_000_000  # the largest image the app makes is a 67-megapixel upscale
 MAX_CHECK_SIDE = 16_384
@@ -95,15 +94,13 @@ def p_text(p_value: float) -> str:
 
 
 class Checker:
-    def __init__(self, tokenizer: Tokenizer, vocab_size: int):
-        self.tokenizer = tokenizer
-        self.green_list = GreenList.for_key(vocab_size)
+    def __init__(self, language: LanguageModel):
+        self.tokenizer = language.tokenizer  # the text watermark is counted in the text tab's tokens
+        self.green_list = GreenList.for_key(language.model.vocab_size)
 
     @classmethod
     def load(cls) -> Checker:
-        """Reads the text tab's tokenizer (the text watermark is counted in its tokens)."""
-        language = LanguageModel.load("text")
-        return cls(language.tokenizer, language.model.vocab_size)
+        return cls(LanguageModel.load("text"))
 
     def check_file(self, path: str | Path | None) -> Report:
         """An image, an audio file or a text file."""

@@ -19,8 +19,11 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import resample_poly
 
-from gen_app.audio.features import SAMPLE_RATE
 from gen_app.provenance.keys import key_seed
+
+# The rate the mark is defined at (its PERIOD and BAND): the audio tab's rate, which a test checks. A constant of its
+# own, because the shared layer imports no tab's folder.
+SAMPLE_RATE = 16_000
 
 PERIOD = 4096  # samples (0.256 s at 16 kHz): a 3-second excerpt holds 11 repetitions
 BAND = (300.0, 4000.0)  # Hz
@@ -59,8 +62,10 @@ def envelope(audio: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(power, 0.0))  # the running sum can dip a hair below 0
 
 
-def embed_audio(audio: np.ndarray, key: str | None = None) -> np.ndarray:
+def embed_audio(audio: np.ndarray, rate: int, key: str | None = None) -> np.ndarray:
     """Mono float audio at SAMPLE_RATE with the mark added (same length, float32, clipped to [-1, 1])."""
+    if rate != SAMPLE_RATE:
+        raise ValueError(f"the audio watermark is defined at {SAMPLE_RATE} Hz, not {rate} Hz")
     audio = np.asarray(audio, dtype=np.float64)
     mark = np.resize(pattern(key), audio.shape[0]) * envelope(audio) * MARK_LEVEL
     return np.clip(audio + mark, -1.0, 1.0).astype(np.float32)
