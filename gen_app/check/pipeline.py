@@ -33,11 +33,12 @@ MAX_CHECK_CHARS = 200_000
 MAX_TEXT_FILE_BYTES = 1_000_000
 IMAGE_TYPES = ".png .jpg .jpeg .webp .bmp .gif .tif .tiff"
 AUDIO_TYPES = ".wav .flac .ogg .mp3"
+MAX_MIDI_BYTES = 2_000_000
 
 
 @dataclass
 class Report:
-    kind: str  # "image", "audio" or "text"
+    kind: str  # "image", "audio", "text" or "midi"
     verdict: str  # one sentence
     checks: list[tuple[str, str]] = field(default_factory=list)  # (what was checked, what was found), plain words
     details: dict = field(default_factory=dict)  # the numbers, for the API
@@ -124,7 +125,31 @@ class Checker:
             info = None
         if info is not None:
             return self.check_audio(path, info)
+        if path.read_bytes()[:4] == b"MThd":
+            return self.check_midi(path)
         return self.check_text_file(path)
+
+    def check_midi(self, path: Path) -> Report:
+        """MIDI files carry no watermark (their notes are the music); report what their text events say."""
+        import mido
+
+        if path.stat().st_size > MAX_MIDI_BYTES:
+            raise InvalidInput(f"The MIDI file is over {MAX_MIDI_BYTES // 1_000_000} MB; the limit for checking it.")
+        try:
+            midi = mido.MidiFile(str(path))
+            texts = [m.text for track in midi.tracks for m in track if m.is_meta and m.type in ("text", "track_name")]
+        except (OSError, ValueError, EOFError, KeyError, IndexError):
+            raise InvalidInput("The MIDI file could not be read; it may be damaged or incomplete.") from None
+        ours = [t for t in texts if "gen_app" in t]
+        finding = f"text events say: {ours[0]!r}." if ours else "no gen_app text events."
+        checks = [
+            ("Invisible watermark", "not applicable: a MIDI file holds notes only, with no sound to hide a mark in."),
+            ("Metadata", f"{finding} Metadata can be edited by anyone."),
+        ]
+        verdict = (
+            "This MIDI file says it came from gen_app." if ours else "This MIDI file does not say it came from gen_app."
+        )
+        return Report("midi", verdict, checks, {"watermark": {"found": False}, "metadata_says_gen_app": bool(ours)})
 
     def check_image(self, path: Path, image_format: str | None = None) -> Report:
         image = open_user_image(path, MAX_CHECK_PIXELS, MAX_CHECK_SIDE)
@@ -206,7 +231,7 @@ class Checker:
         if len(data) > MAX_TEXT_FILE_BYTES or b"\0" in data:
             raise InvalidInput(
                 f"That file is not an image, sound or text file this tab can check (images: {IMAGE_TYPES}; "
-                f"sound: {AUDIO_TYPES}; or text up to {MAX_TEXT_FILE_BYTES // 1000:,} kB)."
+                f"sound: {AUDIO_TYPES}; MIDI; or text up to {MAX_TEXT_FILE_BYTES // 1000:,} kB)."
             )
         try:
             text = data.decode("utf-8")

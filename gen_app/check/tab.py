@@ -15,8 +15,9 @@ image's pixels, a faint noise under the music, a statistical preference for some
 JPEG, resizing, cropping, MP3 and copy-paste (how well is measured in the README's "Provenance" section). Drop a
 file or paste text to check for it. {key_note()} {signing_note()}
 
-Images: {IMAGE_TYPES}; sound: {AUDIO_TYPES}; text: paste it, or a .txt / .abc file. Marks can be weakened by
-heavy editing, and an unmarked file may still be AI-generated elsewhere: "not found" is not proof of a human."""
+Images: {IMAGE_TYPES}; sound: {AUDIO_TYPES}; MIDI (metadata only); text: paste it, or a .txt file.
+Marks can be weakened by heavy editing, and an unmarked file may still be AI-generated elsewhere: "not found" is
+not proof of a human."""
 
 
 def build() -> None:
