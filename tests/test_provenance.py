@@ -337,3 +337,15 @@ def test_provenance_imports_no_tab():
 
 def test_payload_tabs_are_the_image_tabs():
     assert TABS[1:] == ("faces", "style", "sr")
+
+
+def test_check_reads_midi_metadata(checker, tmp_path):
+    from gen_app.audio.score import Note, midi_bytes
+
+    path = tmp_path / "tune.mid"
+    path.write_bytes(midi_bytes([Note(0.0, 0.5, 60), Note(0.5, 1.0, 62)], program=40))
+    report = checker.check_file(path)
+    assert report.kind == "midi" and report.details["metadata_says_gen_app"]
+    path.write_bytes(b"MThd\x00\x00\x00\x06\x00")
+    with pytest.raises(InvalidInput, match="MIDI file could not be read"):
+        checker.check_file(path)
