@@ -4,6 +4,7 @@ tune as an ABC document. Plain functions, usable without Gradio."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from gen_app.audio.pipeline import Played, Voice
 from gen_app.audio.score import abc_document, midi_bytes
 from gen_app.outputs import new_output_path
 from gen_app.provenance.audio import embed_audio
-from gen_app.provenance.credentials import add_credentials
+from gen_app.provenance.credentials import with_credentials
 from gen_app.provenance.keys import marking_enabled
 
 
@@ -35,13 +36,16 @@ def write_wav(audio: np.ndarray, path: Path, params: dict) -> Path:
     the watermark in the sound and signed content credentials (C2PA)."""
     if marking_enabled():
         audio = embed_audio(audio, SAMPLE_RATE)
-    with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as file:
+    buffer = io.BytesIO()
+    with soundfile.SoundFile(buffer, "w", SAMPLE_RATE, 1, "PCM_16", format="WAV") as file:
         file.title = "gen_app audio"
         file.software = "gen_app"
         file.comment = json.dumps(params)
         file.write(audio)
+    data = buffer.getvalue()
     if marking_enabled():
-        add_credentials(path, params)
+        data = with_credentials(data, "audio/wav", path.name, params)
+    path.write_bytes(data)
     return path
 
 
