@@ -135,7 +135,11 @@ def generated_images(n_faces: int, n_style: int, n_sr: int, rng: np.random.Gener
         scale = (2, 4)[i % 2]
         small = random_crop(photos[i % 7], int(rng.integers(64, 193)), rng)
         out.append(("sr", sr.upscale(small, scale).image, {"model": f"gen_app sr-x{scale}", "i": i}))
-    return [(tab, image_mark.embed_image(image, *mark_payload(params)), image) for tab, image, params in out]
+    marked = []
+    for tab, image, params in out:
+        strength = image_mark.strength_for(params["model"])
+        marked.append((tab, image_mark.embed_image(image, *mark_payload(params), strength=strength), image))
+    return marked
 
 
 def unmarked_real_images(rng: np.random.Generator, crops_per_photo: int) -> list[tuple[str, Image.Image]]:
@@ -198,7 +202,8 @@ def sr_psnr_cost() -> dict[str, float]:
             small = truth.resize((truth.width // scale, truth.height // scale), Image.BICUBIC)
             out = sr.upscale(small, scale).image
             plain.append(psnr(out, truth, scale))
-            marked.append(psnr(image_mark.embed_image(out, "sr", 1), truth, scale))
+            mark = image_mark.embed_image(out, "sr", 1, strength=image_mark.strength_for(f"sr-x{scale}"))
+            marked.append(psnr(mark, truth, scale))
         costs[f"x{scale}"] = {"psnr": statistics.mean(plain), "marked": statistics.mean(marked)}
     return costs
 

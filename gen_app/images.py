@@ -13,7 +13,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from gen_app.limits import InvalidInput
 from gen_app.provenance.credentials import with_credentials
-from gen_app.provenance.image import ID_VALUES, TABS, embed_image
+from gen_app.provenance.image import ID_VALUES, TABS, embed_image, strength_for
 from gen_app.provenance.keys import marking_enabled
 
 
@@ -58,7 +58,7 @@ def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Pa
     marked = marking_enabled()
     if marked:
         tab, mark_id = mark_payload(params)
-        image = embed_image(image, tab, mark_id)
+        image = embed_image(image, tab, mark_id, strength=strength_for(str(params.get("model", ""))))
         params = {**params, "watermark": {"tab": tab, "id": mark_id}}
     # Big images (tens of megapixels from super-resolution) would take many seconds at the default level. A marked
     # image is noisy to zlib: level 6 took 3x as long as on the unmarked image, for files only 15% smaller than

@@ -33,10 +33,10 @@ from gen_app.provenance.keys import key_seed
 
 TILE = 64  # pixels; the payload is a shift within the tile, so TILE * TILE values
 BAND = (4.0, 20.0)  # cycles per tile: 1/16 to 5/16 cycles per pixel (compared on faces and photos: 32/2-6, 64/4-16)
-STRENGTH = 2.5  # RMS of the mark in 8-bit grey levels (PSNR about 40 dB): invisible
-# Super-resolution output is compared with the original (its bench): at 2.5 the x2 model lost 0.79 dB PSNR, over the
-# 0.5 dB allowed; its images are large, so a fainter mark is still found.
-TAB_STRENGTH = {"sr": 1.7}
+STRENGTH = 2.5  # RMS of the mark in 8-bit grey levels (PSNR about 40 dB)
+# x2 super-resolution output is compared with the original (its bench) at about 32 dB: at 2.5 it lost 0.79 dB, over
+# the 0.5 dB allowed, so its mark is fainter (x4, at about 27.6 dB, loses 0.28 dB at 2.5).
+MODEL_STRENGTH = {"sr-x2": 1.7}
 SCALES = (1.0, 2.0)  # the detector tries the image as it is and enlarged 2x (undoes a resize to half)
 MAX_DETECT_SIDE = 1024  # the detector reads at most this central square (more tiles add little, and cost time)
 Z_THRESHOLD = 5.5  # "found" at or above this peak (nominal p 1.6e-4); see bench/provenance.py for real photos
@@ -89,13 +89,19 @@ def mark_pattern(payload: int, key: str | None = None) -> np.ndarray:
     return pattern / pattern.std()
 
 
-def embed_image(image: Image.Image, tab: str = "other", mark_id: int = 0, key: str | None = None) -> Image.Image:
+def strength_for(model: str) -> float:
+    """The mark's strength for an image made by the model named `model` (e.g. "gen_app sr-x2")."""
+    return next((value for name, value in MODEL_STRENGTH.items() if name in model), STRENGTH)
+
+
+def embed_image(
+    image: Image.Image, tab: str = "other", mark_id: int = 0, key: str | None = None, strength: float = STRENGTH
+) -> Image.Image:
     """`image` with the mark added to its luminance (same size and mode; alpha untouched)."""
     mode = image.mode
     if mode not in ("RGB", "RGBA", "L", "LA", "I;16"):
         image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
         mode = image.mode
-    strength = TAB_STRENGTH.get(tab, STRENGTH)
     peak = 65535 if mode == "I;16" else 255
     # Rounded once per tile: the pixels are whole numbers, so this is exactly round(pixel + mark), in integers
     # (a float copy of a 67-megapixel upscale would take seconds).
