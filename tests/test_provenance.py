@@ -349,3 +349,15 @@ def test_check_reads_midi_metadata(checker, tmp_path):
     path.write_bytes(b"MThd\x00\x00\x00\x06\x00")
     with pytest.raises(InvalidInput, match="MIDI file could not be read"):
         checker.check_file(path)
+
+
+def test_gif_animation_is_marked_and_signed(faces, tmp_path):
+    from gen_app.images import save_gif
+
+    path = save_gif([*faces, faces[0]], tmp_path / "morph.gif", {"model": "gen_app/faces"}, frame_ms=80)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 3
+        for frame in range(gif.n_frames):
+            gif.seek(frame)
+            assert detect_image(gif.convert("RGB")).found  # the palette keeps the mark
+    assert read_credentials(path.read_bytes(), "image/gif").signature_valid

@@ -51,7 +51,7 @@ class Report:
 def credentials_summary(path: Path, mime: str | None) -> str:
     """The C2PA manifest in plain words: present, what it says made the file, whether its signature holds."""
     if mime is None:
-        return "not checked (only PNG, JPEG and WAV files carry them here)."
+        return "not checked (only PNG, JPEG, GIF and WAV files carry them here)."
     found = read_credentials(path.read_bytes(), mime)
     if not found.present:
         return "none (a re-saved copy, a screenshot or a converted file loses them; the watermark stays)."
@@ -172,7 +172,7 @@ class Checker:
                     f"not found (strongest match {mark.z:.1f} standard deviations, {p_text(mark.p_value)}).",
                 )
             )
-        mime = {"PNG": "image/png", "JPEG": "image/jpeg"}.get(image_format or "")
+        mime = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}.get(image_format or "")
         checks.append(("Content credentials (C2PA)", credentials_summary(path, mime)))
         checks.append(("Metadata", png_text_summary(image)))
         checks.append(("Key", key_note()))

@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 DEMO_IDENTITY_DIR = Path(tempfile.gettempdir()) / "gen_app_c2pa_demo"
-MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
+MIME_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".wav": "audio/wav",
+}
 CARD_TASKS = ("faces", "style", "sr-x2", "sr-x4", "synth", "melody", "text")  # a model's name -> its card
 MAX_SETTINGS_CHARS = 4000  # the settings recorded in a manifest are cut past this (a long ABC tune, say)
 _lock = threading.RLock()  # identity() is also called under it, by the signer
