@@ -361,3 +361,13 @@ def test_gif_animation_is_marked_and_signed(faces, tmp_path):
             gif.seek(frame)
             assert detect_image(gif.convert("RGB")).found  # the palette keeps the mark
     assert read_credentials(path.read_bytes(), "image/gif").signature_valid
+
+
+def test_check_without_the_text_model_still_checks_images(tmp_path):
+    from gen_app.check.pipeline import Checker
+
+    checker = Checker(None, "`checkpoints/text/config.json` is missing")
+    png = save_png(skimage_photo("coffee.png", 256), tmp_path / "a.png", {"model": "gen_app style"})
+    assert checker.check_file(png).details["watermark"]["found"]
+    with pytest.raises(InvalidInput, match="text model could not be loaded .*config.json"):
+        checker.check_text("ROMEO:\nBut soft, what light through yonder window breaks?")

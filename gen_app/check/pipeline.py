@@ -10,6 +10,7 @@ print(checker.check_text("ROMEO:\\nBut soft, ...").markdown())
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +20,15 @@ from PIL import Image, UnidentifiedImageError
 
 from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput, check_text
+from gen_app.loading import ModelLoadError, shown_path
 from gen_app.provenance.audio import detect_audio
 from gen_app.provenance.credentials import TRAINED_ALGORITHMIC_MEDIA, identity, read_credentials
 from gen_app.provenance.image import detect_image
 from gen_app.provenance.keys import DEFAULT_KEY, watermark_key
 from gen_app.provenance.text import MIN_TOKENS, GreenList, detect_tokens
 from gen_app.sampling import LanguageModel
+
+log = logging.getLogger(__name__)
 
 MAX_CHECK_PIXELS = 70_000_000  # the largest image the app makes is a 67-megapixel upscale
 MAX_CHECK_SIDE = 16_384
@@ -95,13 +99,20 @@ def p_text(p_value: float) -> str:
 
 
 class Checker:
-    def __init__(self, language: LanguageModel):
-        self.tokenizer = language.tokenizer  # the text watermark is counted in the text tab's tokens
-        self.green_list = GreenList.for_key(language.model.vocab_size)
+    def __init__(self, language: LanguageModel | None, text_problem: str = ""):
+        """`language`: the text tab's model, whose tokens the text watermark is counted in; None when it could not be
+        loaded (`text_problem` says why): images and sound are still checked."""
+        self.tokenizer = language.tokenizer if language else None
+        self.green_list = GreenList.for_key(language.model.vocab_size) if language else None
+        self.text_problem = text_problem
 
     @classmethod
     def load(cls) -> Checker:
-        return cls(LanguageModel.load("text"))
+        try:
+            return cls(LanguageModel.load("text"))
+        except ModelLoadError as error:
+            log.warning("the check tab cannot check text: %s", error)
+            return cls(None, f"`{shown_path(error.file)}` {error.problem}")
 
     def check_file(self, path: str | Path | None) -> Report:
         """An image, an audio file or a text file."""
@@ -248,6 +259,10 @@ class Checker:
         text = check_text("The text", text)
         if len(text) > MAX_CHECK_CHARS:
             raise InvalidInput(f"The text is {len(text):,} characters; the limit is {MAX_CHECK_CHARS:,}.")
+        if self.tokenizer is None:
+            raise InvalidInput(
+                f"Text cannot be checked here now: the text model could not be loaded ({self.text_problem})."
+            )
         mark = detect_tokens(self.tokenizer.encode(text), self.green_list)
         if mark.scored < MIN_TOKENS:
             finding = (
