@@ -23,6 +23,7 @@ from gen_app.limits import InvalidInput, check_text
 from gen_app.loading import ModelLoadError, shown_path
 from gen_app.provenance.audio import detect_audio
 from gen_app.provenance.credentials import TRAINED_ALGORITHMIC_MEDIA, identity, read_credentials
+from gen_app.provenance.image import Z_THRESHOLD as Z_IMAGE
 from gen_app.provenance.image import detect_image
 from gen_app.provenance.keys import DEFAULT_KEY, watermark_key
 from gen_app.provenance.text import MIN_TOKENS, GreenList, detect_tokens
@@ -172,7 +173,8 @@ class Checker:
                 (
                     "Invisible watermark",
                     f"found{where}: correlation {mark.z:.1f} standard deviations, {p_text(mark.p_value)} "
-                    f"(the chance of so strong a match in an unmarked image). It says: made by the {mark.tab} tab, "
+                    f"(nominal: the chance of so strong a match by luck; no unmarked test image passed "
+                    f"{Z_IMAGE:g}). It says: made by the {mark.tab} tab, "
                     f"id {mark.mark_id}.",
                 )
             )
@@ -215,8 +217,8 @@ class Checker:
             finding = f"not checked: the sound is {mark.seconds:.2f} s long; at least 1 s is needed."
         elif mark.found:
             finding = (
-                f"found: correlation {mark.z:.1f} standard deviations, {p_text(mark.p_value)} (the chance of so "
-                "strong a match in unmarked sound)."
+                f"found: correlation {mark.z:.1f} standard deviations, {p_text(mark.p_value)} (nominal: the chance "
+                "of so strong a match by luck)."
             )
         else:
             finding = f"not found (strongest match {mark.z:.1f} standard deviations, {p_text(mark.p_value)})."
