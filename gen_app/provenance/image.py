@@ -103,20 +103,21 @@ def embed_image(
         image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
         mode = image.mode
     peak = 65535 if mode == "I;16" else 255
-    # Rounded once per tile: the pixels are whole numbers, so this is exactly round(pixel + mark), in integers
-    # (a float copy of a 67-megapixel upscale would take seconds).
-    tile = np.round(mark_pattern(payload_of(tab, mark_id), key) * strength * (peak / 255)).astype(np.int16)
-    pixels = np.asarray(image)
+    # Rounded once per tile: the pixels are whole numbers, so this is exactly round(pixel + mark), in integers.
+    tile = np.round(mark_pattern(payload_of(tab, mark_id), key) * strength * (peak / 255)).astype(np.int32)
+    pixels = np.array(image)  # the output, written band by band
     h, w = pixels.shape[:2]
-    delta = np.tile(tile, (-(-h // TILE), -(-w // TILE)))[:h, :w]
-    marked = pixels.astype(np.int32 if mode == "I;16" else np.int16)
-    if marked.ndim == 2:
-        marked += delta
-    else:
-        colour = 1 if mode == "LA" else 3  # the same amount on R, G and B moves only the luminance
-        marked[..., :colour] += delta[..., None]
-    np.clip(marked, 0, peak, out=marked)
-    return Image.fromarray(marked.astype(np.uint16 if mode == "I;16" else np.uint8), None if mode == "I;16" else mode)
+    row = np.tile(tile, (1, -(-w // TILE)))[:, :w]  # one band of tiles across the width
+    colour = 1 if mode == "LA" else 3  # the same amount on R, G and B moves only the luminance
+    # A band of TILE rows at a time: a whole-image integer copy of a 67-megapixel upscale took over 1 GB.
+    for top in range(0, h, TILE):
+        band = pixels[top : top + TILE]
+        delta = row[: band.shape[0]]
+        if band.ndim == 2:
+            band[:] = np.clip(band.astype(np.int32) + delta, 0, peak)
+        else:
+            band[..., :colour] = np.clip(band[..., :colour].astype(np.int32) + delta[..., None], 0, peak)
+    return Image.fromarray(pixels, None if mode == "I;16" else mode)
 
 
 def luminance(image: Image.Image) -> np.ndarray:
