@@ -236,12 +236,12 @@ def image_bench(args, rng: np.random.Generator) -> dict:
             for tab in ("faces", "style", "sr")
         }
         found[name]["all"] = statistics.mean(m.found for m in marks)
-        payload[name] = (
-            statistics.mean(m.tab == t for (t, _, _), m in zip(generated, marks, strict=True) if m.found)
-            if any(m.found for m in marks)
-            else 0.0
-        )
-    result["found"], result["payload_right_when_found"] = found, payload
+        hits = [(t, m) for (t, _, _), m in zip(generated, marks, strict=True) if m.found]
+        payload[name] = {  # among the found: the tab read right, read wrong, or left unread (too faint)
+            "right": statistics.mean(m.tab == t for t, m in hits) if hits else 0.0,
+            "wrong": statistics.mean(m.tab not in (None, t) for t, m in hits) if hits else 0.0,
+        }
+    result["found"], result["payload_when_found"] = found, payload
     real = unmarked_real_images(rng, 4 if args.quick else 16)
     flagged = {"as is": [], "JPEG 50": []}
     for _, image in real:
@@ -510,15 +510,15 @@ def report(results: dict) -> str:
             f"Images: {sum(g.values())} generated ({g['faces']} faces, {g['style']} paintings, {g['sr']} upscales); "
             f"{r['unmarked_real']} unmarked real images.",
             "",
-            "| attack | found: all | faces | style | sr | tab read right | invisible-watermark (dwtDctSvd) |",
+            "| attack | found: all | faces | style | sr | tab read right / wrong | invisible-watermark (dwtDctSvd) |",
             "|---|---|---|---|---|---|---|",
         ]
-        library = r["invisible_watermark_dwtDctSvd"]
+        library, payload = r["invisible_watermark_dwtDctSvd"], r["payload_when_found"]
         for name, found in r["found"].items():
             lib = f"{library[name]:.1%}" if isinstance(library, dict) else library
             lines.append(
                 f"| {name} | {found['all']:.1%} | {found['faces']:.1%} | {found['style']:.1%} | {found['sr']:.1%} "
-                f"| {r['payload_right_when_found'][name]:.1%} | {lib} |"
+                f"| {payload[name]['right']:.1%} / {payload[name]['wrong']:.1%} | {lib} |"
             )
         worst = min(r["found"][a]["all"] for a in ("JPEG 50", "half size"))
         fp = r["false_positives"]

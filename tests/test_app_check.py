@@ -42,7 +42,7 @@ def test_every_download_carries_its_marks(client):
     photo = str(STYLE_EXAMPLES / "chelsea.jpg")
     _, download, _ = client.predict(handle_file(photo), "starry_night", 1.0, "", 0.5, False, 512, api_name="/stylize")
     assert image_marked(download, "style")
-    # x4: an x2 upscale of a 128 px example is too small for its fainter mark (README, Provenance: what falls short)
+    # x4: an x2 upscale of a 128 px example is near the limit of its fainter mark (README, Provenance: what falls short)
     _, download, _ = client.predict(handle_file(str(sorted(SR_EXAMPLES.glob("*.png"))[0])), 4, api_name="/upscale")
     assert image_marked(download, "sr")
     audio, _, _, downloads = client.predict(SCALE, 100, "violin", "(none)", 0.5, 0.3, api_name="/play_abc")

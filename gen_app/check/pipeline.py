@@ -174,8 +174,12 @@ class Checker:
                     "Invisible watermark",
                     f"found{where}: correlation {mark.z:.1f} standard deviations, {p_text(mark.p_value)} "
                     f"(nominal: the chance of so strong a match by luck; no unmarked test image passed "
-                    f"{Z_IMAGE:g}). It says: made by the {mark.tab} tab, "
-                    f"id {mark.mark_id}.",
+                    f"{Z_IMAGE:g}). "
+                    + (
+                        f"It says: made by the {mark.tab} tab, id {mark.mark_id}."
+                        if mark.tab
+                        else "Its payload (which tab, which id) is too faint to read."
+                    ),
                 )
             )
         else:
