@@ -91,11 +91,11 @@ def test_tiny_or_blank_images_say_not_found():
 
 def test_save_png_marks_and_signs(tmp_path):
     path = save_png(skimage_photo("coffee.png", 256), tmp_path / "a.png", {"model": "gen_app style", "style": "x"})
-    params = read_png_parameters(path)
-    assert params["style"] == "x" and params["watermark"]["tab"] == "style"
+    assert read_png_parameters(path) == {"model": "gen_app style", "style": "x"}  # what was asked, nothing added
     with Image.open(path) as image:
+        payload = json.loads(image.text["watermark"])
         found = detect_image(image)
-    assert found.found and (found.tab, found.mark_id) == ("style", params["watermark"]["id"])
+    assert payload["tab"] == "style" and found.found and (found.tab, found.mark_id) == ("style", payload["id"])
     credentials = read_credentials(path.read_bytes(), "image/png")
     assert credentials.present and credentials.signature_valid and not credentials.trusted  # the demo identity
     assert credentials.generator == "gen_app style" and "trainedAlgorithmicMedia" in credentials.source_type
