@@ -25,11 +25,29 @@ def build() -> None:
 
     @user_errors
     def check_file(path):
+        """Tell whether this app made a file: its invisible watermark, its C2PA content credentials and its metadata.
+
+        Args:
+            path: an image (PNG, JPEG, WebP, GIF...), a sound (WAV, FLAC, OGG, MP3), a MIDI file or a UTF-8 text file.
+
+        Returns:
+            the report, in plain words (Markdown).
+            the numbers (JSON): whether the watermark was found, its z-score and nominal p-value, its payload.
+        """
         report = checker.check_file(path)
         return report.markdown(), report.details
 
     @user_errors
     def check_text(text):
+        """Tell whether this app's text tab wrote a text: its green-list watermark's z-score and p-value.
+
+        Args:
+            text: the text to check (a few lines at least; up to 200,000 characters).
+
+        Returns:
+            the report, in plain words (Markdown).
+            the numbers (JSON): found, z-score, p-value, the token pairs counted.
+        """
         report = checker.check_text(text)
         return report.markdown(), report.details
 
