@@ -12,6 +12,7 @@ import gradio as gr
 
 from gen_app import loading, metrics, outputs
 from gen_app.audio.tab import TAB as AUDIO
+from gen_app.check.tab import TAB as CHECK
 from gen_app.faces.tab import TAB as FACES
 from gen_app.loading import ModelLoadError, short, shown_path
 from gen_app.metrics import ObservedBlocks
@@ -22,7 +23,7 @@ from gen_app.ui import Tab
 
 log = logging.getLogger(__name__)
 
-TABS: list[Tab] = [FACES, STYLE, SUPER_RESOLUTION, TEXT, AUDIO]
+TABS: list[Tab] = [FACES, STYLE, SUPER_RESOLUTION, TEXT, AUDIO, CHECK]
 
 HEADER = """# gen_app: small generative models, trained here
 Every tab runs a PyTorch generator this project trained itself (scripts in `train/`, model cards in

@@ -1,8 +1,10 @@
-"""Image helpers shared by the tabs: tensors to PIL, grids, and PNGs that carry their parameters."""
+"""Image helpers shared by the tabs: tensors to PIL, grids, and PNGs that carry their parameters and a watermark."""
 
 from __future__ import annotations
 
+import io
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,9 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from gen_app.limits import InvalidInput
+from gen_app.provenance.credentials import with_credentials
+from gen_app.provenance.image import ID_VALUES, TABS, embed_image, strength_for
+from gen_app.provenance.keys import marking_enabled
 
 
 def tensor_to_pil(images: torch.Tensor) -> list[Image.Image]:
@@ -28,22 +33,69 @@ def image_grid(images: list[Image.Image], columns: int) -> Image.Image:
     return grid
 
 
-def png_metadata(params: dict[str, Any]) -> PngImagePlugin.PngInfo:
-    """PNG text chunks: the generation parameters as JSON, and an explicit AI-generated mark."""
+def png_metadata(params: dict[str, Any], watermark: dict[str, Any] | None = None) -> PngImagePlugin.PngInfo:
+    """PNG text chunks: the generation parameters as JSON, an explicit AI-generated mark, and the invisible
+    watermark's payload when there is one (its own chunk: the parameters stay what the request asked for)."""
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", json.dumps(params, sort_keys=True))
     info.add_text("Software", "gen_app")
     info.add_text("Comment", "AI-generated image (gen_app)")
     info.add_text("ai_generated", "true")
+    if watermark is not None:
+        info.add_text("watermark", json.dumps(watermark, sort_keys=True))
     return info
 
 
+def mark_payload(params: dict[str, Any]) -> tuple[str, int]:
+    """The watermark's payload for an image made with `params`: its tab (from the model's name) and an id (a hash
+    of the parameters, so the same settings give the same file)."""
+    model = str(params.get("model", ""))
+    tab = next((t for t in TABS[1:] if t in model), TABS[0])
+    return tab, zlib.crc32(json.dumps(params, sort_keys=True).encode()) % ID_VALUES
+
+
 def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Path:
-    """Save `image` as PNG with `params` in its text chunks; returns the path."""
+    """Save `image` as PNG with `params` in its text chunks, the invisible watermark in its pixels
+    (gen_app/provenance/image.py) and signed content credentials (C2PA); returns the path."""
     path = Path(path)
-    # Big images (tens of megapixels from super-resolution) would take many seconds at the default level.
-    level = 6 if image.width * image.height <= 4_000_000 else 1
-    image.save(path, format="PNG", pnginfo=png_metadata(params), compress_level=level)
+    marked = marking_enabled()
+    watermark = None
+    if marked:
+        tab, mark_id = mark_payload(params)
+        image = embed_image(image, tab, mark_id, strength=strength_for(str(params.get("model", ""))))
+        watermark = {"tab": tab, "id": mark_id}
+    # Big images (tens of megapixels from super-resolution) would take many seconds at the default level. A marked
+    # image is noisy to zlib: level 6 took 3x as long as on the unmarked image, for files only 15% smaller than
+    # level 1 (8 faces: 166 vs 48 ms, 65 vs 77 kB each; unmarked at level 6: 56 ms, 26 kB).
+    level = 6 if not marked and image.width * image.height <= 4_000_000 else 1
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=png_metadata(params, watermark), compress_level=level)
+    data = buffer.getvalue()
+    if marked:
+        data = with_credentials(data, "image/png", path.name, params)
+    path.write_bytes(data)
+    return path
+
+
+def save_gif(frames: list[Image.Image], path: str | Path, params: dict[str, Any], frame_ms: int) -> Path:
+    """Save `frames` as a looping GIF animation, each frame with the invisible watermark (it survives the GIF
+    palette: z 14 on a morph's frames), with `params` in its comment and signed content credentials; returns the
+    path."""
+    path = Path(path)
+    marked = marking_enabled()
+    if marked:
+        tab, mark_id = mark_payload(params)
+        frames = [
+            embed_image(frame, tab, mark_id, strength=strength_for(str(params.get("model", "")))) for frame in frames
+        ]
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, comment=str(params)
+    )
+    data = buffer.getvalue()
+    if marked:
+        data = with_credentials(data, "image/gif", path.name, params)
+    path.write_bytes(data)
     return path
 
 

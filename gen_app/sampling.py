@@ -23,6 +23,7 @@ from gen_app.device import cpu_threads
 from gen_app.gpt import GPT
 from gen_app.limits import check_float, check_int
 from gen_app.loading import ModelLoadError, failed, load_model, short
+from gen_app.provenance.text import GreenList
 from gen_app.seeding import MAX_SEED
 from gen_app.text.tokenizer import Tokenizer, load_tokenizer
 from gen_app.transformer import KVCache
@@ -80,20 +81,26 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings, recent: list
 
 
 @torch.inference_mode()
-def sample_tokens(model: GPT, ids: list[int], settings: SamplingSettings) -> Iterator[int]:
+def sample_tokens(
+    model: GPT, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None
+) -> Iterator[int]:
     """Yield up to `settings.max_new_tokens` new token ids after the prompt `ids`, one per step. `settings` must be
     validated. The same seed and settings give the same tokens; each step is computed when the next id is asked for,
-    so a consumer that stops asking stops the work."""
+    so a consumer that stops asking stops the work. `watermark`: the green list whose tokens get a bonus
+    (gen_app/provenance/text.py); the key fixes it, so seeded runs stay reproducible."""
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(settings.seed)
     context = list(ids)
     cache = KVCache.empty(model.n_layer)
     logits = model(torch.tensor([context], device=device), cache)[0, -1]
     for _ in range(settings.max_new_tokens):
+        logits = logits.float().cpu()
+        if watermark is not None:
+            logits = logits + watermark.bias(context[-1])
         if settings.temperature == 0:
             token = int(logits.argmax())
         else:
-            probs = filter_logits(logits.cpu(), settings, context[-REPETITION_WINDOW:]).softmax(-1)
+            probs = filter_logits(logits, settings, context[-REPETITION_WINDOW:]).softmax(-1)
             token = int(torch.multinomial(probs, 1, generator=generator))
         context.append(token)
         yield token
@@ -109,10 +116,12 @@ def sample_tokens(model: GPT, ids: list[int], settings: SamplingSettings) -> Ite
                 logits = model(torch.tensor([[token]], device=device), cache)[0, -1]
 
 
-def sample_text(model: GPT, tokenizer: Tokenizer, ids: list[int], settings: SamplingSettings) -> Iterator[str]:
+def sample_text(
+    model: GPT, tokenizer: Tokenizer, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None
+) -> Iterator[str]:
     """Yield the growing decoded continuation of the prompt `ids`, token by token (settings validated here)."""
     new_ids: list[int] = []
-    for token in sample_tokens(model, ids, settings.validated()):
+    for token in sample_tokens(model, ids, settings.validated(), watermark):
         new_ids.append(token)
         yield tokenizer.decode(new_ids)
 

@@ -265,3 +265,26 @@ def test_audio_midi_example_and_revoice(browser, app_url):
     page.screenshot(path=str(ARTIFACTS / "audio-revoice.png"), full_page=True)
     assert_never_wider_than_window(page)
     page.close()
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"]
+)
+def test_check_a_file(browser, app_url, viewport, tmp_path):
+    from PIL import Image
+
+    from gen_app.images import save_png
+
+    marked = save_png(Image.new("RGB", (320, 320), (200, 150, 120)), tmp_path / "made.png", {"model": "gen_app/faces"})
+    page = open_tab(browser, app_url, "Check a file", viewport)
+    page.locator("input[type=file]").first.set_input_files(str(marked))
+    page.wait_for_timeout(1000)  # the upload finishes before the button sends it
+    page.get_by_role("button", name="Check file", exact=True).click()
+    page.get_by_text("carries gen_app's watermark").first.wait_for(state="visible", timeout=30_000)
+    page.get_by_label("…or paste text").fill("MIRANDA:\nO, wonder!\nHow many goodly creatures are there here!\n" * 2)
+    page.get_by_role("button", name="Check text", exact=True).click()
+    page.get_by_text("No gen_app watermark was found in this text").wait_for(state="visible", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"check-tab-{viewport['width']}.png"), full_page=True)
+    assert_never_wider_than_window(page)
+    page.close()

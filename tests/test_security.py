@@ -28,7 +28,7 @@ from gen_app.uploads import REFUSED, checked_upload
 ROOT = Path(__file__).resolve().parent.parent
 META = {"_type": "gradio.FileData"}
 FILE_TYPES = {"image", "audio", "file", "video", "uploadbutton", "imageeditor", "model3d", "multimodaltextbox"}
-FILE_EVENTS = {"stylize", "stylize_any", "upscale", "play_midi", "revoice"}  # named events that take files
+FILE_EVENTS = {"stylize", "stylize_any", "upscale", "play_midi", "revoice", "check_file"}  # named events taking files
 
 
 # --- raw HTTP helpers --------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ SLIDERS = {
         "Iterations (more: closer to the style)": style.ANY_STYLE_STEPS_RANGE,
     },
     "sr": {},
+    "check": {},
     "audio": {
         "Morph": audio.MORPH_RANGE,
         "Room": audio.ROOM_RANGE,
@@ -51,6 +52,7 @@ CHOICES = {
     "text": {},
     "style": {"Output size (longest side, px)": [list(style.OUTPUT_SIDES), list(style.ANY_STYLE_SIDES)]},
     "sr": {"Upscale factor": [list(sr.SCALES)]},
+    "check": {},
     "audio": {"Metre": [[ANY, *audio.METRES]], "Key": [[ANY, *audio.KEYS]], "Octave shift": [OCTAVES]},
 }
 

@@ -1,8 +1,10 @@
-"""The files the audio tab offers for download after a performance: a 16-bit WAV with the settings in its comment,
-a MIDI file of the notes as played, and the tune as an ABC document. Plain functions, usable without Gradio."""
+"""The files the audio tab offers for download after a performance: a 16-bit WAV with the settings in its comment
+and the invisible watermark in its sound (gen_app/provenance/audio.py), a MIDI file of the notes as played, and the
+tune as an ABC document. Plain functions, usable without Gradio."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,6 +15,9 @@ from gen_app.audio.features import SAMPLE_RATE
 from gen_app.audio.pipeline import Played, Voice
 from gen_app.audio.score import abc_document, midi_bytes
 from gen_app.outputs import new_output_path
+from gen_app.provenance.audio import embed_audio
+from gen_app.provenance.credentials import with_credentials
+from gen_app.provenance.keys import marking_enabled
 
 
 def voice_settings(voice: Voice) -> dict:
@@ -27,12 +32,20 @@ def voice_settings(voice: Voice) -> dict:
 
 
 def write_wav(audio: np.ndarray, path: Path, params: dict) -> Path:
-    """16-bit WAV with `params` as JSON in its comment (RIFF INFO), readable with soundfile or any tag editor."""
-    with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as file:
+    """16-bit WAV with `params` as JSON in its comment (RIFF INFO), readable with soundfile or any tag editor, and
+    the watermark in the sound and signed content credentials (C2PA)."""
+    if marking_enabled():
+        audio = embed_audio(audio, SAMPLE_RATE)
+    buffer = io.BytesIO()
+    with soundfile.SoundFile(buffer, "w", SAMPLE_RATE, 1, "PCM_16", format="WAV") as file:
         file.title = "gen_app audio"
         file.software = "gen_app"
         file.comment = json.dumps(params)
         file.write(audio)
+    data = buffer.getvalue()
+    if marking_enabled():
+        data = with_credentials(data, "audio/wav", path.name, params)
+    path.write_bytes(data)
     return path
 
 

@@ -18,7 +18,7 @@ from gen_app.faces.pipeline import (
     FacePipeline,
 )
 from gen_app.gpu import on_gpu
-from gen_app.images import image_grid, save_png
+from gen_app.images import image_grid, save_gif, save_png
 from gen_app.outputs import new_output_path
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
@@ -147,7 +147,7 @@ def build() -> None:
         faces = pipe.morph(seed_a, seed_b, frames, temperature, *split(chosen))
         gif = new_output_path(f"morph-{faces.seeds[0]}-{faces.seeds[1]}", ".gif")
         loop = faces.images + faces.images[-2:0:-1]  # there and back again
-        loop[0].save(gif, save_all=True, append_images=loop[1:], duration=80, loop=0, comment=str(faces.params))
+        save_gif(loop, gif, faces.params, frame_ms=80)
         strip_images = [image.resize((128, 128), Image.NEAREST) for image in faces.images]
         strip = save_png(image_grid(strip_images, columns=8), new_output_path("morph-strip", ".png"), faces.params)
         return str(gif), str(strip)

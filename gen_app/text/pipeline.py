@@ -22,6 +22,8 @@ import torch
 from gen_app.gpt import GPT
 from gen_app.limits import InvalidInput
 from gen_app.loading import CHECKPOINTS
+from gen_app.provenance.keys import marking_enabled
+from gen_app.provenance.text import GreenList
 from gen_app.sampling import LanguageModel, SamplingSettings, sample_text
 from gen_app.text.tokenizer import Tokenizer
 
@@ -43,6 +45,8 @@ class TextPipeline:
         self.origin = origin
         self.folder = Path(folder)  # where the weights were read from, with their model card (README.md)
         self.device = next(model.parameters()).device
+        # Every continuation carries the green-list watermark (GEN_APP_WATERMARK=0 switches it off, for research).
+        self.watermark = GreenList.for_key(model.vocab_size) if marking_enabled() else None
 
     @classmethod
     def load(cls, device: torch.device | None = None, task: str = "text") -> TextPipeline:
@@ -75,7 +79,7 @@ class TextPipeline:
         """Yield the growing continuation of `prompt` (text, or what `prepare` made of it), token by token."""
         settings = settings.validated()
         prepared = prompt if isinstance(prompt, PreparedPrompt) else self.prepare(prompt)
-        yield from sample_text(self.model, self.tokenizer, prepared.ids, settings)
+        yield from sample_text(self.model, self.tokenizer, prepared.ids, settings, self.watermark)
 
     def generate(self, prompt: str, settings: SamplingSettings) -> str:
         """The whole continuation at once (the last value of `stream`)."""
