@@ -34,6 +34,8 @@ GENERATORS = {
     "play_abc",
     "play_midi",
     "revoice",
+    "check_file",  # not a generator: the "Check a file" tab, useful to an agent too
+    "check_text",
 }
 
 

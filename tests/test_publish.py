@@ -197,7 +197,7 @@ def test_the_published_space_runs_every_tab_from_the_hub_at_the_pinned_commits(p
     assert all(hub.commits("model", repo_id)[-1].oid == revision for repo_id, revision in pins.values())
     states = json.loads(result.stdout.split("STATES ", 1)[1].splitlines()[0])
     tabs = json.loads(result.stdout.split("TABS ", 1)[1].splitlines()[0])
-    assert tabs == {"faces": True, "style": True, "sr": True, "text": True, "audio": True}
+    assert tabs == {"faces": True, "style": True, "sr": True, "text": True, "audio": True, "check": True}
     assert states == {task: ["loaded", f"hf.co/{repo_id}@{rev}"] for task, (repo_id, rev) in pins.items()}
     for repo_id, revision in pins.values():
         assert f"GET /{repo_id}/resolve/{revision}/model.safetensors" in hub.requests
