@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GEN_APP_DEVICE", "cpu")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# A cache folder of this run's own. The app sweeps its cache (delete_cache) and, when it stops, deletes every file it
+# put there; files are named by content, so an app in another process sharing the folder (another test run, an app a
+# test starts and stops) would delete this run's copies of the same example files.
+os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="gen_app_tests_gradio_")
 ARTIFACTS = ROOT / "artifacts"
 
 

@@ -186,6 +186,8 @@ def running_app(env: dict[str, str], log_file: Path, timeout: float = 300):
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", **env}
     full_env |= {"GEN_APP_DEVICE": "cpu", "GRADIO_ANALYTICS_ENABLED": "False"}
+    # Its own cache folder: an app deletes its cache files when it stops (conftest.py says why that matters).
+    full_env["GRADIO_TEMP_DIR"] = str(log_file.parent / f"gradio-{port}")
     url = f"http://127.0.0.1:{port}/"
     with open(log_file, "w") as log:
         started = time.perf_counter()
