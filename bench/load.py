@@ -125,7 +125,8 @@ def start_server(cache: Path) -> tuple[subprocess.Popen, str]:
 
 
 def largest_photo(path: Path, pixels: int, channels: int = 3) -> Path:
-    """A smooth (photo-like, so its PNG stays small) image of `pixels` pixels, square."""
+    """A smooth (photo-like, so its file stays small: the app takes uploads up to 25 MB) image of `pixels` pixels,
+    square, saved in the format of `path`'s suffix."""
     side = int(pixels**0.5)
     noise = np.random.default_rng(0).integers(0, 256, (side // 8, side // 8, channels), dtype=np.uint8)
     Image.fromarray(noise).resize((side, side), Image.BICUBIC).save(path)
@@ -199,7 +200,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gen_app_load_"))
     cache = work / "gradio"
     heavy_photo = largest_photo(work / "largest.png", max_input_pixels(4))
-    heavy_style_photo = largest_photo(work / "largest-style.png", STYLE_MAX_INPUT_PIXELS)
+    heavy_style_photo = largest_photo(work / "largest-style.jpg", STYLE_MAX_INPUT_PIXELS)  # as a camera saves it
 
     server, url = start_server(cache)
     print(f"app at {url} (pid {server.pid}), cache {cache}", flush=True)

@@ -5,10 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
+from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput
 from gen_app.style.features import STYLE_LAYERS, FeatureNet, gram, relative_error
 from gen_app.style.model import StyleNet
-from gen_app.style.pipeline import StylePipeline, load_styles, to_tensor
+from gen_app.style.pipeline import MAX_INPUT_PIXELS, StylePipeline, load_styles, to_tensor
 from gen_app.style.tab import EXAMPLES
 
 # "Strength 0 returns the photo": style 0 is trained to reconstruct its input. In float32 the shipped network
@@ -213,3 +214,13 @@ def test_any_style_explains_bad_inputs(pipe, photo, tmp_path):
         next(pipe.stylize_any(photo, None))
     with pytest.raises(InvalidInput, match="Iterations"):
         next(pipe.stylize_any(photo, photo, steps=10_000))
+
+
+def test_a_large_jpeg_is_decoded_small_and_the_notice_gives_its_real_size(pipe, tmp_path):
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 3000), (90, 120, 200)).save(big, quality=90)
+    image = open_user_image(big, MAX_INPUT_PIXELS, 12_000, shrink_to=512)
+    assert image.info["original_size"] == (4000, 3000)
+    assert max(image.size) <= 1000 and min(image.size) >= 384  # 1/4 scale: 16x less memory, still >= the output
+    out = pipe.stylize(big, "starry_night", 1.0, None, 0.5, False, 512)
+    assert out.image.size == (512, 384) and any("4000x3000" in notice for notice in out.notices)

@@ -88,9 +88,10 @@ def load_styles(folder: Path = STYLES_DIR) -> list[Style]:
 
 def prepare_photo(source, max_side: int) -> tuple[Image.Image, Image.Image | None, list[str]]:
     """(RGB photo shrunk to `max_side`, its alpha channel or None, notices) from any readable image."""
-    image = open_user_image(source, MAX_INPUT_PIXELS, MAX_INPUT_SIDE)
-    if min(image.size) < MIN_SIDE:
-        raise InvalidInput(f"The image is {image.width}x{image.height}; both sides need at least {MIN_SIDE} pixels.")
+    image = open_user_image(source, MAX_INPUT_PIXELS, MAX_INPUT_SIDE, shrink_to=max_side)
+    width, height = image.info.get("original_size", image.size)  # a JPEG may have been decoded smaller
+    if min(width, height) < MIN_SIDE:
+        raise InvalidInput(f"The image is {width}x{height}; both sides need at least {MIN_SIDE} pixels.")
     notices = []
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
@@ -100,7 +101,7 @@ def prepare_photo(source, max_side: int) -> tuple[Image.Image, Image.Image | Non
     if max(image.size) > max_side:
         scale = max_side / max(image.size)
         size = (max(MIN_SIDE, round(image.width * scale)), max(MIN_SIDE, round(image.height * scale)))
-        notices.append(f"The photo ({image.width}x{image.height}) was resized to {size[0]}x{size[1]} (output size).")
+        notices.append(f"The photo ({width}x{height}) was resized to {size[0]}x{size[1]} (output size).")
         image = image.resize(size, Image.LANCZOS)
     alpha = image.getchannel("A") if has_alpha else None
     return image.convert("RGB"), alpha, notices
@@ -269,7 +270,7 @@ class StylePipeline:
         steps = check_int("Iterations", steps, *ANY_STYLE_STEPS_RANGE)
         max_side = check_int("Output size", max_side, ANY_STYLE_SIDES[0], ANY_STYLE_SIDES[-1])
         photo, alpha, notices = prepare_photo(source, max_side)
-        painting = open_user_image(style_image, MAX_INPUT_PIXELS, MAX_INPUT_SIDE)
+        painting = open_user_image(style_image, MAX_INPUT_PIXELS, MAX_INPUT_SIDE, shrink_to=STYLE_IMAGE_SIDE)
         painting = painting if painting.mode == "RGB" else painting.convert("RGB")
         if min(painting.size) < MIN_SIDE:
             raise InvalidInput(f"The style image needs at least {MIN_SIDE} pixels a side.")
