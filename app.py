@@ -5,9 +5,11 @@
 import argparse
 
 from gen_app.app import LAUNCH_OPTIONS, build_demo
+from gen_app.device import limit_malloc_arenas
 from gen_app.logs import configure_logging
 
 if __name__ == "__main__":
+    limit_malloc_arenas()  # before any request thread: a smaller peak RSS under load
     parser = argparse.ArgumentParser(description="Serve the gen_app demo on http://127.0.0.1:7860.")
     parser.add_argument("--mcp", action="store_true", help="also serve the MCP server at /gradio_api/mcp/")
     args = parser.parse_args()

@@ -55,6 +55,8 @@ PAINTING = ROOT / "gen_app/style/styles/great_wave.jpg"
 SERVER = """
 import sys
 from gen_app.app import LAUNCH_OPTIONS, build_demo
+from gen_app.device import limit_malloc_arenas
+limit_malloc_arenas()  # as app.py does
 demo = build_demo()
 demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), quiet=True, **LAUNCH_OPTIONS)
 """

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from gen_app.device import LONG_WORKERS, LOW_PRIORITY_NICE, low_priority
+from gen_app.device import LONG_WORKERS, LOW_PRIORITY_NICE, limit_malloc_arenas, low_priority
 from gen_app.ui import LONG_QUEUES, QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,3 +136,7 @@ def test_the_largest_legal_upscale_fits_the_memory_budget(tmp_path):
     # Before: 2048x2048 was legal at x4, with a float copy of the result per pass (805 MB each) and a bicubic copy
     # for the slider. Now the limit and 8-bit tiles keep it to a few hundred MB.
     assert peak - loaded < 0.5, f"the upscale took {peak - loaded:.2f} GB on top of {loaded:.2f} GB"
+
+
+def test_malloc_arenas_can_be_limited():
+    assert limit_malloc_arenas() == sys.platform.startswith("linux")  # glibc: one call, before the threads
