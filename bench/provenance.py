@@ -51,6 +51,7 @@ from gen_app.loading import ROOT
 from gen_app.provenance import audio as audio_mark
 from gen_app.provenance import image as image_mark
 from gen_app.provenance import text as text_mark
+from gen_app.provenance.attacks import IMAGE_ATTACKS, jpeg
 
 IMAGE_FOUND_FLOOR, FALSE_POSITIVE_CEILING, SR_COST_CEILING_DB = 0.95, 0.01, 0.5
 TEXT_FOUND_FLOOR, TEXT_COST_CEILING = 0.95, 0.05  # share found at z >= 4; nats per character
@@ -89,27 +90,6 @@ def random_crop(image: Image.Image, side: int, rng: np.random.Generator) -> Imag
     side = min(side, image.width, image.height)
     left, top = rng.integers(0, image.width - side + 1), rng.integers(0, image.height - side + 1)
     return image.crop((int(left), int(top), int(left) + side, int(top) + side))
-
-
-def jpeg(image: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue()))
-
-
-def reencode(image: Image.Image) -> Image.Image:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "WEBP", quality=80)
-    return Image.open(io.BytesIO(buffer.getvalue()))
-
-
-IMAGE_ATTACKS = {
-    "none": lambda im: im,
-    "JPEG 50": lambda im: jpeg(im, 50),
-    "half size": lambda im: im.resize((im.width // 2, im.height // 2), Image.BICUBIC),
-    "10% crop": lambda im: im.crop((im.width // 20, im.height // 20, im.width * 19 // 20, im.height * 19 // 20)),
-    "re-encode (WebP 80)": reencode,
-}
 
 
 def generated_images(n_faces: int, n_style: int, n_sr: int, rng: np.random.Generator) -> list[tuple[str, Image.Image]]:
