@@ -32,7 +32,6 @@ thread, medians.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -51,7 +50,7 @@ from gen_app.loading import ROOT
 from gen_app.provenance import audio as audio_mark
 from gen_app.provenance import image as image_mark
 from gen_app.provenance import text as text_mark
-from gen_app.provenance.attacks import IMAGE_ATTACKS, jpeg
+from gen_app.provenance.attacks import IMAGE_ATTACKS, jpeg, mp3, quantise
 
 IMAGE_FOUND_FLOOR, FALSE_POSITIVE_CEILING, SR_COST_CEILING_DB = 0.95, 0.01, 0.5
 TEXT_FOUND_FLOOR, TEXT_COST_CEILING = 0.95, 0.05  # share found at z >= 4; nats per character
@@ -317,21 +316,6 @@ def text_bench(args) -> dict:
 
 
 # --- audio -------------------------------------------------------------------------------------------------------
-
-
-def quantise(audio: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(audio, -1, 1) * 32767) / 32767
-
-
-def mp3(audio: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
-    import lameenc
-
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(64)
-    encoder.set_in_sample_rate(rate)
-    encoder.set_channels(1)
-    data = encoder.encode((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()) + encoder.flush()
-    return soundfile.read(io.BytesIO(data))
 
 
 def audio_attacks(rng: np.random.Generator) -> dict:

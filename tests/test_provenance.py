@@ -18,7 +18,7 @@ from gen_app.audio.features import SAMPLE_RATE as AUDIO_TAB_RATE
 from gen_app.images import read_png_parameters, save_png
 from gen_app.limits import InvalidInput
 from gen_app.provenance import audio as audio_mark
-from gen_app.provenance.attacks import IMAGE_ATTACKS, jpeg
+from gen_app.provenance.attacks import IMAGE_ATTACKS, jpeg, mp3, quantise
 from gen_app.provenance.audio import detect_audio, embed_audio
 from gen_app.provenance.credentials import make_demo_identity, read_credentials, sign_file
 from gen_app.provenance.image import TABS, detect_image, embed_image
@@ -169,25 +169,11 @@ def tune() -> np.ndarray:
     return AudioPipeline.load().play_abc(abc, 120, Voice("flute")).audio
 
 
-def quantise(audio: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(audio, -1, 1) * 32767) / 32767
-
-
-def mp3_round_trip(audio: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
-    lameenc = pytest.importorskip("lameenc")
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(64)
-    encoder.set_in_sample_rate(rate)
-    encoder.set_channels(1)
-    data = encoder.encode((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()) + encoder.flush()
-    return soundfile.read(io.BytesIO(data))
-
-
 AUDIO_ATTACKS = {
     "none": lambda a: (quantise(a), AUDIO_TAB_RATE),
     "resample_22k": lambda a: (quantise(audio_mark.resample_poly(quantise(a), 441, 320)), 22050),
     "excerpt_3s": lambda a: (quantise(a)[len(a) // 3 : len(a) // 3 + 3 * AUDIO_TAB_RATE], AUDIO_TAB_RATE),
-    "mp3": lambda a: mp3_round_trip(a, AUDIO_TAB_RATE),
+    "mp3": lambda a: mp3(a, AUDIO_TAB_RATE),
 }
 
 
