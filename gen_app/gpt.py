@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from gen_app.transformer import Block, KVCache
+from gen_app.transformer import Block, KVCache, rowwise_linear
 
 
 class GPT(
@@ -66,3 +66,14 @@ class GPT(
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
         return F.linear(self.ln_f(x), self.wte.weight)  # weight tying
+
+    def step(self, tokens: torch.Tensor, caches: list[KVCache]) -> torch.Tensor:
+        """Logits (n, vocab) after one new token per sequence: tokens (n,), row i continuing caches[i], whose
+        lengths may differ. Row i's logits are bit-for-bit the same whatever the other rows are."""
+        positions = [cache.length for cache in caches]
+        if max(positions) >= self.block_size:
+            raise ValueError(f"a sequence would exceed the context of {self.block_size}")
+        x = self.wte(tokens) + self.wpe(torch.tensor(positions, device=tokens.device))
+        for layer, block in enumerate(self.blocks):
+            x = block.step(x, caches, layer)
+        return rowwise_linear(self.ln_f(x), self.wte.weight)

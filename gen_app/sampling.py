@@ -13,13 +13,15 @@ for text in melody.stream("M:6/8\\n", SamplingSettings(max_new_tokens=200, seed=
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from gen_app.device import cpu_threads
 from gen_app.gpt import GPT
 from gen_app.limits import check_float, check_int
 from gen_app.loading import ModelLoadError, failed, load_model, short
@@ -80,40 +82,165 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings, recent: list
     return logits
 
 
-@torch.inference_mode()
+def choose_token(
+    logits: torch.Tensor,
+    settings: SamplingSettings,
+    context: list[int],
+    generator: torch.Generator,
+    watermark: GreenList | None,
+) -> int:
+    """The next token after `context` from one step's logits (vocab,), drawn with `generator`."""
+    logits = logits.float()
+    if watermark is not None:
+        logits = logits + watermark.bias(context[-1])
+    if settings.temperature == 0:
+        return int(logits.argmax())
+    probs = filter_logits(logits, settings, context[-REPETITION_WINDOW:]).softmax(-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+@dataclass(eq=False)
+class _Sequence:
+    """One request being sampled: its settings, random stream, context, cache and the tokens made for it."""
+
+    settings: SamplingSettings
+    watermark: GreenList | None
+    context: list[int]
+    generator: torch.Generator
+    made: queue.SimpleQueue  # token ids as they are drawn, then None; or the error that stopped the work
+    cache: KVCache | None = None
+    logits: torch.Tensor | None = None  # the next token's, once the prompt is read
+    left: int = 0
+    stopped: bool = False  # the consumer has gone
+
+
+class Decoder:
+    """Continuous batching for one GPT: every sequence being sampled at the moment (one per request, from any
+    thread) advances one token per step in a single batched forward pass (`GPT.step`), so ten users cost a few
+    times one user's time instead of ten. A request joins at the next step and leaves when done or stopped.
+
+    The worker thread is started by the first request and, on Linux, inherits that thread's priority: the text
+    tab's normal one, the composer's low one (gen_app.device.low_priority). `GPT.step` is batch-invariant, so the
+    same seed gives the same tokens alone or beside other requests."""
+
+    _for_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    _made_lock = threading.Lock()
+
+    def __init__(self, model: GPT):
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.waiting: list[_Sequence] = []
+        self.wake = threading.Condition()
+        self.worker: threading.Thread | None = None
+        self.largest_batch = 0  # the most sequences one step has advanced (for tests and benchmarks)
+
+    @classmethod
+    def for_model(cls, model: GPT) -> Decoder:
+        with cls._made_lock:
+            if model not in cls._for_model:
+                cls._for_model[model] = cls(model)
+            return cls._for_model[model]
+
+    def tokens(self, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None) -> Iterator[int]:
+        """Yield up to `settings.max_new_tokens` (validated) new token ids after the prompt `ids`. Closing the
+        iterator (a stopped request) drops the sequence at the next step."""
+        sequence = _Sequence(
+            settings,
+            watermark,
+            list(ids),
+            torch.Generator().manual_seed(settings.seed),
+            queue.SimpleQueue(),
+            left=settings.max_new_tokens,
+        )
+        with self.wake:
+            self.waiting.append(sequence)
+            if self.worker is None or not self.worker.is_alive():
+                self.worker = threading.Thread(target=self._run, name="gen_app-decoder", daemon=True)
+                self.worker.start()
+            self.wake.notify()
+        try:
+            while (token := sequence.made.get()) is not None:
+                if isinstance(token, BaseException):
+                    raise token
+                yield token
+        finally:
+            sequence.stopped = True
+
+    @torch.inference_mode()
+    def _read_prompt(self, sequence: _Sequence) -> None:
+        """Fill the sequence's cache from its context (at the start, and when a full context slides)."""
+        sequence.cache = KVCache.empty(self.model.n_layer)
+        ids = torch.tensor([sequence.context], device=self.device)
+        sequence.logits = self.model(ids, sequence.cache)[0, -1].cpu()
+
+    def _run(self) -> None:
+        # One CPU thread: a step's work is small, and a second thread would make every step wait for a core that
+        # may be busy elsewhere (up to 15x slower under load, here).
+        torch.set_num_threads(1)
+        active: list[_Sequence] = []
+        while True:
+            with self.wake:
+                while not active and not self.waiting:
+                    self.wake.wait()
+                arrived, self.waiting = self.waiting, []
+            for sequence in arrived:
+                self._guarded(sequence, self._read_prompt)
+                active.append(sequence)
+            active = [s for s in active if not s.stopped and self._guarded(s, self._draw)]
+            try:
+                self._step(active)
+            except Exception as error:  # not one sequence's fault: every consumer hears of it, and the worker goes on
+                for sequence in active:
+                    sequence.made.put(error)
+                active = []
+
+    def _guarded(self, sequence: _Sequence, work: Callable[[_Sequence], bool | None]) -> bool:
+        """Run `work` for one sequence; an error ends that sequence (its consumer raises it), not the others."""
+        try:
+            return work(sequence) is not False
+        except Exception as error:
+            sequence.made.put(error)
+            sequence.stopped = True
+            return False
+
+    def _draw(self, sequence: _Sequence) -> bool:
+        """Draw the sequence's next token and hand it over; False when it has all its tokens."""
+        token = choose_token(
+            sequence.logits, sequence.settings, sequence.context, sequence.generator, sequence.watermark
+        )
+        sequence.logits = None
+        sequence.context.append(token)
+        sequence.made.put(token)
+        sequence.left -= 1
+        if sequence.left == 0:
+            sequence.made.put(None)
+            return False
+        if sequence.cache.length >= self.model.block_size:
+            # Context full: restart the cache from the most recent half (positions are absolute).
+            sequence.context = sequence.context[-self.model.block_size // 2 :]
+            self._read_prompt(sequence)
+        return True
+
+    @torch.inference_mode()
+    def _step(self, active: list[_Sequence]) -> None:
+        """Feed each sequence's last token (those whose context just slid have their logits already)."""
+        stepping = [s for s in active if s.logits is None]
+        if stepping:
+            tokens = torch.tensor([s.context[-1] for s in stepping], device=self.device)
+            logits = self.model.step(tokens, [s.cache for s in stepping]).cpu()
+            self.largest_batch = max(self.largest_batch, len(stepping))
+            for sequence, row in zip(stepping, logits, strict=True):
+                sequence.logits = row
+
+
 def sample_tokens(
     model: GPT, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None
 ) -> Iterator[int]:
-    """Yield up to `settings.max_new_tokens` new token ids after the prompt `ids`, one per step. `settings` must be
-    validated. The same seed and settings give the same tokens; each step is computed when the next id is asked for,
-    so a consumer that stops asking stops the work. `watermark`: the green list whose tokens get a bonus
-    (gen_app/provenance/text.py); the key fixes it, so seeded runs stay reproducible."""
-    device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(settings.seed)
-    context = list(ids)
-    cache = KVCache.empty(model.n_layer)
-    logits = model(torch.tensor([context], device=device), cache)[0, -1]
-    for _ in range(settings.max_new_tokens):
-        logits = logits.float().cpu()
-        if watermark is not None:
-            logits = logits + watermark.bias(context[-1])
-        if settings.temperature == 0:
-            token = int(logits.argmax())
-        else:
-            probs = filter_logits(logits, settings, context[-REPETITION_WINDOW:]).softmax(-1)
-            token = int(torch.multinomial(probs, 1, generator=generator))
-        context.append(token)
-        yield token
-        if cache.length >= model.block_size:
-            # Context full: restart the cache from the most recent half (positions are absolute).
-            context = context[-model.block_size // 2 :]
-            cache = KVCache.empty(model.n_layer)
-            logits = model(torch.tensor([context], device=device), cache)[0, -1]
-        else:
-            # One CPU thread for a one-token step: the work is too small to share, and a second thread turns
-            # every step into a wait for a core that may be busy elsewhere (up to 15x slower under load, here).
-            with cpu_threads(1, device):
-                logits = model(torch.tensor([[token]], device=device), cache)[0, -1]
+    """Yield up to `settings.max_new_tokens` new token ids after the prompt `ids`, one per step, sampled together
+    with every other request on this model (`Decoder`). `settings` must be validated. The same seed and settings
+    give the same tokens. `watermark`: the green list whose tokens get a bonus (gen_app/provenance/text.py); the
+    key fixes it, so seeded runs stay reproducible."""
+    return Decoder.for_model(model).tokens(ids, settings, watermark)
 
 
 def sample_text(

@@ -1,6 +1,11 @@
 """Transformer pieces shared by the app's autoregressive models (the text and melody GPT, the face prior):
 pre-LayerNorm blocks of causal self-attention (torch's scaled_dot_product_attention) and a GELU MLP, with a
 KV cache so that generation costs one token's work per step instead of re-reading the whole context.
+
+`step` advances several sequences (each with its own cache and length) by one token at once, for continuous
+batching (gen_app/sampling.py). It is batch-invariant: a sequence's result is bit-for-bit the same whatever else
+is in the batch, because every matrix product is one row's own (`rowwise_linear`) and attention runs per sequence.
+A plain batched `F.linear` is not: its kernel, and so its rounding, changes with the number of rows.
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ class KVCache:
     @property
     def length(self) -> int:
         return 0 if self.keys[0] is None else self.keys[0].shape[2]
+
+
+def rowwise_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """`F.linear(x, weight, bias)` for rows x (n, in), each row computed on its own (a batch of vector-matrix
+    products), so a row's result does not depend on how many rows there are or where it sits."""
+    n = x.shape[0]
+    w = weight.t().expand(n, *weight.t().shape)
+    if bias is None:
+        return torch.bmm(x[:, None, :], w)[:, 0]
+    return torch.baddbmm(bias.expand(n, 1, bias.shape[0]), x[:, None, :], w)[:, 0]
 
 
 class CausalSelfAttention(nn.Module):
@@ -55,6 +70,20 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
+    def step(self, x: torch.Tensor, caches: list[KVCache], layer: int) -> torch.Tensor:
+        """One new token per sequence: x (n, C), row i continuing caches[i] (appended to)."""
+        n, c = x.shape
+        heads = rowwise_linear(x, self.qkv.weight, self.qkv.bias).view(n, 3, self.n_head, 1, c // self.n_head)
+        out = []
+        for i, cache in enumerate(caches):
+            q, k, v = heads[i : i + 1].unbind(1)
+            if cache.keys[layer] is not None:
+                k = torch.cat([cache.keys[layer], k], dim=2)
+                v = torch.cat([cache.values[layer], v], dim=2)
+            cache.keys[layer], cache.values[layer] = k, v
+            out.append(F.scaled_dot_product_attention(q, k, v).reshape(1, c))  # one query sees all: no mask
+        return rowwise_linear(torch.cat(out), self.proj.weight, self.proj.bias)
+
 
 class Block(nn.Module):
     def __init__(self, n_embd: int, n_head: int, dropout: float):
@@ -68,3 +97,10 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int) -> torch.Tensor:
         x = x + self.drop(self.attn(self.ln_1(x), cache, layer))
         return x + self.drop(self.mlp(self.ln_2(x)))
+
+    def step(self, x: torch.Tensor, caches: list[KVCache], layer: int) -> torch.Tensor:
+        """`forward` for one new token per sequence (x: (n, C)), batch-invariant (see the module's docstring)."""
+        x = x + self.attn.step(self.ln_1(x), caches, layer)
+        up, act, down = self.mlp
+        h = act(rowwise_linear(self.ln_2(x), up.weight, up.bias))
+        return x + rowwise_linear(h, down.weight, down.bias)

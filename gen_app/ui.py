@@ -7,9 +7,11 @@ import functools
 import inspect
 import math
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import gradio as gr
 import pydantic
@@ -28,13 +30,37 @@ from gen_app.uploads import REFUSED
 QUICK_QUEUES = ("faces", "text", "style")
 LONG_QUEUES = ("style-any", "sr", "audio")
 QUEUES = QUICK_QUEUES + LONG_QUEUES
+# The exception: text requests run together, because the sampler advances every running request in one batched
+# forward pass per token (gen_app.sampling.Decoder); this many at once, the rest wait their turn.
+BATCHED_QUEUES = {"text": 16}
 
 
 def model_event(queue: str) -> dict[str, object]:
     """The event options that put a model's event in `queue` (one of QUEUES)."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}: one of {QUEUES}")
-    return {"concurrency_id": queue, "concurrency_limit": 1}
+    return {"concurrency_id": queue, "concurrency_limit": BATCHED_QUEUES.get(queue, 1)}
+
+
+# A streamed output is sent at most this often: every update costs the server a message to encode and send (and
+# the browser one to draw), and ten a second read as smooth. The first and the last update are always sent.
+STREAM_SECONDS = 0.1
+T = TypeVar("T")
+
+
+def throttled(updates: Iterable[T], seconds: float = STREAM_SECONDS) -> Iterator[T]:
+    """The updates of a stream (each one replacing the last, e.g. a growing text), at most one per `seconds`: the
+    newest at that moment. The first and the last are always passed on."""
+    last_sent = -math.inf
+    pending: list[T] = []
+    for update in updates:
+        if time.monotonic() - last_sent >= seconds:
+            yield update
+            last_sent = time.monotonic()
+            pending.clear()
+        else:
+            pending[:] = [update]
+    yield from pending
 
 
 # The answer to a request that failed in a way no check foresaw (the details go to the log, not to the caller).

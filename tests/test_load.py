@@ -15,7 +15,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from gen_app.device import LONG_WORKERS, LOW_PRIORITY_NICE, limit_malloc_arenas, low_priority
-from gen_app.ui import LONG_QUEUES, QUEUES
+from gen_app.ui import BATCHED_QUEUES, LONG_QUEUES, QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "gen_app/style/examples/chelsea.jpg"
@@ -26,7 +26,9 @@ def test_every_model_event_queues_by_its_kind(app_demo):
     queued = {fn.api_name: fn.concurrency_id for fn in app_demo.fns.values() if fn.queue and fn.fn is not None}
     model_events = {name: queue for name, queue in queued.items() if queue in QUEUES}
     assert {"generate_faces", "generate_text", "stylize", "stylize_any", "upscale", "compose"} <= set(model_events)
-    assert all(fn.concurrency_limit == 1 for fn in app_demo.fns.values() if fn.concurrency_id in QUEUES)
+    limits = {fn.concurrency_id: fn.concurrency_limit for fn in app_demo.fns.values() if fn.concurrency_id in QUEUES}
+    assert limits == {queue: BATCHED_QUEUES.get(queue, 1) for queue in limits}
+    assert limits["text"] > 1  # text requests run together: the sampler batches them
     long_kinds = {model_events["stylize_any"], model_events["upscale"]}
     assert model_events["generate_faces"] not in long_kinds and model_events["generate_text"] not in long_kinds
 
@@ -140,3 +142,17 @@ def test_the_largest_legal_upscale_fits_the_memory_budget(tmp_path):
 
 def test_malloc_arenas_can_be_limited():
     assert limit_malloc_arenas() == sys.platform.startswith("linux")  # glibc: one call, before the threads
+
+
+def test_a_stream_is_sent_at_most_ten_times_a_second_with_its_first_and_last_update():
+    from gen_app.ui import STREAM_SECONDS, throttled
+
+    def updates():
+        for i in range(50):
+            time.sleep(STREAM_SECONDS / 10)
+            yield i
+
+    sent = list(throttled(updates()))
+    assert sent[0] == 0 and sent[-1] == 49 and sent == sorted(sent)
+    assert 3 <= len(sent) <= 8  # 50 updates over ~0.5 s: about one per STREAM_SECONDS, not 50
+    assert list(throttled(iter([1]))) == [1] and list(throttled(iter([]))) == []

@@ -128,3 +128,58 @@ def test_bpe_tokenizer_trains_saves_and_loads(tmp_path):
     assert loaded.kind == "bpe" and loaded.encode(TEXT) == tokenizer.encode(TEXT)
     assert loaded.decode(loaded.encode("Emoji 😀 and Ω")) == "Emoji 😀 and Ω"  # bytes: nothing is unknown
     assert loaded.unknown_chars("😀") == []
+
+
+def test_gpt_step_is_batch_invariant(pipe):
+    """A sequence's logits from GPT.step are bit-for-bit the same alone or beside others of other lengths."""
+    model = pipe.model
+    prompts = [pipe.tokenizer.encode(TEXT[: 3 + 4 * i]) for i in range(6)]
+
+    def caches():
+        out = []
+        for ids in prompts:
+            cache = KVCache.empty(model.n_layer)
+            model(torch.tensor([ids]), cache)
+            out.append(cache)
+        return out
+
+    tokens = torch.tensor([ids[-1] for ids in prompts])
+    with torch.inference_mode():
+        together = model.step(tokens, caches())
+        alone = [model.step(tokens[i : i + 1], [cache])[0] for i, cache in enumerate(caches())]
+        reversed_ = model.step(tokens.flip(0), caches()[::-1]).flip(0)
+    assert all(torch.equal(together[i], alone[i]) for i in range(len(prompts)))
+    assert torch.equal(together, reversed_)
+    # and it is the model's forward pass: the same logits as a cached one-token forward, to rounding
+    cache = caches()[2]
+    assert torch.allclose(model(tokens[2:3, None], cache)[0, -1], alone[2], atol=1e-5)
+
+
+def test_concurrent_requests_are_batched_and_keep_their_seeded_tokens(pipe):
+    """Requests sampled at the same time (continuous batching) get exactly what each gets alone, and one that stops
+    early leaves the others running."""
+    import threading
+
+    from gen_app.sampling import Decoder, sample_tokens
+
+    ids = pipe.tokenizer.encode("WITCH:")
+    settings = [SamplingSettings(max_new_tokens=60 + 7 * i, temperature=1.0, top_p=0.9, seed=i) for i in range(6)]
+    alone = [list(sample_tokens(pipe.model, ids, s)) for s in settings]
+    together: dict[int, list[int]] = {}
+
+    def run(i: int) -> None:
+        tokens = sample_tokens(pipe.model, ids, settings[i])
+        if i == 5:  # a request stopped after 10 tokens
+            together[i] = [next(tokens) for _ in range(10)]
+            tokens.close()
+        else:
+            together[i] = list(tokens)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [together[i] for i in range(5)] == alone[:5]
+    assert together[5] == alone[5][:10]
+    assert Decoder.for_model(pipe.model).largest_batch > 1

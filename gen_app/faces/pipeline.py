@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from gen_app.device import cpu_threads
 from gen_app.faces.attributes import ATTRIBUTE_FIELDS, ATTRIBUTES, attribute_class
 from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_FIELDS, FaceCodec
 from gen_app.faces.prior import FacePrior
@@ -158,8 +159,14 @@ class FacePipeline:
     def _draw(self, seeds: list[int], temperature: float, allowed: dict) -> Drawn:
         """Each seed's face parameters, from a random stream of its own (so batch position never matters)."""
         generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        tokens = self.prior.sample(generators, temperature, allowed)
+        tokens = self._sample_prior(generators, temperature, allowed)
         return self._from_tokens(tokens, generators, temperature)
+
+    def _sample_prior(self, generators: list[torch.Generator], temperature: float, allowed: dict) -> torch.Tensor:
+        # One thread: the prior's steps are tiny (30 fields, a few rows), and a second thread only waits for a core
+        # that may be busy elsewhere (3-5x slower under load, here).
+        with cpu_threads(1, torch.device("cpu")):
+            return self.prior.sample(generators, temperature, allowed)
 
     def _from_tokens(self, tokens: torch.Tensor, generators: list[torch.Generator], temperature: float) -> Drawn:
         n_cat = len(CATEGORICAL_FIELDS)
@@ -254,7 +261,7 @@ class FacePipeline:
                 for f in range(fields)
                 if f not in redraw
             }
-            tokens = self.prior.sample([g], temperature, {**keep, **{f: m for f, m in allowed.items() if f in redraw}})
+            tokens = self._sample_prior([g], temperature, {**keep, **{f: m for f, m in allowed.items() if f in redraw}})
             drawn = self._from_tokens(tokens, [g], temperature)
             kept = [f - len(CATEGORICAL_FIELDS) for f in keep if f >= len(CATEGORICAL_FIELDS)]
             nudge = (torch.rand(len(CONTINUOUS_FIELDS), generator=g) - 0.5) * 0.2 * amount

@@ -15,7 +15,7 @@ from gen_app.sampling import (
 )
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.text.pipeline import MAX_PROMPT_CHARS, TextPipeline
-from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
+from gen_app.ui import Tab, about_panel, described, model_event, page_only, throttled, user_errors
 
 INTRO = """A small GPT trained here, from scratch, on 34 of Shakespeare's plays (four more are held out to measure
 it). Give it a speaker in capitals and a first line, and watch it continue the scene, a word piece (token) at
@@ -69,7 +69,7 @@ def build() -> None:
         prepared = pipe.prepare(prompt)
         for notice in prepared.notices:
             gr.Warning(notice)
-        for continuation in pipe.stream(prepared, settings):
+        for continuation in throttled(pipe.stream(prepared, settings)):
             yield prompt + continuation, settings.seed
 
     gr.Markdown(INTRO)
