@@ -10,6 +10,7 @@ import inspect
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -53,11 +54,67 @@ LOW_PRIORITY_NICE = 10
 LONG_WORKERS = 3  # one per long queue (gen_app.ui.LONG_QUEUES), each of which runs one request at a time
 
 
+_this_thread = threading.local()
+
+
 def lower_this_thread() -> None:
+    _this_thread.low_priority = True
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY_NICE)
     except (OSError, AttributeError):  # not Linux, or not allowed: the request runs at normal priority
         pass
+
+
+def in_low_priority_thread() -> bool:
+    return getattr(_this_thread, "low_priority", False)
+
+
+# The OS priority alone is not enough: threads share Python's GIL, and a quick request's thread gives the GIL up at
+# every PyTorch call. A low-priority thread running Python code takes it then, and holds it for the switch interval
+# (5 ms) or, when the OS has set it aside for a higher-priority thread, until it runs again: measured here, one
+# such thread made a batch of texts 12x slower. So while quick work runs, long work waits at its next safe point
+# (`yield_to_quick_work`: between tiles, optimisation steps, tokens, parser calls), at most LONG_WORK_MAX_WAIT at a
+# time so that a stream of quick requests cannot stop it for good.
+LONG_WORK_MAX_WAIT = 10.0  # seconds
+_quick = threading.Condition()
+_quick_running = 0
+
+
+@contextlib.contextmanager
+def quick_work() -> Iterator[None]:
+    """Mark the block as quick work: long work in low-priority threads waits for it (see above)."""
+    global _quick_running
+    with _quick:
+        _quick_running += 1
+    try:
+        yield
+    finally:
+        with _quick:
+            _quick_running -= 1
+            _quick.notify_all()
+
+
+def quick(fn: Callable) -> Callable:
+    """Run each call of `fn` as quick work (`quick_work`)."""
+
+    @functools.wraps(fn)
+    def marked(*args, **kwargs):
+        with quick_work():
+            return fn(*args, **kwargs)
+
+    return marked
+
+
+def yield_to_quick_work() -> float:
+    """Called by long work at a safe point: in a low-priority thread, wait while quick work runs (at most
+    LONG_WORK_MAX_WAIT). Returns the seconds waited, for time limits that count only the work's own time. Cheap
+    when there is nothing to wait for (it is called on every Python call of a parse)."""
+    if not _quick_running or not in_low_priority_thread():
+        return 0.0
+    started = time.perf_counter()
+    with _quick:
+        _quick.wait_for(lambda: _quick_running == 0, timeout=LONG_WORK_MAX_WAIT)
+    return time.perf_counter() - started
 
 
 @functools.cache

@@ -13,6 +13,7 @@ for text in melody.stream("M:6/8\\n", SamplingSettings(max_new_tokens=200, seed=
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import weakref
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from gen_app.device import in_low_priority_thread, lower_this_thread, quick_work, yield_to_quick_work
 from gen_app.gpt import GPT
 from gen_app.limits import check_float, check_int
 from gen_app.loading import ModelLoadError, failed, load_model, short
@@ -119,9 +121,9 @@ class Decoder:
     thread) advances one token per step in a single batched forward pass (`GPT.step`), so ten users cost a few
     times one user's time instead of ten. A request joins at the next step and leaves when done or stopped.
 
-    The worker thread is started by the first request and, on Linux, inherits that thread's priority: the text
-    tab's normal one, the composer's low one (gen_app.device.low_priority). `GPT.step` is batch-invariant, so the
-    same seed gives the same tokens alone or beside other requests."""
+    The worker thread takes the priority of the request that starts it: normal for the text tab, low for the
+    composer (gen_app.device.low_priority). `GPT.step` is batch-invariant, so the same seed gives the same tokens
+    alone or beside other requests."""
 
     _for_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
     _made_lock = threading.Lock()
@@ -155,7 +157,8 @@ class Decoder:
         with self.wake:
             self.waiting.append(sequence)
             if self.worker is None or not self.worker.is_alive():
-                self.worker = threading.Thread(target=self._run, name="gen_app-decoder", daemon=True)
+                low = in_low_priority_thread()
+                self.worker = threading.Thread(target=self._run, args=(low,), name="gen_app-decoder", daemon=True)
                 self.worker.start()
             self.wake.notify()
         try:
@@ -173,16 +176,27 @@ class Decoder:
         ids = torch.tensor([sequence.context], device=self.device)
         sequence.logits = self.model(ids, sequence.cache)[0, -1].cpu()
 
-    def _run(self) -> None:
+    def _run(self, low: bool) -> None:
         # One CPU thread: a step's work is small, and a second thread would make every step wait for a core that
         # may be busy elsewhere (up to 15x slower under load, here).
         torch.set_num_threads(1)
+        if low:
+            lower_this_thread()
+        while True:
+            with self.wake:
+                self.wake.wait_for(lambda: self.waiting)
+            # Sampling is quick work (long work waits for it: gen_app.device), unless a long request asked for it.
+            with contextlib.nullcontext() if low else quick_work():
+                self._serve(low)
+
+    def _serve(self, low: bool) -> None:
+        """Step every sequence, taking new ones as they come, until none is left."""
         active: list[_Sequence] = []
         while True:
             with self.wake:
-                while not active and not self.waiting:
-                    self.wake.wait()
                 arrived, self.waiting = self.waiting, []
+            if not arrived and not active:
+                return
             for sequence in arrived:
                 self._guarded(sequence, self._read_prompt)
                 active.append(sequence)
@@ -193,6 +207,8 @@ class Decoder:
                 for sequence in active:
                     sequence.made.put(error)
                 active = []
+            if low:
+                yield_to_quick_work()
 
     def _guarded(self, sequence: _Sequence, work: Callable[[_Sequence], bool | None]) -> bool:
         """Run `work` for one sequence; an error ends that sequence (its consumer raises it), not the others."""

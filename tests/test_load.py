@@ -156,3 +156,18 @@ def test_a_stream_is_sent_at_most_ten_times_a_second_with_its_first_and_last_upd
     assert sent[0] == 0 and sent[-1] == 49 and sent == sorted(sent)
     assert 3 <= len(sent) <= 8  # 50 updates over ~0.5 s: about one per STREAM_SECONDS, not 50
     assert list(throttled(iter([1]))) == [1] and list(throttled(iter([]))) == []
+
+
+def test_long_work_waits_at_its_safe_points_while_quick_work_runs():
+    """Threads share the GIL: a low-priority thread running Python code slows a quick request's many short PyTorch
+    calls (12x measured), so long work pauses at its safe points while quick work runs; other threads never do."""
+    from gen_app.device import long_request_threads, quick_work, yield_to_quick_work
+
+    assert yield_to_quick_work() == 0.0  # nothing quick running
+    with quick_work():
+        assert yield_to_quick_work() == 0.0  # a normal-priority thread does not wait
+        waited = long_request_threads().submit(yield_to_quick_work)
+        time.sleep(0.5)
+        assert not waited.done()  # the low-priority thread is waiting for the quick work to end
+    assert 0.4 < waited.result(timeout=5) < 5
+    assert long_request_threads().submit(yield_to_quick_work).result(timeout=5) == 0.0

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
+from gen_app.device import quick
 from gen_app.faces.pipeline import (
     DISPLAY_SIZE,
     MAX_FACES,
@@ -81,6 +82,7 @@ def build() -> None:
     @with_choices(choice_names)
     @described(**limits)
     @on_gpu
+    @quick
     @user_errors
     def generate_faces(
         seed: float, count: float, temperature: float, *chosen: str
@@ -106,6 +108,7 @@ def build() -> None:
     @with_choices(choice_names)
     @described(**limits)
     @on_gpu
+    @quick
     @user_errors
     def face_variations(seed: float, count: float, amount: float, temperature: float, *chosen: str) -> list:
         """Variations of one face: the first image is the seed's face, each other keeps most of its parts and
@@ -128,6 +131,7 @@ def build() -> None:
     @with_choices(choice_names)
     @described(**limits)
     @on_gpu
+    @quick
     @user_errors
     def morph_faces(seed_a: float, seed_b: float, frames: float, temperature: float, *chosen: str) -> tuple[str, str]:
         """A morph from one face to another (a straight walk in the renderer's input space), as an animated GIF
