@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -99,12 +100,15 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.cache = pid, cache
         self.peak_rss = self.peak_disk = 0
+        self.peak_time = 0.0  # when the RSS peaked (time.time())
         self.stopped = threading.Event()
 
     def run(self) -> None:
         ticks = 0
         while not self.stopped.wait(0.05):
-            self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
+            rss = rss_bytes(self.pid)
+            if rss > self.peak_rss:
+                self.peak_rss, self.peak_time = rss, time.time()
             ticks += 1
             if ticks % 20 == 0:  # walking the folder costs more: once a second
                 self.peak_disk = max(self.peak_disk, folder_bytes(self.cache))
@@ -198,6 +202,27 @@ def seconds_in_app(log: Path) -> dict[str, list[float]]:
     return found
 
 
+def running_at(log: Path, moment: float) -> list[str]:
+    """The endpoints of the requests that had started and not yet ended at `moment` (time.time()), from the app's
+    log: what the memory peak was made of."""
+    import calendar
+
+    def stamp(fields: dict) -> float:
+        whole, millis = fields["ts"].rstrip("Z").split(".")
+        return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + int(millis) / 1000
+
+    started: dict[str, tuple[str, float]] = {}
+    ended: dict[str, float] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if "event=request_start" in line or "event=request_end" in line:
+            fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+            if "event=request_start" in line:
+                started[fields["rid"]] = (fields.get("api", "?"), stamp(fields))
+            else:
+                ended[fields["rid"]] = stamp(fields)
+    return sorted(api for rid, (api, t) in started.items() if t <= moment < ended.get(rid, math.inf))
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -238,7 +263,7 @@ def main() -> None:
         results: dict[str, list] = defaultdict(list)
         lock = threading.Lock()
         deadline = time.time() + args.max_seconds
-        started = time.perf_counter()
+        started, started_wall = time.perf_counter(), time.time()
         users = [
             threading.Thread(
                 target=user, args=(i, url, plan, makers, args.think, args.timeout, deadline, results, lock)
@@ -325,9 +350,11 @@ def main() -> None:
             peak_cache_mb=round(max(sampler.peak_disk, end_disk) / 1e6, 1),
             end_cache_mb=round(end_disk / 1e6, 1),
         )
+        at_peak = running_at(log, sampler.peak_time)
+        figures["running_at_peak_rss"] = at_peak
         print(
             f"\nserver RSS: {idle_rss / 1e9:.2f} GB after start-up, peak {sampler.peak_rss / 1e9:.2f} GB "
-            f"(floor {RSS_FLOOR_GB} GB)"
+            f"(floor {RSS_FLOOR_GB} GB), at {sampler.peak_time - started_wall:.0f} s with: {', '.join(at_peak)}"
         )
         print(f"cache folder: peak {figures['peak_cache_mb']:.0f} MB, at the end {end_disk / 1e6:.0f} MB")
         if args.json:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from gen_app.transformer import Block, KVCache, rowwise_linear
+from gen_app.transformer import Block, KVCache, SlotCache, rowwise_linear
 
 
 class GPT(
@@ -67,13 +67,22 @@ class GPT(
             x = block(x, cache, layer)
         return F.linear(self.ln_f(x), self.wte.weight)  # weight tying
 
-    def step(self, tokens: torch.Tensor, caches: list[KVCache]) -> torch.Tensor:
-        """Logits (n, vocab) after one new token per sequence: tokens (n,), row i continuing caches[i], whose
-        lengths may differ. Row i's logits are bit-for-bit the same whatever the other rows are."""
-        positions = [cache.length for cache in caches]
-        if max(positions) >= self.block_size:
+    def slots(self) -> SlotCache:
+        """An empty SlotCache for `step`."""
+        n_head = self.blocks[0].attn.n_head
+        head_dim = self.wte.weight.shape[1] // n_head
+        return SlotCache(self.n_layer, n_head, head_dim, self.block_size, self.wte.weight.device)
+
+    def step(self, tokens: torch.Tensor, slots: SlotCache) -> torch.Tensor:
+        """Logits (n, vocab) after one new token per sequence: tokens (n,), token i continuing slot i of `slots`
+        (the slots' lengths may differ; each grows by one). Row i's logits are bit-for-bit the same whatever the
+        other rows are."""
+        if len(tokens) != len(slots):
+            raise ValueError(f"{len(tokens)} tokens for {len(slots)} sequences")
+        if max(slots.lengths) >= self.block_size:
             raise ValueError(f"a sequence would exceed the context of {self.block_size}")
-        x = self.wte(tokens) + self.wpe(torch.tensor(positions, device=tokens.device))
+        x = self.wte(tokens) + self.wpe(slots.positions(tokens.device))
         for layer, block in enumerate(self.blocks):
-            x = block.step(x, caches, layer)
+            x = block.step(x, slots, layer)
+        slots.lengths = [length + 1 for length in slots.lengths]
         return rowwise_linear(self.ln_f(x), self.wte.weight)

@@ -13,11 +13,12 @@ for text in melody.stream("M:6/8\\n", SamplingSettings(max_new_tokens=200, seed=
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from gen_app.loading import ModelLoadError, failed, load_model, short
 from gen_app.provenance.text import GreenList
 from gen_app.seeding import MAX_SEED
 from gen_app.text.tokenizer import Tokenizer, load_tokenizer
-from gen_app.transformer import KVCache
+from gen_app.transformer import KVCache, SlotCache
 
 # What SamplingSettings accepts, as (lowest, highest); the text tab's sliders span exactly these.
 NEW_TOKENS_RANGE = (1, 2000)
@@ -110,8 +111,7 @@ class _Sequence:
     context: list[int]
     generator: torch.Generator
     made: queue.SimpleQueue  # token ids as they are drawn, then None; or the error that stopped the work
-    cache: KVCache | None = None
-    logits: torch.Tensor | None = None  # the next token's, once the prompt is read
+    logits: torch.Tensor | None = None  # the next token's
     left: int = 0
     stopped: bool = False  # the consumer has gone
 
@@ -134,6 +134,7 @@ class Decoder:
         self.waiting: list[_Sequence] = []
         self.wake = threading.Condition()
         self.worker: threading.Thread | None = None
+        self.closing = False
         self.largest_batch = 0  # the most sequences one step has advanced (for tests and benchmarks)
 
     @classmethod
@@ -142,6 +143,20 @@ class Decoder:
             if model not in cls._for_model:
                 cls._for_model[model] = cls(model)
             return cls._for_model[model]
+
+    def close(self) -> None:
+        """Stop the worker once it is idle (at exit: a worker thread still waiting while the interpreter shuts down
+        makes PyTorch's C++ runtime abort the process)."""
+        with self.wake:
+            self.closing = True
+            self.wake.notify_all()
+        if self.worker is not None:
+            self.worker.join(timeout=5)
+
+    @classmethod
+    def close_all(cls) -> None:
+        for decoder in list(cls._for_model.values()):
+            decoder.close()
 
     def tokens(self, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None) -> Iterator[int]:
         """Yield up to `settings.max_new_tokens` (validated) new token ids after the prompt `ids`. Closing the
@@ -170,11 +185,11 @@ class Decoder:
             sequence.stopped = True
 
     @torch.inference_mode()
-    def _read_prompt(self, sequence: _Sequence) -> None:
-        """Fill the sequence's cache from its context (at the start, and when a full context slides)."""
-        sequence.cache = KVCache.empty(self.model.n_layer)
-        ids = torch.tensor([sequence.context], device=self.device)
-        sequence.logits = self.model(ids, sequence.cache)[0, -1].cpu()
+    def _read(self, ids: list[int]) -> tuple[KVCache, torch.Tensor]:
+        """The cache of `ids` (a prompt, or the end of a full context) and the logits after them."""
+        cache = KVCache.empty(self.model.n_layer)
+        logits = self.model(torch.tensor([ids], device=self.device), cache)[0, -1].cpu()
+        return cache, logits
 
     def _run(self, low: bool) -> None:
         # One CPU thread: a step's work is small, and a second thread would make every step wait for a core that
@@ -184,69 +199,81 @@ class Decoder:
             lower_this_thread()
         while True:
             with self.wake:
-                self.wake.wait_for(lambda: self.waiting)
+                self.wake.wait_for(lambda: self.waiting or self.closing)
+                if self.closing:
+                    return
             # Sampling is quick work (long work waits for it: gen_app.device), unless a long request asked for it.
             with contextlib.nullcontext() if low else quick_work():
                 self._serve(low)
 
     def _serve(self, low: bool) -> None:
-        """Step every sequence, taking new ones as they come, until none is left."""
+        """Step every sequence, taking new ones as they come, until none is left. Sequence i is in slot i."""
         active: list[_Sequence] = []
+        slots = self.model.slots()
         while True:
             with self.wake:
                 arrived, self.waiting = self.waiting, []
             if not arrived and not active:
                 return
             for sequence in arrived:
-                self._guarded(sequence, self._read_prompt)
+                try:
+                    cache, sequence.logits = self._read(sequence.context)
+                except Exception as error:  # this prompt's fault (e.g. an id the model does not know): its request ends
+                    sequence.made.put(error)
+                    continue
+                slots.add(cache)
                 active.append(sequence)
-            active = [s for s in active if not s.stopped and self._guarded(s, self._draw)]
+            done = [i for i, sequence in enumerate(active) if not self._draw(sequence, slots, i)]
+            for i in reversed(done):  # the last slot moves into the freed one: mirror that in `active`
+                slots.remove(i)
+                active[i] = active[-1]
+                active.pop()
             try:
-                self._step(active)
+                self._step(active, slots)
             except Exception as error:  # not one sequence's fault: every consumer hears of it, and the worker goes on
                 for sequence in active:
                     sequence.made.put(error)
-                active = []
+                return
             if low:
                 yield_to_quick_work()
 
-    def _guarded(self, sequence: _Sequence, work: Callable[[_Sequence], bool | None]) -> bool:
-        """Run `work` for one sequence; an error ends that sequence (its consumer raises it), not the others."""
+    def _draw(self, sequence: _Sequence, slots: SlotCache, slot: int) -> bool:
+        """Draw the sequence's next token and hand it over; False when it is done (all its tokens, stopped, or an
+        error, which its consumer raises)."""
+        if sequence.stopped:
+            return False
         try:
-            return work(sequence) is not False
+            token = choose_token(
+                sequence.logits, sequence.settings, sequence.context, sequence.generator, sequence.watermark
+            )
+            sequence.context.append(token)
+            sequence.made.put(token)
+            sequence.left -= 1
+            if sequence.left == 0:
+                sequence.made.put(None)
+                return False
+            if slots.lengths[slot] >= self.model.block_size:
+                # Context full: restart from its most recent half (positions are absolute), the new token to come
+                # through the batched step like every other.
+                sequence.context = sequence.context[-self.model.block_size // 2 :]
+                slots.put(slot, self._read(sequence.context[:-1])[0])
+            return True
         except Exception as error:
             sequence.made.put(error)
-            sequence.stopped = True
             return False
-
-    def _draw(self, sequence: _Sequence) -> bool:
-        """Draw the sequence's next token and hand it over; False when it has all its tokens."""
-        token = choose_token(
-            sequence.logits, sequence.settings, sequence.context, sequence.generator, sequence.watermark
-        )
-        sequence.logits = None
-        sequence.context.append(token)
-        sequence.made.put(token)
-        sequence.left -= 1
-        if sequence.left == 0:
-            sequence.made.put(None)
-            return False
-        if sequence.cache.length >= self.model.block_size:
-            # Context full: restart the cache from the most recent half (positions are absolute).
-            sequence.context = sequence.context[-self.model.block_size // 2 :]
-            self._read_prompt(sequence)
-        return True
 
     @torch.inference_mode()
-    def _step(self, active: list[_Sequence]) -> None:
-        """Feed each sequence's last token (those whose context just slid have their logits already)."""
-        stepping = [s for s in active if s.logits is None]
-        if stepping:
-            tokens = torch.tensor([s.context[-1] for s in stepping], device=self.device)
-            logits = self.model.step(tokens, [s.cache for s in stepping]).cpu()
-            self.largest_batch = max(self.largest_batch, len(stepping))
-            for sequence, row in zip(stepping, logits, strict=True):
+    def _step(self, active: list[_Sequence], slots: SlotCache) -> None:
+        """Feed each sequence its last token: one batched forward pass for all."""
+        if active:
+            tokens = torch.tensor([s.context[-1] for s in active], device=self.device)
+            logits = self.model.step(tokens, slots).cpu()
+            self.largest_batch = max(self.largest_batch, len(active))
+            for sequence, row in zip(active, logits, strict=True):
                 sequence.logits = row
+
+
+atexit.register(Decoder.close_all)
 
 
 def sample_tokens(

@@ -2,14 +2,15 @@
 pre-LayerNorm blocks of causal self-attention (torch's scaled_dot_product_attention) and a GELU MLP, with a
 KV cache so that generation costs one token's work per step instead of re-reading the whole context.
 
-`step` advances several sequences (each with its own cache and length) by one token at once, for continuous
-batching (gen_app/sampling.py). It is batch-invariant: a sequence's result is bit-for-bit the same whatever else
-is in the batch, because every matrix product is one row's own (`rowwise_linear`) and attention runs per sequence.
-A plain batched `F.linear` is not: its kernel, and so its rounding, changes with the number of rows.
+`step` advances several sequences (side by side in a `SlotCache`, each with its own length) by one token at once,
+for continuous batching (gen_app/sampling.py). It is batch-invariant: a sequence's result is bit-for-bit the same
+whatever else is in the batch, because every matrix product is one row's own (`rowwise_linear`, batched matrix
+products). A plain batched `F.linear` is not: its kernel, and so its rounding, changes with the number of rows.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +44,56 @@ def rowwise_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return torch.baddbmm(bias.expand(n, 1, bias.shape[0]), x[:, None, :], w)[:, 0]
 
 
+class SlotCache:
+    """Keys and values of several sequences side by side, for batched one-token steps (`Block.step`): per layer a
+    (slots, heads, block_size, head_dim) tensor, sequence i in slot i, filled up to lengths[i] (the rest of a slot
+    is stale or zero, and masked out). A sequence enters with the KVCache of its prompt; when one leaves, the last
+    slot moves into its place, so the sequences always fill slots 0..len-1."""
+
+    def __init__(self, n_layer: int, n_head: int, head_dim: int, block_size: int, device: torch.device):
+        self.shape = (n_head, block_size, head_dim)
+        self.device = device
+        self.keys = [torch.zeros(0, *self.shape, device=device) for _ in range(n_layer)]
+        self.values = [torch.zeros(0, *self.shape, device=device) for _ in range(n_layer)]
+        self.lengths: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def positions(self, device: torch.device) -> torch.Tensor:
+        return torch.tensor(self.lengths, device=device)
+
+    def add(self, cache: KVCache) -> int:
+        """Put a sequence (its prompt's cache, batch 1) in the next free slot, growing the tensors if need be."""
+        slot = len(self.lengths)
+        if slot == self.keys[0].shape[0]:
+            grow = max(4, slot)  # doubling: a copy now and then, not at every new sequence
+            for tensors in (self.keys, self.values):
+                for layer, t in enumerate(tensors):
+                    tensors[layer] = torch.cat([t, torch.zeros(grow, *self.shape, device=self.device)])
+        self.lengths.append(0)
+        self.put(slot, cache)
+        return slot
+
+    def put(self, slot: int, cache: KVCache) -> None:
+        """Replace slot `slot`'s contents with `cache` (batch 1)."""
+        length = cache.length
+        for layer in range(len(self.keys)):
+            self.keys[layer][slot, :, :length] = cache.keys[layer][0]
+            self.values[layer][slot, :, :length] = cache.values[layer][0]
+        self.lengths[slot] = length
+
+    def remove(self, slot: int) -> None:
+        """Drop slot `slot`'s sequence; the last slot's sequence moves into its place."""
+        last = len(self.lengths) - 1
+        if slot != last:
+            for tensors in (self.keys, self.values):
+                for t in tensors:
+                    t[slot] = t[last]
+            self.lengths[slot] = self.lengths[last]
+        self.lengths.pop()
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, n_embd: int, n_head: int, dropout: float):
         super().__init__()
@@ -70,19 +121,19 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
-    def step(self, x: torch.Tensor, caches: list[KVCache], layer: int) -> torch.Tensor:
-        """One new token per sequence: x (n, C), row i continuing caches[i] (appended to)."""
+    def step(self, x: torch.Tensor, slots: SlotCache, layer: int) -> torch.Tensor:
+        """One new token per sequence: x (n, C), row i continuing row i of `slots` (written at its length)."""
         n, c = x.shape
-        heads = rowwise_linear(x, self.qkv.weight, self.qkv.bias).view(n, 3, self.n_head, 1, c // self.n_head)
-        out = []
-        for i, cache in enumerate(caches):
-            q, k, v = heads[i : i + 1].unbind(1)
-            if cache.keys[layer] is not None:
-                k = torch.cat([cache.keys[layer], k], dim=2)
-                v = torch.cat([cache.values[layer], v], dim=2)
-            cache.keys[layer], cache.values[layer] = k, v
-            out.append(F.scaled_dot_product_attention(q, k, v).reshape(1, c))  # one query sees all: no mask
-        return rowwise_linear(torch.cat(out), self.proj.weight, self.proj.bias)
+        q, k, v = rowwise_linear(x, self.qkv.weight, self.qkv.bias).view(n, 3, self.n_head, c // self.n_head).unbind(1)
+        rows, positions = torch.arange(n, device=x.device), slots.positions(x.device)
+        keys, values = slots.keys[layer], slots.values[layer]
+        keys[rows, :, positions], values[rows, :, positions] = k, v
+        # Attention as two batched matrix products (scaled_dot_product_attention's kernel rounds differently with
+        # the batch size); a row sees its own tokens up to the new one, the rest of its slot is masked out.
+        scores = q[:, :, None, :] @ keys[:n].transpose(-1, -2) / math.sqrt(c // self.n_head)
+        seen = torch.arange(keys.shape[2], device=x.device)[None, :] <= positions[:, None]
+        weights = scores.masked_fill(~seen[:, None, None, :], float("-inf")).softmax(-1)
+        return rowwise_linear((weights @ values[:n]).reshape(n, c), self.proj.weight, self.proj.bias)
 
 
 class Block(nn.Module):
@@ -98,9 +149,9 @@ class Block(nn.Module):
         x = x + self.drop(self.attn(self.ln_1(x), cache, layer))
         return x + self.drop(self.mlp(self.ln_2(x)))
 
-    def step(self, x: torch.Tensor, caches: list[KVCache], layer: int) -> torch.Tensor:
+    def step(self, x: torch.Tensor, slots: SlotCache, layer: int) -> torch.Tensor:
         """`forward` for one new token per sequence (x: (n, C)), batch-invariant (see the module's docstring)."""
-        x = x + self.attn.step(self.ln_1(x), caches, layer)
+        x = x + self.attn.step(self.ln_1(x), slots, layer)
         up, act, down = self.mlp
         h = act(rowwise_linear(self.ln_2(x), up.weight, up.bias))
         return x + rowwise_linear(h, down.weight, down.bias)

@@ -131,28 +131,47 @@ def test_bpe_tokenizer_trains_saves_and_loads(tmp_path):
 
 
 def test_gpt_step_is_batch_invariant(pipe):
-    """A sequence's logits from GPT.step are bit-for-bit the same alone or beside others of other lengths."""
+    """A sequence's logits from GPT.step are bit-for-bit the same alone or beside others of other lengths, in any
+    slot, and equal to a cached one-token forward pass, to rounding."""
     model = pipe.model
     prompts = [pipe.tokenizer.encode(TEXT[: 3 + 4 * i]) for i in range(6)]
 
-    def caches():
+    def caches(order):
         out = []
-        for ids in prompts:
+        for i in order:
             cache = KVCache.empty(model.n_layer)
-            model(torch.tensor([ids]), cache)
+            model(torch.tensor([prompts[i]]), cache)
             out.append(cache)
         return out
 
-    tokens = torch.tensor([ids[-1] for ids in prompts])
+    def step(order):
+        slots = model.slots()
+        for cache in caches(order):
+            slots.add(cache)
+        return model.step(torch.tensor([prompts[i][-1] for i in order]), slots)
+
     with torch.inference_mode():
-        together = model.step(tokens, caches())
-        alone = [model.step(tokens[i : i + 1], [cache])[0] for i, cache in enumerate(caches())]
-        reversed_ = model.step(tokens.flip(0), caches()[::-1]).flip(0)
-    assert all(torch.equal(together[i], alone[i]) for i in range(len(prompts)))
-    assert torch.equal(together, reversed_)
-    # and it is the model's forward pass: the same logits as a cached one-token forward, to rounding
-    cache = caches()[2]
-    assert torch.allclose(model(tokens[2:3, None], cache)[0, -1], alone[2], atol=1e-5)
+        together = step(range(6))
+        alone = [step([i])[0] for i in range(6)]
+        shuffled = step([4, 1, 5, 0, 3, 2])
+        forward = [model(torch.tensor([[prompts[i][-1]]]), cache)[0, -1] for i, cache in enumerate(caches(range(6)))]
+    assert all(torch.equal(together[i], alone[i]) for i in range(6))
+    assert all(torch.equal(shuffled[j], together[i]) for j, i in enumerate([4, 1, 5, 0, 3, 2]))
+    assert all(torch.allclose(forward[i], alone[i], atol=1e-5) for i in range(6))
+
+
+def test_slot_cache_keeps_sequences_in_the_first_slots():
+    model = GPT(vocab_size=20, block_size=16, n_layer=1, n_head=2, n_embd=8).eval()
+    slots = model.slots()
+    for n in range(1, 7):
+        cache = KVCache.empty(model.n_layer)
+        model(torch.arange(n)[None], cache)
+        assert slots.add(cache) == n - 1
+    slots.remove(1)  # the last sequence (6 tokens) moves into slot 1
+    assert slots.lengths == [1, 6, 3, 4, 5]
+    assert torch.equal(slots.keys[0][1, :, :6], slots.keys[0][5, :, :6])
+    slots.remove(4)
+    assert slots.lengths == [1, 6, 3, 4]
 
 
 def test_concurrent_requests_are_batched_and_keep_their_seeded_tokens(pipe):
