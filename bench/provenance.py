@@ -116,8 +116,9 @@ def generated_images(n_faces: int, n_style: int, n_sr: int, rng: np.random.Gener
         out.append(("sr", sr.upscale(small, scale).image, {"model": f"gen_app sr-x{scale}", "i": i}))
     marked = []
     for tab, image, params in out:
-        strength = image_mark.strength_for(params["model"])
-        marked.append((tab, image_mark.embed_image(image, *mark_payload(params), strength=strength), image))
+        strength, span = image_mark.strength_for(params["model"]), image_mark.mask_range_for(params["model"])
+        mark = image_mark.embed_image(image, *mark_payload(params), strength=strength, mask_range=span)
+        marked.append((tab, mark, image))
     return marked
 
 
@@ -181,7 +182,10 @@ def sr_psnr_cost() -> dict[str, float]:
             small = truth.resize((truth.width // scale, truth.height // scale), Image.BICUBIC)
             out = sr.upscale(small, scale).image
             plain.append(psnr(out, truth, scale))
-            mark = image_mark.embed_image(out, "sr", 1, strength=image_mark.strength_for(f"sr-x{scale}"))
+            model = f"sr-x{scale}"
+            mark = image_mark.embed_image(
+                out, "sr", 1, strength=image_mark.strength_for(model), mask_range=image_mark.mask_range_for(model)
+            )
             marked.append(psnr(mark, truth, scale))
         costs[f"x{scale}"] = {"psnr": statistics.mean(plain), "marked": statistics.mean(marked)}
     return costs
