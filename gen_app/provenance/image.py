@@ -23,7 +23,7 @@ Two refinements make it invisible where the eye would see it and strong where th
   strokes), then rescaled so that the image's mean mark power stays strength**2 (the PSNR cost is unchanged): a flat
   patch in a busy image gets a faint mark, a uniformly flat image keeps the whole strength;
 - strength fitted to the image's size: an image under SIZE_REF x SIZE_REF pixels holds fewer tiles, so its mark is
-  stronger by sqrt(SIZE_REF**2 / area), at most SIZE_BOOST_MAX (the x2 upscale of a 100-200 px crop).
+  stronger by sqrt(SIZE_REF**2 / area), at most SIZE_BOOST_MAX (at 213 x 213 pixels and under).
 
 The detector divides the image by its own local texture (+ NORM_FLOOR grey levels) before folding, so that busy
 areas, where the host is loud, do not drown the quiet areas' evidence.
@@ -49,8 +49,11 @@ BAND = (4.0, 20.0)  # cycles per tile: 1/16 to 5/16 cycles per pixel (compared o
 STRENGTH = 2.5  # RMS of the mark in 8-bit grey levels (PSNR about 40 dB)
 # x2 super-resolution output is compared with the original (its bench) at about 32 dB: at 2.5 it lost 0.79 dB, over
 # the 0.5 dB allowed, so its mark is fainter (x4, at about 27.6 dB, loses 0.28 dB at 2.5).
-MODEL_STRENGTH = {"sr-x2": 1.7}
-SIZE_REF, SIZE_BOOST_MAX = 256, 1.5  # smaller images get a stronger mark (fewer tiles), at most this much stronger
+# Faces (always 256 px) are marked at 2.0 x size_boost = 2.5.
+MODEL_STRENGTH = {"sr-x2": 1.7, "faces": 2.0}
+# Smaller images get a stronger mark (fewer tiles), at most this much stronger: the x2 upscale of the tab's 128 px
+# example (256 px) was found at z 5.5 after JPEG 50 and 5.4 after a resize to half at 1.7, too close to Z_THRESHOLD.
+SIZE_REF, SIZE_BOOST_MAX = 320, 1.5
 TEXTURE_REF = 4.0  # local RMS detail (grey levels) at which the mask is 1x
 MASK_RANGE = (0.3, 3.0)  # the mask's span from flat to busy, before its rescaling to the image's mean power
 # Marked evenly: x2 upscales are small and faint (MODEL_STRENGTH), and a masked mark left their flat areas (skies,
