@@ -192,7 +192,10 @@ def embed_image(
     row = np.tile(tile, (1, -(-w // TILE)))[:, :w]  # one band of tiles across the width
     colour = 1 if mode == "LA" else 3  # the same amount on R, G and B moves only the luminance
     # A band of TILE rows at a time: a whole-image integer copy of a 67-megapixel upscale took over 1 GB.
-    for top, mask in zip(range(0, h, TILE), mark_mask(pixels, mode, mask_range), strict=True):
+    bands = range(0, h, TILE)
+    # An even mark (a span of one value) needs no mask: its texture filters took 0.3 s on a 4-megapixel upscale.
+    masks = mark_mask(pixels, mode, mask_range) if mask_range[0] < mask_range[1] else [MASK_STEPS] * len(bands)
+    for top, mask in zip(bands, masks, strict=True):
         band = pixels[top : top + TILE]
         delta = np.round(row[: band.shape[0]] * mask).astype(np.int32)
         if band.ndim == 2:
