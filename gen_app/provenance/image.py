@@ -72,7 +72,8 @@ MAX_DETECT_SIDE = 1024  # the detector reads at most this central square (more t
 Z_THRESHOLD = 6.0
 SYNC_SHARE = 0.8  # the sync tile's amplitude (the payload's is the rest of unit power): finding the mark comes first
 PAYLOAD_Z = 5.0  # the payload is read only when its own peak reaches this (else "unreadable", never a guess)
-PAYLOAD_OFFSET = 0.3  # ... and when that peak lies within this of a whole pixel (pixels) once aligned to the sync
+SUBPIXEL = 0.25  # a sync peak further than this from a whole pixel (pixels) is read between pixels ...
+PAYLOAD_OFFSET = 0.3  # ... and the payload then only when its own peak lies within this of a whole pixel
 TABS = ("other", "faces", "style", "sr")  # the payload's tab field (2 bits); the rest is an id
 ID_VALUES = TILE * TILE // len(TABS)
 
@@ -289,15 +290,21 @@ def detect_image(image: Image.Image, key: str | None = None) -> ImageMark:
     tab, mark_id = None, None
     if found:
         phase, _ = found_at
-        # The payload is the data tile's shift from the sync tile: the image is shifted back by the sync peak's
-        # position, refined to a fraction of a pixel (after a resize to half and back, both peaks sit half a pixel
-        # off, and two rounded peaks could each round their own way).
-        y1, x1 = peak_position(correlation(phase, sync))
-        f = np.fft.fftfreq(TILE) * TILE
-        aligned = phase * np.exp(2j * np.pi * (f[:, None] * y1 + f[None, :] * x1) / TILE)
-        payload_surface = correlation(aligned, data)
-        y2, x2 = peak_position(payload_surface)
-        # Read only a clear peak, on a whole pixel: a peak between two pixels could be either (a wrong id).
+        sync_surface = correlation(phase, sync)
+        y1, x1 = peak_position(sync_surface)
+        if max(abs(y1 - round(y1)), abs(x1 - round(x1))) <= SUBPIXEL:
+            # The sync peak is on a whole pixel: the payload is the data peak's shift from it.
+            payload_surface = correlation(phase, data)
+            y2, x2 = peak_position(payload_surface)
+            y2, x2 = y2 - round(y1), x2 - round(x1)
+        else:
+            # Between pixels (after a resize to half and back, both peaks sit half a pixel off, and two rounded peaks
+            # could each round their own way): the image is shifted back by the sync peak's refined position.
+            f = np.fft.fftfreq(TILE) * TILE
+            aligned = phase * np.exp(2j * np.pi * (f[:, None] * y1 + f[None, :] * x1) / TILE)
+            payload_surface = correlation(aligned, data)
+            y2, x2 = peak_position(payload_surface)
+        # Read only a clear peak near a whole pixel: one between two pixels could be either (a wrong id).
         if payload_surface.max() >= PAYLOAD_Z and max(abs(y2 - round(y2)), abs(x2 - round(x2))) <= PAYLOAD_OFFSET:
             payload = (round(y2) % TILE) * TILE + round(x2) % TILE
             tab, mark_id = TABS[payload // ID_VALUES], payload % ID_VALUES
