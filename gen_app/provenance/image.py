@@ -140,6 +140,14 @@ def texture(grey: np.ndarray, sigma: float = 3.0) -> np.ndarray:
     return np.sqrt(ndimage.gaussian_filter(detail * detail, sigma))
 
 
+def box_texture(grey: np.ndarray) -> np.ndarray:
+    """texture(grey) with box filters of about the same widths (3 and 11 pixels): twice as fast, for the mask (8
+    faces took 26 ms more to mark with Gaussian filters, 13% of the tab's work)."""
+    detail = grey - ndimage.uniform_filter(grey, 3)
+    # A box filter's running sums can leave a flat area's mean square a hair below 0 (no square root).
+    return np.sqrt(np.maximum(ndimage.uniform_filter(detail * detail, 11), 0))
+
+
 def grey_levels(pixels: np.ndarray, mode: str) -> np.ndarray:
     """The luminance of an array of `mode` pixels, 0..255 float32."""
     if mode == "I;16":
@@ -155,15 +163,19 @@ def mark_mask(pixels: np.ndarray, mode: str, mask_range: tuple[float, float] = M
     """The perceptual mask, one uint8 array (in 1/MASK_STEPS) per band of TILE rows: the local texture over
     TEXTURE_REF, clipped to `mask_range`, rescaled to a mean square of 1 over the image."""
     h = pixels.shape[0]
-    bands, power = [], 0.0
-    for top in range(0, h, TILE):
-        start, stop = max(0, top - MASK_MARGIN), min(h, top + TILE + MASK_MARGIN)
-        mask = np.clip(texture(grey_levels(pixels[start:stop], mode)) / TEXTURE_REF, *mask_range)
-        mask = mask[top - start : top - start + min(TILE, h - top)]
+    pieces, power = [], 0.0
+    # A small image (up to 4 megapixels) in one piece: its bands' margins would cost half as much again. A large one
+    # in bands of TILE rows, kept as float16 until the image's power is known (a 67-megapixel upscale: 134 MB).
+    step = h if h * pixels.shape[1] <= 4_000_000 else TILE
+    for top in range(0, h, step):
+        start, stop = max(0, top - MASK_MARGIN), min(h, top + step + MASK_MARGIN)
+        mask = np.clip(box_texture(grey_levels(pixels[start:stop], mode)) / TEXTURE_REF, *mask_range)
+        mask = mask[top - start : top - start + min(step, h - top)]
         power += float(np.sum(np.square(mask, dtype=np.float64)))
-        bands.append(mask)
+        pieces.append(mask if step == h else mask.astype(np.float16))
     scale = MASK_STEPS / math.sqrt(power / (h * pixels.shape[1]))
-    return [np.round(np.minimum(mask * scale, mask_range[1] * MASK_STEPS)).astype(np.uint8) for mask in bands]
+    bands = [pieces[0][top : top + TILE] for top in range(0, h, TILE)] if step == h else pieces
+    return [np.round(np.minimum(band * scale, mask_range[1] * MASK_STEPS)).astype(np.uint8) for band in bands]
 
 
 def mask_range_for(model: str) -> tuple[float, float]:
