@@ -52,7 +52,8 @@ STRENGTH = 2.5  # RMS of the mark in 8-bit grey levels (PSNR about 40 dB)
 # Faces (always 256 px) are marked at 2.0 x size_boost = 2.5.
 MODEL_STRENGTH = {"sr-x2": 1.7, "faces": 2.0}
 # Smaller images get a stronger mark (fewer tiles), at most this much stronger: the x2 upscale of the tab's 128 px
-# example (256 px) was found at z 5.5 after JPEG 50 and 5.4 after a resize to half at 1.7, too close to Z_THRESHOLD.
+# example (256 px) was found at z 5.5 after JPEG 50 and 5.4 after a resize to half at 1.7 (under Z_THRESHOLD), at
+# 7.3 and 6.6 at 1.7 x 1.25.
 SIZE_REF, SIZE_BOOST_MAX = 320, 1.5
 TEXTURE_REF = 4.0  # local RMS detail (grey levels) at which the mask is 1x
 MASK_RANGE = (0.3, 3.0)  # the mask's span from flat to busy, before its rescaling to the image's mean power
@@ -67,7 +68,7 @@ SCALES = (1.0, 2.0)  # the detector tries the image as it is and enlarged 2x (un
 MAX_DETECT_SIDE = 1024  # the detector reads at most this central square (more tiles add little, and cost time)
 # "found" at or above this peak (nominal p 8e-6); see bench/provenance.py for real photos. The texture-normalising
 # detector's null has a longer tail than its nominal Gaussian: over 552 unmarked real images as they are, after
-# JPEG 50 and after WebP 80 (1,656), the highest peak was 5.56 (5.5 before it); the marked outputs' lowest after
+# JPEG 50 and after WebP 80 (1,656), the highest peak was 5.56 (the threshold was 5.5); the marked outputs' lowest after
 # JPEG 50 was 6.7.
 Z_THRESHOLD = 6.0
 SYNC_SHARE = 0.8  # the sync tile's amplitude (the payload's is the rest of unit power): finding the mark comes first
