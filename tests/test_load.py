@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from gen_app.device import LONG_WORKERS, LOW_PRIORITY_NICE, limit_malloc_arenas, low_priority
+from gen_app.device import (
+    LONG_WORKERS,
+    LOW_PRIORITY_NICE,
+    limit_malloc_arenas,
+    low_priority,
+    release_free_memory,
+)
 from gen_app.ui import BATCHED_QUEUES, LONG_QUEUES, QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,8 +146,9 @@ def test_the_largest_legal_upscale_fits_the_memory_budget(tmp_path):
     assert peak - loaded < 0.5, f"the upscale took {peak - loaded:.2f} GB on top of {loaded:.2f} GB"
 
 
-def test_malloc_arenas_can_be_limited():
+def test_malloc_arenas_can_be_limited_and_free_memory_released():
     assert limit_malloc_arenas() == sys.platform.startswith("linux")  # glibc: one call, before the threads
+    assert release_free_memory() == sys.platform.startswith("linux")  # after each long request
 
 
 def test_a_stream_is_sent_at_most_ten_times_a_second_with_its_first_and_last_update():
