@@ -202,3 +202,15 @@ def test_concurrent_requests_are_batched_and_keep_their_seeded_tokens(pipe):
     assert [together[i] for i in range(5)] == alone[:5]
     assert together[5] == alone[5][:10]
     assert Decoder.for_model(pipe.model).largest_batch > 1
+
+
+def test_a_failing_request_ends_alone_and_the_sampler_goes_on(pipe):
+    """A prompt the model cannot read (an id outside its vocabulary) fails its own request with the error; the
+    shared sampler keeps serving the others."""
+    from gen_app.sampling import sample_tokens
+
+    settings = SamplingSettings(max_new_tokens=20, seed=3)
+    with pytest.raises(IndexError):
+        list(sample_tokens(pipe.model, [pipe.model.vocab_size + 5], settings))
+    ids = pipe.tokenizer.encode("WITCH:")
+    assert len(list(sample_tokens(pipe.model, ids, settings))) == 20
