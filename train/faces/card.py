@@ -190,7 +190,8 @@ head crop and downscaled to {res} px (antialiased): `python -m train.faces.data`
 - Command: `{training["command"]}`
 - {training["steps_done"]:,} of {training["steps"]:,} steps × batch {training["batch_per_process"]}
   = {training["images_seen"]:,} images; seed {training["seed"]}; lr {training["lr"]}; {training["precision"]} autocast.
-- Hardware: {training["device"]}; {training["training_hours"]} h of training (resumable: `--run-dir`).
+- Hardware: {training["device"]}; {training["training_hours"]} h of training, wall-clock (resumable: `--run-dir`; the
+  clock ran on while the run was paused or shared its CPU with other work, so the compute used is less).
 {"- Held-out PSNR over training:" + chr(10) + chr(10) + "![training curve](curve.png)" if has_curve else ""}
 
 ## Use
