@@ -209,7 +209,8 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     thread otherwise gets a pool of its own, which keeps the memory of a large request after it is freed: with six
     queues busy this cut the server's peak RSS from 2.9 to 2.4 GB (bench/load.py). Call it before threads start.
     Returns whether it took effect (False off glibc)."""
+    libc = _libc()
     try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):
+        return bool(libc and libc.mallopt(M_ARENA_MAX, arenas))
+    except AttributeError:  # a libc without mallopt
         return False

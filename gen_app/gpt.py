@@ -81,8 +81,9 @@ class GPT(
             raise ValueError(f"{len(tokens)} tokens for {len(slots)} sequences")
         if max(slots.lengths) >= self.block_size:
             raise ValueError(f"a sequence would exceed the context of {self.block_size}")
-        x = self.wte(tokens) + self.wpe(slots.positions(tokens.device))
+        positions = slots.positions(tokens.device)
+        x = self.wte(tokens) + self.wpe(positions)
         for layer, block in enumerate(self.blocks):
-            x = block.step(x, slots, layer)
+            x = block.step(x, slots, positions, layer)
         slots.lengths = [length + 1 for length in slots.lengths]
         return rowwise_linear(self.ln_f(x), self.wte.weight)

@@ -104,7 +104,8 @@ def choose_token(
 
 @dataclass(eq=False)
 class _Sequence:
-    """One request being sampled: its settings, random stream, context, cache and the tokens made for it."""
+    """One request being sampled: its settings, random stream, context, next logits and the tokens made for it
+    (its keys and values live in the decoder's SlotCache)."""
 
     settings: SamplingSettings
     watermark: GreenList | None

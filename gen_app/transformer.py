@@ -121,11 +121,11 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
-    def step(self, x: torch.Tensor, slots: SlotCache, layer: int) -> torch.Tensor:
-        """One new token per sequence: x (n, C), row i continuing row i of `slots` (written at its length)."""
+    def step(self, x: torch.Tensor, slots: SlotCache, positions: torch.Tensor, layer: int) -> torch.Tensor:
+        """One new token per sequence: x (n, C), row i continuing slot i of `slots` at `positions[i]` (its length)."""
         n, c = x.shape
         q, k, v = rowwise_linear(x, self.qkv.weight, self.qkv.bias).view(n, 3, self.n_head, c // self.n_head).unbind(1)
-        rows, positions = torch.arange(n, device=x.device), slots.positions(x.device)
+        rows = torch.arange(n, device=x.device)
         keys, values = slots.keys[layer], slots.values[layer]
         keys[rows, :, positions], values[rows, :, positions] = k, v
         # Attention as two batched matrix products (scaled_dot_product_attention's kernel rounds differently with
@@ -149,9 +149,10 @@ class Block(nn.Module):
         x = x + self.drop(self.attn(self.ln_1(x), cache, layer))
         return x + self.drop(self.mlp(self.ln_2(x)))
 
-    def step(self, x: torch.Tensor, slots: SlotCache, layer: int) -> torch.Tensor:
-        """`forward` for one new token per sequence (x: (n, C)), batch-invariant (see the module's docstring)."""
-        x = x + self.attn.step(self.ln_1(x), slots, layer)
+    def step(self, x: torch.Tensor, slots: SlotCache, positions: torch.Tensor, layer: int) -> torch.Tensor:
+        """`forward` for one new token per sequence (x: (n, C)) at `positions` (the slots' lengths), batch-invariant
+        (see the module's docstring)."""
+        x = x + self.attn.step(self.ln_1(x), slots, positions, layer)
         up, act, down = self.mlp
         h = act(rowwise_linear(self.ln_2(x), up.weight, up.bias))
         return x + rowwise_linear(h, down.weight, down.bias)
