@@ -72,14 +72,44 @@ def free_port() -> int:
 
 
 def rss_bytes(pid: int) -> int:
-    """Resident memory of the process `pid` (Linux /proc), 0 once it is gone."""
+    """Resident memory of the app (Linux /proc, 0 once it is gone): the RSS of the process `pid`, plus the memory
+    that only its children use (their private pages: what they share with the app, e.g. PyTorch's libraries and
+    the pages inherited by fork, is counted once, in the app's RSS)."""
+    total = 0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+                total += int(line.split()[1]) * 1024
     except OSError:
-        pass
-    return 0
+        return 0
+    for child in children(pid):
+        try:
+            for line in Path(f"/proc/{child}/smaps_rollup").read_text().splitlines():
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (the app's worker process, gen_app.worker)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process `pid` and its children have used so far (Linux /proc)."""
+    total = 0.0
+    for process in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime
+    return total
 
 
 def folder_bytes(folder: Path) -> int:
@@ -233,10 +263,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="requests per user")
     parser.add_argument("--think", type=float, default=0.0, help="seconds a user waits after a result, on average")
     parser.add_argument("--heavy", action="store_true", help="two users send the largest legal requests")
+    parser.add_argument(
+        "--tabs",
+        default="generate_faces,generate_text,stylize,upscale,compose",
+        help="the endpoints users take in turn",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for one request")
     parser.add_argument("--max-seconds", type=float, default=1800, help="the load phase stops after this")
     parser.add_argument("--soak", type=int, default=0, help="then this many light requests, one at a time")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--app-log", type=Path, help="keep the app's log here (default: removed at the end)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="gen_app_load_"))
@@ -244,9 +280,10 @@ def main() -> None:
     heavy_photo = largest_photo(work / "largest.png", max_input_pixels(4))
     heavy_style_photo = largest_photo(work / "largest-style.jpg", STYLE_MAX_INPUT_PIXELS)  # as a camera saves it
 
-    log = work / "app.log"
+    log = args.app_log or work / "app.log"
     server, url = start_server(cache, log)
     print(f"app at {url} (pid {server.pid}), cache {cache}", flush=True)
+    os.nice(int(os.environ.get("LOADNICE", "0")))
     try:
         from gradio_client import Client
 
@@ -255,7 +292,7 @@ def main() -> None:
         sampler = Sampler(server.pid, cache)
         sampler.start()
         makers = requests_by_tab(heavy_photo, heavy_style_photo)
-        tabs = ["generate_faces", "generate_text", "stylize", "upscale", "compose"]
+        tabs = args.tabs.split(",")
         plans = [[tabs[i % len(tabs)]] * args.rounds for i in range(args.clients)]
         if args.heavy:
             plans[-1] = ["stylize_any"] * args.rounds
@@ -264,6 +301,7 @@ def main() -> None:
         lock = threading.Lock()
         deadline = time.time() + args.max_seconds
         started, started_wall = time.perf_counter(), time.time()
+        server_cpu, own_cpu = cpu_seconds(server.pid), time.process_time()
         users = [
             threading.Thread(
                 target=user, args=(i, url, plan, makers, args.think, args.timeout, deadline, results, lock)
@@ -275,6 +313,7 @@ def main() -> None:
         for thread in users:
             thread.join()
         load_seconds = time.perf_counter() - started
+        server_cpu, own_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - own_cpu
         time.sleep(1)
         figures = {
             "clients": args.clients,
@@ -284,11 +323,13 @@ def main() -> None:
             "load_seconds": round(load_seconds, 1),
             "cpu_count": os.cpu_count(),
             "idle_rss_gb": round(idle_rss / 1e9, 3),
+            "server_cpu_seconds": round(server_cpu, 1),
+            "load_generator_cpu_seconds": round(own_cpu, 1),
             "endpoints": {},
         }
         print(
             f"\n{args.clients} users × {args.rounds} requests{' (with the heaviest)' if args.heavy else ''}, "
-            f"{load_seconds:.0f} s"
+            f"{load_seconds:.0f} s; CPU time used by the app {server_cpu:.0f} s, by this load generator {own_cpu:.0f} s"
         )
         # "in app": from the start of the request's work to its end, i.e. without the wait in its queue (the app's
         # log counts by endpoint, so the largest upscales are in "upscale"'s figures there).

@@ -10,7 +10,7 @@ import time
 
 import gradio as gr
 
-from gen_app import loading, metrics, outputs
+from gen_app import loading, metrics, outputs, worker
 from gen_app.audio.tab import TAB as AUDIO
 from gen_app.check.tab import TAB as CHECK
 from gen_app.faces.tab import TAB as FACES
@@ -81,6 +81,7 @@ def build_tab(tab: Tab) -> bool:
 
 
 def build_demo() -> gr.Blocks:
+    worker.start()  # before any model loads: the quick models' process (gen_app.worker) is forked from this one
     loading.reset_hub()  # a new start-up: one Hub probe and one time budget for all its tasks
     # Gradio's sweep removes the outputs (and uploads) of past requests: disk stays bounded (gen_app/outputs.py).
     with ObservedBlocks(title="gen_app: generative models demo", delete_cache=outputs.CACHE_SWEEP) as demo:

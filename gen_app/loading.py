@@ -102,6 +102,9 @@ class ModelLoadError(RuntimeError):
         self.fix = fix or local_fix(task)
         super().__init__(f"{shown_path(self.file)} {problem}: {self.fix}")
 
+    def __reduce__(self):  # pickled with its fields (the quick models' worker sends it: gen_app.worker)
+        return type(self), (self.task, self.file, self.problem, self.fix)
+
 
 def local_fix(task: str) -> str:
     retrain = RETRAIN.get(task)

@@ -14,12 +14,12 @@ for text in melody.stream("M:6/8\\n", SamplingSettings(max_new_tokens=200, seed=
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
-import queue
 import threading
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -102,6 +102,12 @@ def choose_token(
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
+# How often a waiting consumer takes the tokens drawn for it. Handing each token over as it is drawn woke every
+# consumer's thread at every step: with a dozen requests that was a thousand thread switches a second, each one
+# contending for the GIL with the sampler itself (py-spy and /proc schedstat under bench/load.py).
+HANDOVER_SECONDS = 0.05
+
+
 @dataclass(eq=False)
 class _Sequence:
     """One request being sampled: its settings, random stream, context, next logits and the tokens made for it
@@ -111,10 +117,16 @@ class _Sequence:
     watermark: GreenList | None
     context: list[int]
     generator: torch.Generator
-    made: queue.SimpleQueue  # token ids as they are drawn, then None; or the error that stopped the work
+    made: collections.deque = field(default_factory=collections.deque)  # drawn, not yet taken by the consumer
+    ended: threading.Event = field(default_factory=threading.Event)  # set once every token is in `made`, or failed
+    error: BaseException | None = None  # what stopped the work, raised in the consumer
     logits: torch.Tensor | None = None  # the next token's
     left: int = 0
     stopped: bool = False  # the consumer has gone
+
+    def end(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.ended.set()
 
 
 class Decoder:
@@ -159,17 +171,14 @@ class Decoder:
         for decoder in list(cls._for_model.values()):
             decoder.close()
 
-    def tokens(self, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None) -> Iterator[int]:
-        """Yield up to `settings.max_new_tokens` (validated) new token ids after the prompt `ids`. Closing the
-        iterator (a stopped request) drops the sequence at the next step."""
-        sequence = _Sequence(
-            settings,
-            watermark,
-            list(ids),
-            torch.Generator().manual_seed(settings.seed),
-            queue.SimpleQueue(),
-            left=settings.max_new_tokens,
-        )
+    def chunks(
+        self, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None, every: float = 0.0
+    ) -> Iterator[list[int]]:
+        """Yield the up to `settings.max_new_tokens` (validated) new token ids after the prompt `ids`, in lists of
+        those drawn since the last one: at most every `every` seconds (at least HANDOVER_SECONDS), the last when
+        the sequence ends. Closing the iterator (a stopped request) drops the sequence at the next step."""
+        sequence = _Sequence(settings, watermark, list(ids), torch.Generator().manual_seed(settings.seed))
+        sequence.left = settings.max_new_tokens
         with self.wake:
             self.waiting.append(sequence)
             if self.worker is None or not self.worker.is_alive():
@@ -178,12 +187,22 @@ class Decoder:
                 self.worker.start()
             self.wake.notify()
         try:
-            while (token := sequence.made.get()) is not None:
-                if isinstance(token, BaseException):
-                    raise token
-                yield token
+            while True:
+                ended = sequence.ended.wait(max(every, HANDOVER_SECONDS))
+                chunk = [sequence.made.popleft() for _ in range(len(sequence.made))]  # only this thread takes
+                if chunk:
+                    yield chunk
+                if ended:
+                    if sequence.error is not None:
+                        raise sequence.error
+                    return
         finally:
             sequence.stopped = True
+
+    def tokens(self, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None) -> Iterator[int]:
+        """The new token ids of `chunks`, one at a time."""
+        for chunk in self.chunks(ids, settings, watermark):
+            yield from chunk
 
     @torch.inference_mode()
     def _read(self, ids: list[int]) -> tuple[KVCache, torch.Tensor]:
@@ -220,7 +239,7 @@ class Decoder:
                 try:
                     cache, sequence.logits = self._read(sequence.context)
                 except Exception as error:  # this prompt's fault (e.g. an id the model does not know): its request ends
-                    sequence.made.put(error)
+                    sequence.end(error)
                     continue
                 slots.add(cache)
                 active.append(sequence)
@@ -233,7 +252,7 @@ class Decoder:
                 self._step(active, slots)
             except Exception as error:  # not one sequence's fault: every consumer hears of it, and the worker goes on
                 for sequence in active:
-                    sequence.made.put(error)
+                    sequence.end(error)
                 return
             if low:
                 yield_to_quick_work()
@@ -242,16 +261,17 @@ class Decoder:
         """Draw the sequence's next token and hand it over; False when it is done (all its tokens, stopped, or an
         error, which its consumer raises)."""
         if sequence.stopped:
+            sequence.end()
             return False
         try:
             token = choose_token(
                 sequence.logits, sequence.settings, sequence.context, sequence.generator, sequence.watermark
             )
             sequence.context.append(token)
-            sequence.made.put(token)
+            sequence.made.append(token)
             sequence.left -= 1
             if sequence.left == 0:
-                sequence.made.put(None)
+                sequence.end()
                 return False
             if slots.lengths[slot] >= self.model.block_size:
                 # Context full: restart from its most recent half (positions are absolute), the new token to come
@@ -260,7 +280,7 @@ class Decoder:
                 slots.put(slot, self._read(sequence.context[:-1])[0])
             return True
         except Exception as error:
-            sequence.made.put(error)
+            sequence.end(error)
             return False
 
     @torch.inference_mode()
@@ -288,13 +308,24 @@ def sample_tokens(
 
 
 def sample_text(
-    model: GPT, tokenizer: Tokenizer, ids: list[int], settings: SamplingSettings, watermark: GreenList | None = None
+    model: GPT,
+    tokenizer: Tokenizer,
+    ids: list[int],
+    settings: SamplingSettings,
+    watermark: GreenList | None = None,
+    every: float = 0.0,
 ) -> Iterator[str]:
-    """Yield the growing decoded continuation of the prompt `ids`, token by token (settings validated here)."""
+    """Yield the growing decoded continuation of the prompt `ids` (settings validated here): after each token, or,
+    with `every` > 0, at most every `every` seconds (decoded once per update: a streaming page needs no more)."""
     new_ids: list[int] = []
-    for token in sample_tokens(model, ids, settings.validated(), watermark):
-        new_ids.append(token)
-        yield tokenizer.decode(new_ids)
+    for chunk in Decoder.for_model(model).chunks(ids, settings.validated(), watermark, every):
+        if every:
+            new_ids += chunk
+            yield tokenizer.decode(new_ids)
+            continue
+        for token in chunk:
+            new_ids.append(token)
+            yield tokenizer.decode(new_ids)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from gen_app.images import image_grid, save_gif, save_png
 from gen_app.outputs import new_output_path
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
+from gen_app.worker import hosted
 
 INTRO = """Each seed is one cartoon face, made in two steps by two small networks trained here on 30,000
 [facesjs](https://github.com/zengm-games/facesjs) faces: a **prior** (a tiny transformer) picks the face's parts —
@@ -52,7 +53,7 @@ def with_choices(names: list[str]) -> Callable[[Callable], Callable]:
 
 
 def build() -> None:
-    pipe = FacePipeline.load()
+    pipe = hosted("faces", FacePipeline.load)  # in the quick models' process (gen_app.worker)
     attribute_names, part_names = list(pipe.attributes), list(pipe.parts)
 
     choice_names = [keyword(name) for name in attribute_names + part_names]
