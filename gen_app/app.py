@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 
 import gradio as gr
 
@@ -81,8 +82,8 @@ def build_tab(tab: Tab) -> bool:
 
 
 def build_demo() -> gr.Blocks:
-    worker.start()  # before any model loads: the quick models' process (gen_app.worker) is forked from this one
     loading.reset_hub()  # a new start-up: one Hub probe and one time budget for all its tasks
+    quick = worker.start()  # before any model loads: the quick models' process (gen_app.worker), forked from this one
     # Gradio's sweep removes the outputs (and uploads) of past requests: disk stays bounded (gen_app/outputs.py).
     with ObservedBlocks(title="gen_app: generative models demo", delete_cache=outputs.CACHE_SWEEP) as demo:
         gr.Markdown(HEADER)
@@ -94,4 +95,6 @@ def build_demo() -> gr.Blocks:
         log.info("start-up spent %.2f s on the Hub", loading.hub_seconds())
     demo.queue(max_size=QUEUE_SIZE)
     metrics.watch(demo)
+    if quick is not None:
+        weakref.finalize(demo, quick.stop)  # an app built again (tests) ends the old one's worker with it
     return demo

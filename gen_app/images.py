@@ -112,6 +112,15 @@ def read_png_parameters(path: str | Path) -> dict[str, Any]:
         return json.loads(image.text["parameters"])
 
 
+def header_pixels(source: str | Path | None) -> int:
+    """The pixel count an image file says it has (read from its header, nothing decoded); 0 if it cannot say."""
+    try:
+        with Image.open(source) as image:
+            return image.width * image.height
+    except Exception:  # not an image, not a file: the pipeline that opens it says what is wrong
+        return 0
+
+
 def open_user_image(
     source: str | Path | Image.Image, max_pixels: int, max_side: int, shrink_to: int | None = None
 ) -> Image.Image:

@@ -216,6 +216,19 @@ def hub_seconds() -> float:
         return (_probe.seconds if _probe else 0.0) + _hub_waited
 
 
+def hub_state() -> tuple[HubProbe | None, float]:
+    """This start-up's Hub probe and the seconds spent so far: handed to and from the quick models' worker process
+    around each model it loads (gen_app.worker), so that the two processes probe once and share one time budget."""
+    with _hub_lock:
+        return _probe, _hub_waited
+
+
+def set_hub_state(state: tuple[HubProbe | None, float]) -> None:
+    global _probe, _hub_waited
+    with _hub_lock:
+        _probe, _hub_waited = state
+
+
 def reset_hub() -> None:
     """Forget the probe and the time spent (a new start-up; for tests)."""
     global _probe, _hub_waited

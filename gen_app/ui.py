@@ -32,7 +32,7 @@ LONG_QUEUES = ("style-any", "sr", "audio")
 QUEUES = QUICK_QUEUES + LONG_QUEUES
 # The exception: text requests run together, because the sampler advances every running request in one batched
 # forward pass per token (gen_app.sampling.Decoder); this many at once, the rest wait their turn.
-BATCHED_QUEUES = {"text": 16}
+BATCHED_QUEUES = {"text": 16, "faces": 4}
 
 
 def model_event(queue: str) -> dict[str, object]:

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from gen_app import loading
-from gen_app.device import pick_device
+from gen_app.device import lower_app_threads, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,14 @@ def _serve(connection, parents_end) -> None:
     def run(kind: str, call_id: int, name: str, payload: tuple) -> None:
         try:
             if kind == "build":
-                factory, args = payload
+                factory, args, hub = payload
+                loading.set_hub_state(hub)  # the app's probe and time spent so far: one budget for both processes
+                failure = None
                 try:
                     objects[name] = factory(*args)
-                    send(call_id, "value", (None, dict(loading.LOAD_STATES)))
                 except Exception as error:
-                    send(call_id, "value", (_portable(error), dict(loading.LOAD_STATES)))
+                    failure = _portable(error)
+                send(call_id, "value", (failure, dict(loading.LOAD_STATES), loading.hub_state()))
                 return
             if kind == "get":
                 value = getattr(objects[name], payload[0])
@@ -213,19 +215,17 @@ class Worker:
 
 
 _worker: Worker | None = None
-APP_NICE = int(os.environ.get("GEN_APP_NICE", "5"))
 
 
 def start() -> Worker | None:
-    """Fork the worker if this app wants one (`wanted`) and has none yet. Call it before loading any model."""
+    """Fork a worker for an app being built, if this app wants one (`wanted`); the objects `hosted` builds from now
+    on live there. It starts as a copy of this process as it is now (settings, environment, what tests patched), so
+    call it first, before any model loads. An earlier app keeps its own worker (`Worker.stop` ends it)."""
     global _worker
-    if (_worker is None or not _worker.alive) and wanted():
-        _worker = Worker()
+    _worker = Worker() if wanted() else None
+    if _worker is not None:
         atexit.register(_worker.stop)
-        try:  # the app's own threads, from here on, yield the CPU to the worker's (see APP_NICE)
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), APP_NICE)
-        except OSError:
-            pass
+        lower_app_threads()  # the app's own threads, from here on, give the CPU to the worker's first
     return _worker
 
 
@@ -264,16 +264,17 @@ class Hosted:
 
 def hosted(name: str, factory: Callable, *args: object) -> Any:
     """`factory(*args)`, built and run in the worker (see the module's docstring), or here when there is none. Its
-    errors (e.g. a ModelLoadError) are raised here, and the worker's record of how models loaded is copied into
-    `gen_app.loading.LOAD_STATES` (for /metrics)."""
+    errors (e.g. a ModelLoadError) are raised here, the worker's record of how models loaded is copied into
+    `gen_app.loading.LOAD_STATES` (for /metrics), and the Hub's probe and time budget are shared with it."""
     worker = _worker if _worker is not None and _worker.alive else None
     if worker is None:
         return factory(*args)
-    kind, reply = worker.ask("build", name, factory, args)
+    kind, reply = worker.ask("build", name, factory, args, loading.hub_state())
     if kind == "error":  # the worker has gone
         return factory(*args)
-    error, states = reply
+    error, states, hub = reply
     loading.LOAD_STATES.update(states)
+    loading.set_hub_state(hub)
     if error is not None:
         raise error
     return Hosted(worker, name, factory, args)

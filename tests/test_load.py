@@ -178,3 +178,33 @@ def test_long_work_waits_at_its_safe_points_while_quick_work_runs():
         assert not waited.done()  # the low-priority thread is waiting for the quick work to end
     assert 0.4 < waited.result(timeout=5) < 5
     assert long_request_threads().submit(yield_to_quick_work).result(timeout=5) == 0.0
+
+
+def test_large_memory_work_runs_one_at_a_time():
+    """An any-style optimisation and a large upscale take hundreds of MB each: they take turns (bench/load.py's
+    memory budget), while work that does not need to wait does not."""
+    from gen_app.device import large_memory_work
+
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def work():
+        with large_memory_work():
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.5)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while not inside[0] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with large_memory_work(needed=False):  # runs at once, beside the large work
+        assert inside[0] == 1
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1

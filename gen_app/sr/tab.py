@@ -8,9 +8,9 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from gen_app.device import low_priority
+from gen_app.device import large_memory_work, low_priority
 from gen_app.gpu import on_gpu
-from gen_app.images import save_png
+from gen_app.images import header_pixels, save_png
 from gen_app.outputs import new_output_path
 from gen_app.sr.pipeline import MAX_INPUT_SIDE, MAX_OUTPUT_PIXELS, SCALES, SRPipeline, max_input_pixels
 from gen_app.ui import NumberRadio, Tab, about_panel, described, model_event, user_errors
@@ -46,6 +46,10 @@ def comparison(original: Image.Image, result: Image.Image) -> tuple[tuple[Image.
     return (bicubic, ours), note
 
 
+# Results larger than this take their turn with the other large-memory work (gen_app.device.large_memory_work).
+LARGE_OUTPUT_PIXELS = 4_000_000
+
+
 def build() -> None:
     pipe = SRPipeline.load()
 
@@ -70,13 +74,15 @@ def build() -> None:
             the result: a PNG file (URL), full size, with its settings in its text chunks.
             a one-line summary (sizes and time).
         """
-        started = time.perf_counter()
-        result = pipe.upscale(path, scale, progress=lambda done: progress(done, desc="Upscaling"))
-        seconds = time.perf_counter() - started
+        large = header_pixels(path) * (scale if isinstance(scale, int) else 1) ** 2 > LARGE_OUTPUT_PIXELS
+        with large_memory_work(large):
+            started = time.perf_counter()
+            result = pipe.upscale(path, scale, progress=lambda done: progress(done, desc="Upscaling"))
+            seconds = time.perf_counter() - started
+            download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), result.params)
         for notice in result.notices:
             gr.Warning(notice)
         (w, h), (width, height) = result.original.size, result.image.size
-        download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), result.params)
         pair, note = comparison(result.original, result.image)
         summary = f"{w}×{h} → **{width}×{height}** (×{scale}, {result.image.mode}) in {seconds:.1f} s.{note}"
         return pair, str(download), summary

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from gen_app.device import low_priority, quick
+from gen_app.device import large_memory_work, low_priority, quick
 from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
@@ -110,12 +110,13 @@ def build() -> None:
             the painting: a PNG file (URL) with its settings in its text chunks.
             a one-line status.
         """
-        started = time.perf_counter()
-        for result in pipe.stylize_any(path, style_path, steps, size, keep_colours):
-            seconds = time.perf_counter() - started
-            status = f"Iteration {result.step} of {result.steps} ({seconds:.0f} s)."
-            if result.step < result.steps:
-                yield labelled(result.image), None, status
+        with large_memory_work():  # its time cap starts once it has its turn
+            started = time.perf_counter()
+            for result in pipe.stylize_any(path, style_path, steps, size, keep_colours):
+                seconds = time.perf_counter() - started
+                status = f"Iteration {result.step} of {result.steps} ({seconds:.0f} s)."
+                if result.step < result.steps:
+                    yield labelled(result.image), None, status
         for notice in result.notices:
             gr.Warning(notice)
         params = {"model": "gen_app style (optimisation)", "steps": result.step, "size": list(result.image.size)}
