@@ -51,7 +51,7 @@ def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
 # can lower their own priority without privileges; PyTorch's OpenMP workers are made by the thread that first
 # needs them, so they inherit it.
 LOW_PRIORITY_NICE = 10  # below the app's own threads
-LONG_WORKERS = 3  # one per long queue (gen_app.ui.LONG_QUEUES), each of which runs one request at a time
+LONG_WORKERS = 4  # one for each request the long queues run at once (gen_app.ui.LONG_QUEUES, CONCURRENT)
 # When a worker process serves the quick models (gen_app.worker), the app's own threads (the server, the other
 # requests) step back by this much, so that the worker's come first: measured with bench/load.py, text under load
 # took 4.9-5.4 s (p50) this way and 6.1-6.7 s with every thread equal.

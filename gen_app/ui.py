@@ -22,24 +22,26 @@ from gradio_client.exceptions import AppError
 from gen_app.limits import InvalidInput, check_text, shown
 from gen_app.uploads import REFUSED
 
-# Each kind of work has its own queue (Gradio concurrency group) and runs one request at a time: a quick request
-# (faces, text) never waits behind a long one of another kind (a 16-megapixel upscale, a style optimisation), and
-# no two requests of one kind compete for the CPU. The long kinds' functions also run at low CPU priority
-# (gen_app.device.low_priority), so on a busy CPU the quick ones go first. Measured with bench/load.py (README:
-# "Many users at once").
+# Each kind of work has its own queue (Gradio concurrency group), so that a quick request (faces, text) never waits
+# behind a long one of another kind (a 16-megapixel upscale, a style optimisation). The long kinds' functions run at
+# low CPU priority (gen_app.device.low_priority), and the quick models in a worker process of their own
+# (gen_app.worker), so on a busy CPU the quick ones go first. Measured with bench/load.py (README: "Many users at
+# once").
 QUICK_QUEUES = ("faces", "text", "style")
 LONG_QUEUES = ("style-any", "sr", "audio")
 QUEUES = QUICK_QUEUES + LONG_QUEUES
-# The exception: text requests run together, because the sampler advances every running request in one batched
-# forward pass per token (gen_app.sampling.Decoder); this many at once, the rest wait their turn.
-BATCHED_QUEUES = {"text": 16, "faces": 4}
+# How many requests of a kind run at once (the others wait their turn); one where not listed. Text requests run
+# together because the sampler advances them all in one batched forward pass per token (gen_app.sampling.Decoder);
+# faces because a request's time is mostly spent handing over and saving, which overlap; two upscales so that a
+# small one need not wait while a large one waits for memory (gen_app.device.large_memory_work).
+CONCURRENT = {"text": 16, "faces": 4, "sr": 2}
 
 
 def model_event(queue: str) -> dict[str, object]:
     """The event options that put a model's event in `queue` (one of QUEUES)."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}: one of {QUEUES}")
-    return {"concurrency_id": queue, "concurrency_limit": BATCHED_QUEUES.get(queue, 1)}
+    return {"concurrency_id": queue, "concurrency_limit": CONCURRENT.get(queue, 1)}
 
 
 # A streamed output is sent at most this often: every update costs the server a message to encode and send (and

@@ -21,7 +21,7 @@ from gen_app.device import (
     low_priority,
     release_free_memory,
 )
-from gen_app.ui import BATCHED_QUEUES, LONG_QUEUES, QUEUES
+from gen_app.ui import CONCURRENT, LONG_QUEUES, QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "gen_app/style/examples/chelsea.jpg"
@@ -33,7 +33,7 @@ def test_every_model_event_queues_by_its_kind(app_demo):
     model_events = {name: queue for name, queue in queued.items() if queue in QUEUES}
     assert {"generate_faces", "generate_text", "stylize", "stylize_any", "upscale", "compose"} <= set(model_events)
     limits = {fn.concurrency_id: fn.concurrency_limit for fn in app_demo.fns.values() if fn.concurrency_id in QUEUES}
-    assert limits == {queue: BATCHED_QUEUES.get(queue, 1) for queue in limits}
+    assert limits == {queue: CONCURRENT.get(queue, 1) for queue in limits}
     assert limits["text"] > 1  # text requests run together: the sampler batches them
     long_kinds = {model_events["stylize_any"], model_events["upscale"]}
     assert model_events["generate_faces"] not in long_kinds and model_events["generate_text"] not in long_kinds
@@ -43,7 +43,7 @@ def test_long_kinds_run_at_low_priority_and_quick_ones_do_not(app_demo):
     for fn in app_demo.fns.values():
         if fn.concurrency_id in QUEUES and fn.fn is not None:
             assert getattr(fn.fn, "low_priority", False) == (fn.concurrency_id in LONG_QUEUES), fn.api_name
-    assert LONG_WORKERS >= len(LONG_QUEUES)  # one thread for each long queue's running request
+    assert LONG_WORKERS >= sum(CONCURRENT.get(queue, 1) for queue in LONG_QUEUES)  # a thread for each running one
 
 
 REQUEST = contextvars.ContextVar("request", default=None)
