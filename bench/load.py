@@ -216,11 +216,8 @@ def requests_by_tab(heavy_photo: Path, heavy_style_photo: Path):
 
 
 def user(
-    index: int, url: str, endpoints: list[str], makers, think: float, timeout: float, deadline: float, results, lock
+    index: int, client, endpoints: list[str], makers, think: float, timeout: float, deadline: float, results, lock
 ) -> None:
-    from gradio_client import Client
-
-    client = Client(url, verbose=False, httpx_kwargs={"timeout": timeout})
     pause = random.Random(index)  # the same pauses in every run
     for n, name in enumerate(endpoints):
         if n and think:
@@ -315,6 +312,9 @@ def main() -> None:
         if args.heavy:
             plans[-1] = ["stylize_any"] * args.rounds
             plans[-2] = ["upscale_largest"] * args.rounds
+        # Every user opens the app first (a Client reads the app's config and API description), then all start at
+        # once: 32 clients connecting during the run took a core of the two, in the load generator and the server.
+        clients = [Client(url, verbose=False, httpx_kwargs={"timeout": args.timeout}) for _ in plans]
         results: dict[str, list] = defaultdict(list)
         lock = threading.Lock()
         deadline = time.time() + args.max_seconds
@@ -322,9 +322,9 @@ def main() -> None:
         server_cpu, own_cpu = cpu_seconds(server.pid), time.process_time()
         users = [
             threading.Thread(
-                target=user, args=(i, url, plan, makers, args.think, args.timeout, deadline, results, lock)
+                target=user, args=(i, client, plan, makers, args.think, args.timeout, deadline, results, lock)
             )
-            for i, plan in enumerate(plans)
+            for i, (client, plan) in enumerate(zip(clients, plans, strict=True))
         ]
         for thread in users:
             thread.start()
