@@ -298,7 +298,6 @@ def main() -> None:
     log = args.app_log or work / "app.log"
     server, url = start_server(cache, log)
     print(f"app at {url} (pid {server.pid}), cache {cache}", flush=True)
-    os.nice(int(os.environ.get("LOADNICE", "0")))
     try:
         from gradio_client import Client
 
