@@ -32,6 +32,7 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -207,6 +208,15 @@ class Worker:
                 except (OSError, ValueError):
                     pass
 
+    def private_bytes(self) -> int:
+        """The memory only the worker uses (its private pages; what it shares with the app is in the app's RSS).
+        0 off Linux or once it has ended."""
+        try:
+            rollup = Path(f"/proc/{self.process.pid}/smaps_rollup").read_text()
+        except OSError:
+            return 0
+        return sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Private_"))
+
     def stop(self) -> None:
         """End the worker (at exit): it leaves when its pipe closes."""
         self.alive = False
@@ -215,6 +225,11 @@ class Worker:
 
 
 _worker: Worker | None = None
+
+
+def current() -> Worker | None:
+    """The worker of the app built last, if it is running."""
+    return _worker if _worker is not None and _worker.alive else None
 
 
 def start() -> Worker | None:

@@ -150,3 +150,13 @@ def test_when_the_worker_dies_calls_fail_once_then_run_here(quick):
         time.sleep(0.05)
     assert probe.pid() == os.getpid()  # a local copy, built by the same factory
     assert not isinstance(worker.hosted("probe", Probe), worker.Hosted)  # new objects: here, until a new start
+
+
+def test_the_workers_memory_is_reported_in_metrics(quick):
+    from gen_app.metrics import COLLECTOR
+
+    worker.hosted("probe", Probe)
+    families = {family.name: family for family in COLLECTOR.collect()}
+    assert families["gen_app_worker_memory_bytes"].samples[0].value > 1e6  # its own pages: a few MB at least
+    quick.stop()
+    assert "gen_app_worker_memory_bytes" not in {family.name for family in COLLECTOR.collect()}
