@@ -45,6 +45,7 @@ from gen_app.loading import ROOT
 from gen_app.sr.pipeline import max_input_pixels
 from gen_app.style.pipeline import ANY_STYLE_SIDES, ANY_STYLE_STEPS_RANGE
 from gen_app.style.pipeline import MAX_INPUT_PIXELS as STYLE_MAX_INPUT_PIXELS
+from gen_app.worker import private_bytes
 
 FACES_P95_FLOOR = TEXT_P95_FLOOR = 5.0  # seconds, with 32 users on this 2-core machine (issue 17)
 RSS_FLOOR_GB = 2.5
@@ -80,19 +81,6 @@ def process_rss(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def private_bytes(pid: int) -> int:
-    """The memory only the process `pid` uses (its private pages; 0 once it is gone). Costly to read: ~13 ms of
-    CPU for a process that has imported PyTorch."""
-    total = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                total += int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return total
 
 
 def memory_parts(pid: int) -> tuple[int, int]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import contextlib
 import threading
 import weakref
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from gen_app.device import in_low_priority_thread, lower_this_thread, quick_work, yield_to_quick_work
+from gen_app.device import in_low_priority_thread, lower_this_thread, yield_to_quick_work
 from gen_app.gpt import GPT
 from gen_app.limits import check_float, check_int
 from gen_app.loading import ModelLoadError, failed, load_model, short
@@ -222,9 +221,7 @@ class Decoder:
                 self.wake.wait_for(lambda: self.waiting or self.closing)
                 if self.closing:
                     return
-            # Sampling is quick work (long work waits for it: gen_app.device), unless a long request asked for it.
-            with contextlib.nullcontext() if low else quick_work():
-                self._serve(low)
+            self._serve(low)  # the text tab marks its requests as quick work (gen_app.device), not the sampler
 
     def _serve(self, low: bool) -> None:
         """Step every sequence, taking new ones as they come, until none is left. Sequence i is in slot i."""

@@ -47,6 +47,20 @@ class WorkerGone(RuntimeError):
     """The worker process ended while a call was running in it."""
 
 
+GONE = "The model's worker process stopped; try again."
+
+
+def private_bytes(pid: int) -> int:
+    """The memory only the process `pid` uses: its private pages (what it shares with its parent, e.g. the pages a
+    fork inherited, is in the parent's RSS). 0 off Linux or once it has ended. Costly: ~13 ms of CPU for a process
+    that has imported PyTorch."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Private_"))
+
+
 def wanted() -> bool:
     """Whether this app should run its quick models in a worker: on the CPU, where fork exists, unless
     GEN_APP_WORKER=0. (A GPU needs no help from the OS scheduler; ZeroGPU runs model calls in its own processes.)"""
@@ -153,20 +167,25 @@ class Worker:
         self.alive = False
         log.error("the worker process has ended; quick models now run in the app's process")
         for waiting in list(self.replies.values()):
-            waiting.put(("error", WorkerGone("The model's worker process stopped; try again.")))
+            waiting.put(("error", WorkerGone(GONE)))
 
     def send(self, kind: str, name: str, *payload: object) -> tuple[int, queue.SimpleQueue]:
         call_id = next(self.call_ids)
         replies = self.replies[call_id] = queue.SimpleQueue()
+        if not self._post((kind, call_id, name, payload)):
+            replies.put(("error", WorkerGone(GONE)))
+        return call_id, replies
+
+    def _post(self, message: tuple) -> bool:
+        """Send `message` to the worker; False if it has gone (or its pipe is closed)."""
         if not self.alive:
-            replies.put(("error", WorkerGone("The model's worker process stopped; try again.")))
-            return call_id, replies
+            return False
         try:
             with self.send_lock:
-                self.connection.send((kind, call_id, name, payload))
-        except (OSError, ValueError) as error:  # a closed pipe
-            replies.put(("error", WorkerGone(f"The model's worker process is not reachable ({error}).")))
-        return call_id, replies
+                self.connection.send(message)
+            return True
+        except (OSError, ValueError):  # a closed pipe
+            return False
 
     def ask(self, kind: str, name: str, *payload: object) -> tuple[str, object]:
         """Send a request and wait for its (first) reply."""
@@ -201,21 +220,12 @@ class Worker:
                 return
         finally:
             self.replies.pop(call_id, None)
-            if not ended and self.alive:  # the consumer stopped early: so does the generator in the worker
-                try:
-                    with self.send_lock:
-                        self.connection.send(("stop", call_id, "", ()))
-                except (OSError, ValueError):
-                    pass
+            if not ended:  # the consumer stopped early: so does the generator in the worker
+                self._post(("stop", call_id, "", ()))
 
     def private_bytes(self) -> int:
-        """The memory only the worker uses (its private pages; what it shares with the app is in the app's RSS).
-        0 off Linux or once it has ended."""
-        try:
-            rollup = Path(f"/proc/{self.process.pid}/smaps_rollup").read_text()
-        except OSError:
-            return 0
-        return sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Private_"))
+        """The memory only the worker uses (`private_bytes`)."""
+        return private_bytes(self.process.pid)
 
     def stop(self) -> None:
         """End the worker (at exit): it leaves when its pipe closes."""
@@ -281,7 +291,7 @@ def hosted(name: str, factory: Callable, *args: object) -> Any:
     """`factory(*args)`, built and run in the worker (see the module's docstring), or here when there is none. Its
     errors (e.g. a ModelLoadError) are raised here, the worker's record of how models loaded is copied into
     `gen_app.loading.LOAD_STATES` (for /metrics), and the Hub's probe and time budget are shared with it."""
-    worker = _worker if _worker is not None and _worker.alive else None
+    worker = current()
     if worker is None:
         return factory(*args)
     kind, reply = worker.ask("build", name, factory, args, loading.hub_state())
