@@ -12,7 +12,10 @@ instead send the largest legal requests: any-style optimisation of a 25-megapixe
 iterations at 512 px, its time cap applies) and ×4 super-resolution of a 1024×1024 RGB photo (the input limit
 at ×4). Every request has a deadline (`--timeout`), and the whole run stops after `--max-seconds`.
 
-Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result); the server's peak RSS
+Each user fetches its results' files as a browser does (one kept-alive connection), and runs at nice
+`--client-nice` (CLIENT_NICE): the users stand in for browsers on other machines.
+
+Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result and its files); the server's peak RSS
 (sampled every 50 ms from /proc) and its RSS after start-up; the Gradio cache folder's size at its peak and at
 the end. `--soak N` then sends N light requests one after another (faces, text, style, SR in turn) and prints
 RSS after warm-up and at each quarter of the soak: a leak shows as a steady climb, a cache filling as an early
@@ -38,6 +41,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import numpy as np
 from PIL import Image
 
@@ -49,6 +53,11 @@ from gen_app.worker import private_bytes
 
 FACES_P95_FLOOR = TEXT_P95_FLOOR = 5.0  # seconds, with 32 users on this 2-core machine (issue 17)
 RSS_FLOOR_GB = 2.5
+# The users stand in for browsers on other machines, whose CPU a real server never pays: here they run on the app's
+# two cores (~20 s of CPU a run), so they take it after the app's quick models (nice 0) and its own threads (nice
+# 5, gen_app.device.APP_NICE), and before its long work (15). At nice 0 their 32 threads took as much CPU as the
+# quick models' process.
+CLIENT_NICE = 10
 SOAK_DRIFT_FLOOR_MB = 50
 PHOTO = ROOT / "gen_app/style/examples/chelsea.jpg"
 SMALL_PHOTO = ROOT / "gen_app/sr/examples/chelsea-small.png"
@@ -203,9 +212,33 @@ def requests_by_tab(heavy_photo: Path, heavy_style_photo: Path):
     }
 
 
+def file_urls(output: object) -> list[str]:
+    """The URLs of the files in an endpoint's output (as the API returns it, gradio_client's download_files=False)."""
+    if isinstance(output, dict):
+        if output.get("meta", {}).get("_type") == "gradio.FileData" and output.get("url"):
+            return [output["url"]]
+        return [url for value in output.values() for url in file_urls(value)]
+    if isinstance(output, list | tuple):
+        return [url for value in output for url in file_urls(value)]
+    return []
+
+
 def user(
-    index: int, client, endpoints: list[str], makers, think: float, timeout: float, deadline: float, results, lock
+    index: int,
+    client,
+    browser: httpx.Client,
+    endpoints: list[str],
+    makers,
+    think: float,
+    timeout: float,
+    deadline: float,
+    results,
+    lock,
 ) -> None:
+    """One user's requests, one after another: each ends when its result and the result's files have arrived. The
+    files are fetched as a browser does, over one kept-alive connection (`browser`), and not written anywhere:
+    gradio_client's own download opens a new connection for each file, and hashes and writes it, which took as much
+    CPU here as the quick models themselves."""
     pause = random.Random(index)  # the same pauses in every run
     for n, name in enumerate(endpoints):
         if n and think:
@@ -216,7 +249,9 @@ def user(
         api_name = options.get("api_name", f"/{name}")
         started = time.perf_counter()
         try:
-            client.submit(*args, api_name=api_name).result(timeout=timeout)
+            output = client.submit(*args, api_name=api_name).result(timeout=timeout)
+            for url in file_urls(output):
+                browser.get(url).raise_for_status()
             error = None
         except Exception as failure:  # an error or a timeout: counted, and the run goes on
             error = f"{type(failure).__name__}: {str(failure)[:120]}"
@@ -274,6 +309,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for one request")
     parser.add_argument("--max-seconds", type=float, default=1800, help="the load phase stops after this")
     parser.add_argument("--soak", type=int, default=0, help="then this many light requests, one at a time")
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=CLIENT_NICE,
+        help="the users' niceness here (0: they compete with the app's quick models for the CPU)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--app-log", type=Path, help="keep the app's log here (default: removed at the end)")
     args = parser.parse_args()
@@ -286,6 +327,7 @@ def main() -> None:
     log = args.app_log or work / "app.log"
     server, url = start_server(cache, log)
     print(f"app at {url} (pid {server.pid}), cache {cache}", flush=True)
+    os.nice(args.client_nice)  # this process only: the app, started above, keeps its own priorities
     try:
         from gradio_client import Client
 
@@ -301,7 +343,10 @@ def main() -> None:
             plans[-2] = ["upscale_largest"] * args.rounds
         # Every user opens the app first (a Client reads the app's config and API description), then all start at
         # once: 32 clients connecting during the run took a core of the two, in the load generator and the server.
-        clients = [Client(url, verbose=False, httpx_kwargs={"timeout": args.timeout}) for _ in plans]
+        clients = [
+            Client(url, verbose=False, httpx_kwargs={"timeout": args.timeout}, download_files=False) for _ in plans
+        ]
+        browsers = [httpx.Client(timeout=args.timeout) for _ in plans]
         results: dict[str, list] = defaultdict(list)
         lock = threading.Lock()
         deadline = time.time() + args.max_seconds
@@ -309,9 +354,10 @@ def main() -> None:
         server_cpu, own_cpu = cpu_seconds(server.pid), time.process_time()
         users = [
             threading.Thread(
-                target=user, args=(i, client, plan, makers, args.think, args.timeout, deadline, results, lock)
+                target=user,
+                args=(i, client, browser, plan, makers, args.think, args.timeout, deadline, results, lock),
             )
-            for i, (client, plan) in enumerate(zip(clients, plans, strict=True))
+            for i, (client, browser, plan) in enumerate(zip(clients, browsers, plans, strict=True))
         ]
         for thread in users:
             thread.start()

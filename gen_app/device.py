@@ -52,33 +52,43 @@ def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
 # needs them, so they inherit it.
 LOW_PRIORITY_NICE = 10  # below the app's own threads
 LONG_WORKERS = 4  # one for each request the long queues run at once (gen_app.ui.LONG_QUEUES, CONCURRENT)
-# When a worker process serves the quick models (gen_app.worker), the app's own threads (the server, the other
-# requests) step back by this much, so that the worker's come first: measured with bench/load.py, text under load
-# took 4.9-5.4 s (p50) this way and 6.1-6.7 s with every thread equal.
+APP_WORKERS = 2  # for `app_priority` work: the preset style queue's one request at a time, and a file check
+# When a worker process serves the quick models (gen_app.worker), the app's own heavy work (a preset style) runs
+# APP_NICE lower, so that the worker's comes first, and long work lower still. The server's own threads (the event
+# loop, uploads, streams and file downloads, Gradio's pre- and post-processing) keep the normal priority: they are
+# part of every quick request's time. Measured with bench/load.py (32 users): text under load took 4.9-5.4 s (p50)
+# with the app's threads at nice 5 and 6.1-6.7 s with every thread equal; the server's threads back at 0 then took
+# faces from 3.1 / 4.9 s (p50 / p95) to 2.8 / 3.9 s, text from 3.6 / 5.0 to 3.7 / 4.7 s (one run each).
 APP_NICE = 5
-_app_nice = 0  # the app's threads' niceness: APP_NICE once `lower_app_threads` has run
+_app_nice = 0  # the niceness of the app's heavy work: APP_NICE once `lower_app_work` has run
 
 
 _this_thread = threading.local()
 
 
-def lower_app_threads() -> None:
-    """Lower the calling thread, and so every thread it starts from now on (the server's, the requests'), to
-    APP_NICE; long work goes LOW_PRIORITY_NICE lower still."""
+def lower_app_work() -> None:
+    """From now on, heavy work in this process (`app_priority`) runs at APP_NICE, and long work
+    (`low_priority`) LOW_PRIORITY_NICE lower still."""
     global _app_nice
     _app_nice = APP_NICE
+
+
+def app_work_nice() -> int:
+    """The niceness of the app's heavy work (`app_priority`); long work runs LOW_PRIORITY_NICE lower."""
+    return _app_nice
+
+
+def _lower_thread(nice: int) -> None:
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), APP_NICE)
-    except (OSError, AttributeError):  # not Linux, or not allowed
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, nice))
+    except (OSError, AttributeError):  # not Linux, or not allowed: the work runs at normal priority
         pass
 
 
 def lower_this_thread() -> None:
+    """Make the calling thread a long-work thread: LOW_PRIORITY_NICE below the app's heavy work."""
     _this_thread.low_priority = True
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, _app_nice + LOW_PRIORITY_NICE))
-    except (OSError, AttributeError):  # not Linux, or not allowed: the request runs at normal priority
-        pass
+    _lower_thread(_app_nice + LOW_PRIORITY_NICE)
 
 
 def in_low_priority_thread() -> bool:
@@ -154,10 +164,18 @@ def long_request_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(LONG_WORKERS, thread_name_prefix="gen_app-long", initializer=lower_this_thread)
 
 
-def low_priority(fn: Callable) -> Callable:
-    """Run `fn` (a function, or a generator function whose items are passed on as they come) in a low-priority
-    thread; the caller's context (Gradio's request, for gr.Warning and progress) goes with it. A consumer that stops
-    iterating (Stop, a closed page) stops the generator at its next item."""
+@functools.cache
+def app_request_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        APP_WORKERS, thread_name_prefix="gen_app-app", initializer=lambda: _lower_thread(_app_nice)
+    )
+
+
+def _in_threads(fn: Callable, threads: Callable[[], ThreadPoolExecutor]) -> Callable:
+    """Run each call of `fn` (a function, or a generator function whose items are passed on as they come) in one of
+    the `threads()` pool; the caller's context (Gradio's request, for gr.Warning and progress) goes with it. A
+    consumer that stops iterating (Stop, a closed page) stops the generator at its next item. Memory freed by the
+    call goes back to the OS after it (`release_free_memory`)."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -186,7 +204,7 @@ def low_priority(fn: Callable) -> Callable:
                 finally:
                     release_free_memory()
 
-            long_request_threads().submit(contextvars.copy_context().run, produce)
+            threads().submit(contextvars.copy_context().run, produce)
             try:
                 while True:
                     more, value = items.get()
@@ -198,7 +216,6 @@ def low_priority(fn: Callable) -> Callable:
             finally:
                 stopped.set()
 
-        streaming.low_priority = True
         return streaming
 
     def run_then_release(*args, **kwargs):
@@ -209,10 +226,22 @@ def low_priority(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        return long_request_threads().submit(contextvars.copy_context().run, run_then_release, *args, **kwargs).result()
+        return threads().submit(contextvars.copy_context().run, run_then_release, *args, **kwargs).result()
 
-    wrapper.low_priority = True
     return wrapper
+
+
+def low_priority(fn: Callable) -> Callable:
+    """Run `fn` as long work: in a low-priority thread (see `_in_threads`)."""
+    wrapped = _in_threads(fn, long_request_threads)
+    wrapped.low_priority = True
+    return wrapped
+
+
+def app_priority(fn: Callable) -> Callable:
+    """Run `fn`, heavy work that is not long, at the app's priority: after the quick models' worker and the server's
+    own threads, before long work (see APP_NICE)."""
+    return _in_threads(fn, app_request_threads)
 
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from gen_app.transformer import Block, KVCache, SlotCache, rowwise_linear
+from gen_app.transformer import Block, KVCache, SlotCache, invariant_linear
 
 
 class GPT(
@@ -86,4 +86,4 @@ class GPT(
         for layer, block in enumerate(self.blocks):
             x = block.step(x, slots, positions, layer)
         slots.lengths = [length + 1 for length in slots.lengths]
-        return rowwise_linear(self.ln_f(x), self.wte.weight)
+        return invariant_linear(self.ln_f(x), self.wte.weight)

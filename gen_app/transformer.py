@@ -4,12 +4,12 @@ KV cache so that generation costs one token's work per step instead of re-readin
 
 `step` advances several sequences (side by side in a `SlotCache`, each with its own length) by one token at once,
 for continuous batching (gen_app/sampling.py). It is batch-invariant: a sequence's result is bit-for-bit the same
-whatever else is in the batch, because every matrix product is one row's own (`rowwise_linear`, batched matrix
-products). A plain batched `F.linear` is not: its kernel, and so its rounding, changes with the number of rows.
+whatever else is in the batch (`invariant_linear`, batched matrix products for attention).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -42,6 +42,50 @@ def rowwise_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     if bias is None:
         return torch.bmm(x[:, None, :], w)[:, 0]
     return torch.baddbmm(bias.expand(n, 1, bias.shape[0]), x[:, None, :], w)[:, 0]
+
+
+# A matrix product's kernel, and so its rounding, may change with the number of rows: on this CPU a single row (a
+# vector-matrix kernel) and 2-3 rows round differently from 4 or more, which all agree row by row on one thread (the
+# sampler's, gen_app/sampling.py). So rows are padded to at least MIN_ROWS and one F.linear does them all, 2-3x
+# faster than a product per row (8 rows) - where `linear_rows_agree` finds that true on this machine, for this
+# weight's shape and thread count; elsewhere each row gets its own product (`rowwise_linear`).
+MIN_ROWS = 4
+ROWS_CHECKED = (MIN_ROWS, 5, 7, 8, 13, 16, 17, 32, 33)  # the batch sizes continuous batching reaches (16 text users)
+
+
+@functools.lru_cache(maxsize=64)
+def linear_rows_agree(
+    out_features: int, in_features: int, bias: bool, dtype: torch.dtype, device: str, threads: int
+) -> bool:
+    """Whether `F.linear` gives a row the same bits whatever the other rows are, for ROWS_CHECKED rows (at least
+    MIN_ROWS), on this machine, for this shape and with `threads` CPU threads (the kernel's choice and its split of
+    the work depend on all three; with 2 threads here they do not agree)."""
+    generator = torch.Generator().manual_seed(0)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator).to(device=device, dtype=dtype)
+
+    weight, row = rand(out_features, in_features), rand(1, in_features)
+    b = rand(out_features) if bias else None
+    reference = F.linear(torch.cat([row, rand(MIN_ROWS - 1, in_features)]), weight, b)[0]
+    for rows in ROWS_CHECKED:
+        for position in {0, rows // 2, rows - 1}:
+            x = torch.cat([rand(position, in_features), row, rand(rows - 1 - position, in_features)])
+            if not torch.equal(F.linear(x, weight, b)[position], reference):
+                return False
+    return True
+
+
+def invariant_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """`F.linear(x, weight, bias)` for rows x (n, in) such that a row's result does not depend on how many rows
+    there are or where it sits (see MIN_ROWS)."""
+    key = (*weight.shape, bias is not None, weight.dtype, str(weight.device), torch.get_num_threads())
+    if not linear_rows_agree(*key):
+        return rowwise_linear(x, weight, bias)
+    n = x.shape[0]
+    if n < MIN_ROWS:
+        x = torch.cat([x, x.new_zeros(MIN_ROWS - n, x.shape[1])])
+    return F.linear(x, weight, bias)[:n]
 
 
 class SlotCache:
@@ -124,7 +168,9 @@ class CausalSelfAttention(nn.Module):
     def step(self, x: torch.Tensor, slots: SlotCache, positions: torch.Tensor, layer: int) -> torch.Tensor:
         """One new token per sequence: x (n, C), row i continuing slot i of `slots` at `positions[i]` (its length)."""
         n, c = x.shape
-        q, k, v = rowwise_linear(x, self.qkv.weight, self.qkv.bias).view(n, 3, self.n_head, c // self.n_head).unbind(1)
+        q, k, v = (
+            invariant_linear(x, self.qkv.weight, self.qkv.bias).view(n, 3, self.n_head, c // self.n_head).unbind(1)
+        )
         rows = torch.arange(n, device=x.device)
         keys, values = slots.keys[layer], slots.values[layer]
         keys[rows, :, positions], values[rows, :, positions] = k, v
@@ -133,7 +179,7 @@ class CausalSelfAttention(nn.Module):
         scores = q[:, :, None, :] @ keys[:n].transpose(-1, -2) / math.sqrt(c // self.n_head)
         seen = torch.arange(keys.shape[2], device=x.device)[None, :] <= positions[:, None]
         weights = scores.masked_fill(~seen[:, None, None, :], float("-inf")).softmax(-1)
-        return rowwise_linear((weights @ values[:n]).reshape(n, c), self.proj.weight, self.proj.bias)
+        return invariant_linear((weights @ values[:n]).reshape(n, c), self.proj.weight, self.proj.bias)
 
 
 class Block(nn.Module):
@@ -154,5 +200,5 @@ class Block(nn.Module):
         (see the module's docstring)."""
         x = x + self.attn.step(self.ln_1(x), slots, positions, layer)
         up, act, down = self.mlp
-        h = act(rowwise_linear(self.ln_2(x), up.weight, up.bias))
-        return x + rowwise_linear(h, down.weight, down.bias)
+        h = act(invariant_linear(self.ln_2(x), up.weight, up.bias))
+        return x + invariant_linear(h, down.weight, down.bias)

@@ -34,7 +34,7 @@ QUEUES = QUICK_QUEUES + LONG_QUEUES
 # together because the sampler advances them all in one batched forward pass per token (gen_app.sampling.Decoder);
 # faces because a request's time is mostly spent handing over and saving, which overlap; two upscales so that a
 # small one need not wait while a large one waits for memory (gen_app.device.large_memory_work).
-CONCURRENT = {"text": 16, "faces": 4, "sr": 2}
+CONCURRENT = {"text": 16, "faces": 2, "sr": 2}
 
 
 def model_event(queue: str) -> dict[str, object]:

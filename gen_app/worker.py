@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 from gen_app import loading
-from gen_app.device import lower_app_threads, pick_device
+from gen_app.device import lower_app_work, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def start() -> Worker | None:
     _worker = Worker() if wanted() else None
     if _worker is not None:
         atexit.register(_worker.stop)
-        lower_app_threads()  # the app's own threads, from here on, give the CPU to the worker's first
+        lower_app_work()  # the app's own heavy work, from here on, gives the CPU to the worker's first
     return _worker
 
 

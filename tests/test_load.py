@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
+from gen_app import worker
 from gen_app.device import (
     LONG_WORKERS,
     LOW_PRIORITY_NICE,
+    app_priority,
+    app_work_nice,
     limit_malloc_arenas,
     low_priority,
     release_free_memory,
@@ -68,11 +71,31 @@ def test_low_priority_runs_in_a_lower_priority_thread_with_the_callers_context()
         raise ValueError("bad input")
 
     REQUEST.set("request 7")
-    assert where(3) == (3, niceness() + LOW_PRIORITY_NICE, "request 7") or niceness() + LOW_PRIORITY_NICE > 19
+    assert where(3) == (3, min(19, app_work_nice() + LOW_PRIORITY_NICE), "request 7")
     assert [i for i, _ in count(4)] == [0, 1, 2, 3]
     assert all(nice > niceness() for _, nice in count(2))
     with pytest.raises(ValueError, match="bad input"):
         fail()
+
+
+def test_app_priority_runs_below_the_server_and_above_long_work(app_demo):
+    """Once an app with a worker is built, the app's heavy work (a preset style, a file check) runs at APP_NICE,
+    long work lower still, and the thread that built it (and the server's threads it starts) keeps its priority."""
+
+    @app_priority
+    def where(x):
+        return x, niceness(), REQUEST.get()
+
+    @app_priority
+    def count(n):
+        yield from range(n)
+
+    REQUEST.set("request 8")
+    assert niceness() == 0  # the server's threads: they carry every quick request's upload, stream and download
+    if worker.current() is not None:  # a worker only on a CPU (gen_app.worker.wanted)
+        assert app_work_nice() > 0
+    assert where(3) == (3, app_work_nice(), "request 8")
+    assert list(count(3)) == [0, 1, 2]
 
 
 def test_a_stopped_stream_stops_its_generator():

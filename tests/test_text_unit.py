@@ -130,9 +130,19 @@ def test_bpe_tokenizer_trains_saves_and_loads(tmp_path):
     assert loaded.unknown_chars("😀") == []
 
 
-def test_gpt_step_is_batch_invariant(pipe):
+@pytest.mark.parametrize("threads", [1, 2])  # 1: the sampler's (padded F.linear, where it agrees); 2: row by row
+def test_gpt_step_is_batch_invariant(pipe, threads):
     """A sequence's logits from GPT.step are bit-for-bit the same alone or beside others of other lengths, in any
     slot, and equal to a cached one-token forward pass, to rounding."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        check_step_is_batch_invariant(pipe)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def check_step_is_batch_invariant(pipe):
     model = pipe.model
     prompts = [pipe.tokenizer.encode(TEXT[: 3 + 4 * i]) for i in range(6)]
 
@@ -214,3 +224,24 @@ def test_a_failing_request_ends_alone_and_the_sampler_goes_on(pipe):
         list(sample_tokens(pipe.model, [pipe.model.vocab_size + 5], settings))
     ids = pipe.tokenizer.encode("WITCH:")
     assert len(list(sample_tokens(pipe.model, ids, settings))) == 20
+
+
+def test_invariant_linear_matches_f_linear_and_does_not_depend_on_the_other_rows():
+    import torch.nn.functional as F
+
+    from gen_app.transformer import invariant_linear
+
+    generator = torch.Generator().manual_seed(0)
+    weight, bias = torch.randn(48, 32, generator=generator), torch.randn(48, generator=generator)
+    rows = torch.randn(9, 32, generator=generator)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = [invariant_linear(rows[i : i + 1], weight, bias)[0] for i in range(9)]
+        together = invariant_linear(rows, weight, bias)
+        reversed_rows = invariant_linear(rows.flip(0), weight, bias).flip(0)
+    finally:
+        torch.set_num_threads(previous)
+    assert together.shape == (9, 48)
+    assert torch.allclose(together, F.linear(rows, weight, bias), atol=1e-5)
+    assert all(torch.equal(together[i], alone[i]) and torch.equal(together[i], reversed_rows[i]) for i in range(9))

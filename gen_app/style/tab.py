@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from gen_app.device import large_memory_work, low_priority, quick
+from gen_app.device import app_priority, large_memory_work, low_priority, quick
 from gen_app.gpu import on_gpu
 from gen_app.images import save_png
 from gen_app.outputs import new_output_path
@@ -63,6 +63,7 @@ def build() -> None:
     @described(**limits)
     @on_gpu
     @quick
+    @app_priority
     @user_errors
     def stylize(path, style, strength, blend_with, blend, keep_colours, size):
         """Paint a photo in the style of one of 16 public-domain paintings (instant, a feed-forward network).
