@@ -15,8 +15,8 @@ at ×4). Every request has a deadline (`--timeout`), and the whole run stops aft
 Each user fetches its results' files as a browser does (one kept-alive connection), and runs at nice
 `--client-nice` (CLIENT_NICE): the users stand in for browsers on other machines.
 
-Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result and its files); the server's peak RSS
-(sampled every 50 ms from /proc) and its RSS after start-up; the Gradio cache folder's size at its peak and at
+Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result and its files); the server's
+peak RSS (sampled every 50 ms from /proc) and its RSS after start-up; the Gradio cache folder's size at its peak and at
 the end. `--soak N` then sends N light requests one after another (faces, text, style, SR in turn) and prints
 RSS after warm-up and at each quarter of the soak: a leak shows as a steady climb, a cache filling as an early
 rise that levels off.
