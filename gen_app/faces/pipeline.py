@@ -100,6 +100,10 @@ class FacePipeline:
             raise ValueError("the face prior and renderer were trained with different parameter vocabularies")
         self.device = next(renderer.parameters()).device
         self.precision = precision or render_precision(self.device)
+        self.undrawn = dict(renderer.undrawn)  # field -> the value that matches what the renderer draws
+        for field_name, value in self.undrawn.items():
+            if field_name not in CATEGORICAL_FIELDS or value not in self.codec.values_of(field_name):
+                raise ValueError(f"the renderer's undrawn field {field_name}={value!r} is not in its vocabulary")
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> FacePipeline:
@@ -111,20 +115,23 @@ class FacePipeline:
 
     @property
     def attributes(self) -> dict[str, list[str]]:
-        """The attributes a user can fix, with their classes."""
-        return {name: list(classes) for name, classes in ATTRIBUTES.items()}
+        """The attributes a user can fix, with their classes: those the renderer draws."""
+        return {
+            name: list(classes) for name, classes in ATTRIBUTES.items() if ATTRIBUTE_FIELDS[name] not in self.undrawn
+        }
 
     @property
     def parts(self) -> dict[str, list[str]]:
-        """The parts a user can choose, with their values (facesjs ids and colours)."""
-        return {
-            label: [str(v) for v in self.codec.categorical_values[CATEGORICAL_FIELDS.index(f)]]
-            for label, f in PARTS.items()
-        }
+        """The parts a user can choose, with their values (facesjs ids and colours): those the renderer draws."""
+        return {label: [str(v) for v in self.codec.values_of(f)] for label, f in PARTS.items() if f not in self.undrawn}
 
     def _allowed(self, attributes: dict[str, str | None] | None, parts: dict[str, str | None] | None) -> dict:
-        """Per field index, the bool mask of values the user's choices allow (fields left free are absent)."""
-        allowed: dict[int, torch.Tensor] = {}
+        """Per field index, the bool mask of values the user's choices allow (fields left free are absent). Fields
+        the renderer does not draw are fixed to the value that matches what it draws."""
+        allowed: dict[int, torch.Tensor] = {
+            CATEGORICAL_FIELDS.index(f): torch.tensor([v == value for v in self.codec.values_of(f)])
+            for f, value in self.undrawn.items()
+        }
 
         def restrict(field_name: str, keep: list[bool], what: str) -> None:
             f = CATEGORICAL_FIELDS.index(field_name)
@@ -136,18 +143,28 @@ class FacePipeline:
         for name, value in (attributes or {}).items():
             if value in (None, "", RANDOM):
                 continue
-            if name not in ATTRIBUTES:
-                raise InvalidInput(f"Unknown attribute {name!r}; this model knows: {', '.join(ATTRIBUTES)}.")
+            if name not in self.attributes:
+                known = ", ".join(self.attributes)
+                if name in ATTRIBUTES:
+                    raise InvalidInput(
+                        f"This model cannot draw {name} yet, so it cannot be fixed; the attributes: {known}."
+                    )
+                raise InvalidInput(f"Unknown attribute {name!r}; this model knows: {known}.")
             if value not in ATTRIBUTES[name]:
                 raise InvalidInput(f"{name} must be one of {', '.join([RANDOM, *ATTRIBUTES[name]])}; got {value!r}.")
             wanted = ATTRIBUTES[name].index(value)
-            values = self.codec.categorical_values[CATEGORICAL_FIELDS.index(ATTRIBUTE_FIELDS[name])]
+            values = self.codec.values_of(ATTRIBUTE_FIELDS[name])
             restrict(ATTRIBUTE_FIELDS[name], [attribute_class(name, v) == wanted for v in values], f"{name} {value}")
         for label, value in (parts or {}).items():
             if value in (None, "", RANDOM):
                 continue
-            if label not in PARTS:
-                raise InvalidInput(f"Unknown part {label!r}; the parts are: {', '.join(PARTS)}.")
+            if label not in self.parts:
+                known = ", ".join(self.parts)
+                if label in PARTS:
+                    raise InvalidInput(
+                        f"This model cannot draw the {label} yet, so it cannot be chosen; the parts: {known}."
+                    )
+                raise InvalidInput(f"Unknown part {label!r}; the parts are: {known}.")
             choices = self.parts[label]
             if value not in choices:
                 raise InvalidInput(
@@ -210,7 +227,7 @@ class FacePipeline:
     def sample(self, seeds: list[int], temperature: float = 1.0) -> torch.Tensor:
         """Faces for `seeds` at the model's resolution, (N, 3, R, R) in [-1, 1]: what generate() shows, before
         the display resize (for benchmarks)."""
-        return self._draw_images(self._embed(self._draw(seeds, temperature, {})))
+        return self._draw_images(self._embed(self._draw(seeds, temperature, self._allowed(None, None))))
 
     def generate(
         self,
