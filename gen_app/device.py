@@ -79,6 +79,7 @@ def app_work_nice() -> int:
 
 
 def _lower_thread(nice: int) -> None:
+    """Lower the calling thread to niceness `nice` (a thread cannot raise itself again)."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, nice))
     except (OSError, AttributeError):  # not Linux, or not allowed: the work runs at normal priority

@@ -11,7 +11,7 @@ from PIL import Image
 from gen_app.device import large_memory_work, low_priority
 from gen_app.gpu import on_gpu
 from gen_app.images import header_pixels, save_png
-from gen_app.outputs import new_output_path
+from gen_app.outputs import new_output_path, save_for_display
 from gen_app.sr.pipeline import MAX_INPUT_SIDE, MAX_OUTPUT_PIXELS, SCALES, SRPipeline, max_input_pixels
 from gen_app.ui import NumberRadio, Tab, about_panel, described, model_event, user_errors
 from gen_app.uploads import ImageUpload
@@ -83,7 +83,8 @@ def build() -> None:
         for notice in result.notices:
             gr.Warning(notice)
         (w, h), (width, height) = result.original.size, result.image.size
-        pair, note = comparison(result.original, result.image)
+        (bicubic, ours), note = comparison(result.original, result.image)
+        pair = (save_for_display(bicubic, "bicubic"), save_for_display(ours, f"upscaled-x{scale}-shown"))
         summary = f"{w}×{h} → **{width}×{height}** (×{scale}, {result.image.mode}) in {seconds:.1f} s.{note}"
         return pair, str(download), summary
 
@@ -99,7 +100,7 @@ def build() -> None:
                 label="Examples (small photos: try ×4)",
             )
         with gr.Column(scale=2, min_width=300):
-            slider = gr.ImageSlider(label="Bicubic ↔ ours", type="pil", format="png", max_height=700)
+            slider = gr.ImageSlider(label="Bicubic ↔ ours", type="filepath", max_height=700)
             summary = gr.Markdown()
             download = gr.File(label="Download (PNG, full size, same kind as the input)")
     about_panel(pipe.folders[4], ", ".join(pipe.origins.values()))  # the x4 card (x2 starts from its weights)
