@@ -89,9 +89,9 @@ def test_what_the_renderer_cannot_draw_is_fixed_and_not_offered(face_pipeline):
     assert set(field_values(faces, "glasses.id")) == {"none"}  # the PNG's parameters say what is drawn
     more = face_pipeline.variations(seed=0, count=6, amount=1.0)
     assert set(field_values(more, "glasses.id")) == {"none"}
-    with pytest.raises(InvalidInput, match="cannot draw glasses yet"):
+    with pytest.raises(InvalidInput, match="cannot draw the glasses attribute yet"):
         face_pipeline.generate(seed=1, attributes={"glasses": "glasses"})
-    with pytest.raises(InvalidInput, match="cannot draw the glasses style yet"):
+    with pytest.raises(InvalidInput, match="cannot draw the glasses style part yet"):
         face_pipeline.generate(seed=1, parts={"glasses style": "glasses1-primary"})
 
 

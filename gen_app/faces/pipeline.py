@@ -81,6 +81,17 @@ def render_precision(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+def _check_offered(kind: str, name: str, offered: dict, every: dict) -> None:
+    """Raise a clear InvalidInput if `name` is not among the offered attributes or parts (`kind`): unknown, or
+    known but not drawn by this renderer."""
+    if name in offered:
+        return
+    known = ", ".join(offered)
+    if name in every:
+        raise InvalidInput(f"This model cannot draw the {name} {kind} yet, so it is not offered; the {kind}s: {known}.")
+    raise InvalidInput(f"Unknown {kind} {name!r}; the {kind}s: {known}.")
+
+
 class FacePipeline:
     def __init__(
         self,
@@ -143,13 +154,7 @@ class FacePipeline:
         for name, value in (attributes or {}).items():
             if value in (None, "", RANDOM):
                 continue
-            if name not in self.attributes:
-                known = ", ".join(self.attributes)
-                if name in ATTRIBUTES:
-                    raise InvalidInput(
-                        f"This model cannot draw {name} yet, so it cannot be fixed; the attributes: {known}."
-                    )
-                raise InvalidInput(f"Unknown attribute {name!r}; this model knows: {known}.")
+            _check_offered("attribute", name, self.attributes, ATTRIBUTES)
             if value not in ATTRIBUTES[name]:
                 raise InvalidInput(f"{name} must be one of {', '.join([RANDOM, *ATTRIBUTES[name]])}; got {value!r}.")
             wanted = ATTRIBUTES[name].index(value)
@@ -158,13 +163,7 @@ class FacePipeline:
         for label, value in (parts or {}).items():
             if value in (None, "", RANDOM):
                 continue
-            if label not in self.parts:
-                known = ", ".join(self.parts)
-                if label in PARTS:
-                    raise InvalidInput(
-                        f"This model cannot draw the {label} yet, so it cannot be chosen; the parts: {known}."
-                    )
-                raise InvalidInput(f"Unknown part {label!r}; the parts are: {known}.")
+            _check_offered("part", label, self.parts, PARTS)
             choices = self.parts[label]
             if value not in choices:
                 raise InvalidInput(
