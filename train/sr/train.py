@@ -15,6 +15,10 @@ to bicubic's); the real validation photos are only used by bench/sr.py. State is
 run with the same --run-dir resumes from it. --init-from copies every tensor whose shape matches from
 another checkpoint (the body; the last convolution differs between scales).
 
+Every evaluation that beats the best held-out PSNR so far exports the model to --out at once (its training.json
+says how many steps it had: `steps_done` and `best_step`), so a run stopped at any time leaves its best
+checkpoint; the end of the run keeps the best weights and rewrites training.json with the whole history.
+
 --degradation realistic makes each low-resolution input on the fly from its (augmented) high-resolution patch with
 Real-ESRGAN's second-order pipeline (gen_app/sr/degradations.py: blur, resize, noise, JPEG, twice, then a sinc
 filter), one random degradation per sample. Its batches depend only on (--seed, rank, step): the patches are
@@ -27,6 +31,7 @@ bicubic on the degraded input. The lr2/lr4.npy files are not used.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 from pathlib import Path
 
@@ -48,6 +53,7 @@ from train.common import (
     start_process,
     training_record,
     warmup_cosine,
+    write_training_record,
 )
 
 HELD_OUT = 256
@@ -148,7 +154,7 @@ def held_out_psnr(model: SRNet, low: torch.Tensor, high: torch.Tensor, device: t
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rank, world, device = start_process(args)
+    rank, world, device = start_process(args, flush_denormal=True)
     use_amp = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
 
     realistic = args.degradation == "realistic"
@@ -169,6 +175,21 @@ def main(argv: list[str] | None = None) -> None:
     summary = f"x{args.scale}, {len(train_hr):,} crops, {args.degradation} inputs"
     run, train_model, data_gen, progress = setup_run(args, parts, rank, world, device, summary)
     step, history = run.step, run.history
+    best = max((h["psnr"] for h in history), default=-1.0)  # resumed runs keep the best they had
+
+    def record_so_far() -> dict:
+        built_by = args.data / "command.txt"
+        return {
+            "data": os.path.relpath(args.data, ROOT),
+            "crops": len(hr),
+            "crop_size": hr.shape[1],
+            "data_command": built_by.read_text().strip() if built_by.exists() else None,
+            "precision": "bf16" if use_amp else "fp32",
+            "degradation": args.degradation,
+            "steps_done": step,
+            "best_step": max(history, key=lambda h: h["psnr"])["step"] if history else step,
+        }
+
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
@@ -199,21 +220,23 @@ def main(argv: list[str] | None = None) -> None:
                     f"step {step}: {args.loss.upper()} {loss.item():.4f}, "
                     f"held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f})"
                 )
+                if ours > best:
+                    best = ours
+                    # A copy: the export moves the model to the CPU in eval mode, and training goes on.
+                    export(copy.deepcopy(model), args, history, run.hours, world, device, record_so_far())
             run.step = step
             run.save()
     progress.close()
 
     if rank == 0:
-        built_by = args.data / "command.txt"
-        recipe = {
-            "data": os.path.relpath(args.data, ROOT),
-            "crops": len(hr),
-            "crop_size": hr.shape[1],
-            "data_command": built_by.read_text().strip() if built_by.exists() else None,
-            "precision": "bf16" if use_amp else "fp32",
-            "degradation": args.degradation,
-        }
-        export(model, args, history, run.hours, world, device, recipe)
+        recipe = record_so_far()
+        best_step = recipe["best_step"]
+        if best_step == step or not (args.out / "model.safetensors").exists():
+            export(model, args, history, run.hours, world, device, recipe)
+        else:  # the best weights (exported at best_step) stay; the record gets the whole history
+            stage = previous_stage(args.init_from, args.run_dir)
+            write_training_record(args.out, training_record_of(args, history, run.hours, world, device, recipe) | stage)
+            print(f"kept the step-{best_step} export in {args.out} (the best held-out PSNR)", flush=True)
     if world > 1:
         dist.destroy_process_group()
 
@@ -223,6 +246,12 @@ def export(
 ) -> None:
     # The stage this run started from is read before the export, which may overwrite that folder.
     stage = previous_stage(args.init_from, args.run_dir)
+    export_checkpoint(model, args, training_record_of(args, history, hours, world, device, recipe) | stage)
+
+
+def training_record_of(
+    args: argparse.Namespace, history: list[dict], hours: float, world: int, device, recipe: dict
+) -> dict:
     init = str(args.init_from) if args.init_from else None
     record = training_record(
         args,
@@ -237,7 +266,7 @@ def export(
         loss=args.loss,
         **recipe,
     )
-    export_checkpoint(model, args, record | {"history": history} | stage)
+    return record | {"history": history}
 
 
 if __name__ == "__main__":
