@@ -202,3 +202,29 @@ def test_without_a_real_photo_model_only_clean_is_offered(random_pipe, tmp_path)
     assert random_pipe.upscale(jpeg_file(tmp_path), 4).photo_type == "clean"  # a JPEG falls back to clean
     with pytest.raises(InvalidInput, match="Photo type"):
         random_pipe.upscale(jpeg_file(tmp_path), 4, photo_type="real")
+
+
+def test_bench_degraded_section_and_real_photo_sheet(tmp_path):
+    """bench/sr.py's degraded section (every setting, the degraded mean, speed and the issue's verdicts) and the
+    real-photo contact sheet, with stand-in methods (the real run takes minutes)."""
+    pytest.importorskip("skimage")
+    from bench.sr import REAL_SHEET, SHEET_CROP, SHEET_ZOOM, degraded_section, real_photo_sheet
+    from gen_app.sr.degradations import VALIDATION_SETTINGS
+
+    photo = noise_image("RGB", (400, 400)).resize((400, 400))
+
+    def bicubic(image):
+        return image.resize((image.width * 4, image.height * 4), Image.BICUBIC)
+
+    methods = dict.fromkeys(["bicubic x4", "ours x4", "real-photo x4", "Real-ESRGAN x4plus"], bicubic)
+    speeds = {"bicubic x4": 0.01, "ours x4": 0.3, "real-photo x4": 0.3, "Real-ESRGAN x4plus": 6.0}
+    means, lines = degraded_section(methods, {"noise": photo}, lambda a, b, border: 0.0, speeds)
+    assert list(means) == ["clean", *VALIDATION_SETTINGS, "degraded"]
+    text = "\n".join(lines)
+    assert "s / output MP" in text and "real-photo 20.0x faster than Real-ESRGAN (floor 10x): PASS" in text
+    assert "real-photo - bicubic = +0.00 dB (floor +0.8): FAIL" in text  # the stand-in is bicubic itself
+    out = tmp_path / "contact_sheet.png"
+    real_photo_sheet({"bicubic": bicubic, "also bicubic": bicubic}, dict.fromkeys(REAL_SHEET, photo), out)
+    side = SHEET_CROP * SHEET_ZOOM
+    with Image.open(out) as sheet:
+        assert sheet.size == (3 * side, 20 + len(REAL_SHEET) * (side + 20))
