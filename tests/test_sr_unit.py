@@ -228,3 +228,21 @@ def test_bench_degraded_section_and_real_photo_sheet(tmp_path):
     side = SHEET_CROP * SHEET_ZOOM
     with Image.open(out) as sheet:
         assert sheet.size == (3 * side, 20 + len(REAL_SHEET) * (side + 20))
+
+
+def test_a_missing_real_photo_model_leaves_the_clean_ones(monkeypatch, tmp_path):
+    """sr-x4-real failing to load (here: missing) costs only the "real" photo type, not the tab."""
+    from gen_app.loading import ModelLoadError
+    from gen_app.sr import pipeline
+
+    real_load = pipeline.load_model
+
+    def load(model_class, task, device=None):
+        if task == pipeline.REAL_TASK:
+            raise ModelLoadError(task, tmp_path / task, "is missing")
+        return real_load(model_class, task, device)
+
+    monkeypatch.setattr(pipeline, "load_model", load)
+    pipe = SRPipeline.load(torch.device("cpu"))
+    assert pipe.photo_types == ["clean"] and "is missing" in pipe.real_error
+    assert pipe.upscale(jpeg_file(tmp_path), 4).photo_type == "clean"

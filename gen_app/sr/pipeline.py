@@ -22,6 +22,7 @@ changes nothing (no seams) and memory stays bounded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,10 @@ from PIL import Image
 
 from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput
-from gen_app.loading import CHECKPOINTS, load_model
+from gen_app.loading import CHECKPOINTS, ModelLoadError, load_model
 from gen_app.sr.model import SRNet
+
+log = logging.getLogger(__name__)
 
 SCALES = (2, 4)
 CLEAN, REAL = "clean", "real"
@@ -206,13 +209,22 @@ class SRPipeline:
         self.real, self.real_origin = real, real_origin
         self.real_folder = real_folder or CHECKPOINTS / REAL_TASK
         self.real_models: dict[int, torch.nn.Module] = {} if real is None else {4: real, 2: HalvedX4(real)}
+        self.real_error: str | None = None  # why the real-photo model did not load (load() sets it)
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> SRPipeline:
         models, origins, folders = {}, {}, {}
         for scale in SCALES:
             models[scale], origins[scale], folders[scale] = load_model(SRNet, f"sr-x{scale}", device)
-        real, real_origin, real_folder = load_model(SRNet, REAL_TASK, device)
+        try:
+            real, real_origin, real_folder = load_model(SRNet, REAL_TASK, device)
+        except ModelLoadError as error:
+            # The clean models still serve (the tab offers only "clean"); the error is logged and recorded
+            # (gen_app.loading.LOAD_STATES, so /metrics shows the model as not loaded) and shown by the tab.
+            log.warning("the real-photo SR model is not available: %s", error)
+            pipe = cls(models, origins, folders)
+            pipe.real_error = str(error)
+            return pipe
         return cls(models, origins, folders, real, real_origin, real_folder)
 
     @property

@@ -123,7 +123,8 @@ def build() -> None:
                 label="Photo type",
                 info="Picked when you upload: Real photo for a JPEG, Clean for anything else.",
             )
-            gr.Markdown(PHOTO_TYPE_INFO, elem_classes="photo-type-info")
+            missing = f"\n\n*The real-photo model is not available: {pipe.real_error}*" if pipe.real_error else ""
+            gr.Markdown(PHOTO_TYPE_INFO + missing, elem_classes="photo-type-info")
             run = gr.Button("Upscale", variant="primary")
             gr.Examples(
                 [[str(p), 4] for p in [*sorted(EXAMPLES.glob("*.png")), *sorted(EXAMPLES.glob("*.jpg"))]],
