@@ -167,7 +167,7 @@ slightly soft guess to an invented one). Photos only; drawings and text work but
 REAL_RESUME = (
     "nice -n 19 python -m train.sr.train --scale 4 --degradation realistic --data data/sr256 --patch 48 "
     "--init-from checkpoints/sr-x4 --steps 20000 --lr 2e-4 --warmup 500 --precision bf16 --threads 1 "
-    "--eval-every 500 --run-dir runs/sr-x4-real --out checkpoints/sr-x4-real"
+    "--eval-every 250 --run-dir runs/sr-x4-real --out checkpoints/sr-x4-real"
 )
 
 
