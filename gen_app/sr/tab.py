@@ -121,7 +121,7 @@ def build() -> None:
                 [(PHOTO_TYPES[key], key) for key in pipe.photo_types],
                 value=None,
                 label="Photo type",
-                info="Picked when you upload: Real photo for a JPEG, Clean for anything else.",
+                info=f"Picked when you upload: {PHOTO_TYPES[REAL]} for a JPEG, {PHOTO_TYPES[CLEAN]} for anything else.",
             )
             missing = f"\n\n*The real-photo model is not available: {pipe.real_error}*" if pipe.real_error else ""
             gr.Markdown(PHOTO_TYPE_INFO + missing, elem_classes="photo-type-info")
