@@ -186,7 +186,7 @@ def write_real_card(folder: Path) -> Path:
     if done < planned:
         partial = (
             f"\n\n**A partial run.** These weights are the best held-out evaluation (step {best['step']:,}) of an L1 run "
-            f"planned for {planned:,} steps and exported after {done:,} ({training['training_hours']} h on one low-"
+            f"planned for {planned:,} steps and exported after {done:,} ({training['training_hours']} h of wall-clock time on one low-"
             "priority CPU thread); the run goes on (see Training), and the perceptual + adversarial stage "
             "(`train/sr/finetune.py`) has not been run on it yet. Expect these figures to improve."
         )
