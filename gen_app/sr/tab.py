@@ -149,7 +149,7 @@ def build() -> None:
         return chosen if chosen in pipe.photo_types else CLEAN
 
     # .change also fires for an example and a pasted image, not only for an upload.
-    image.change(photo_type_of, image, photo_type, api_visibility="private", queue=False)
+    image.change(photo_type_of, image, photo_type, api_visibility="private", queue=False, show_progress="hidden")
     inputs = [image, scale, photo_type]
     run.click(upscale, inputs, [slider, download, summary], api_name="upscale", **model_event("sr"))
 
