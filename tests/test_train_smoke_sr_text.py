@@ -111,6 +111,25 @@ def test_sr_perceptual_finetune_resumes_and_exports(sr_data, tmp_path):
     assert pipe.upscale(Image.new("RGB", (10, 8)), 4).image.size == (40, 32)
 
 
+def test_deepening_starts_from_the_same_function():
+    """--init-from a shallower checkpoint of the same width inserts identity layers: the deeper network computes
+    exactly what the checkpoint did, and its new layers still train (they get gradients)."""
+    from train.sr.train import deepen_into, hidden_layers
+
+    torch.manual_seed(0)
+    shallow = SRNet(scale=4, channels=16, num_convs=3)
+    with torch.no_grad():
+        shallow.body[-2].weight.normal_(0, 0.1)  # not the zero start: a trained network's output
+    deep = SRNet(scale=4, channels=16, num_convs=7)
+    deepen_into(deep, shallow, rank=0)
+    x = torch.rand(2, 3, 12, 10)
+    assert torch.allclose(deep(x), shallow(x), atol=1e-6)
+    deep(x).square().mean().backward()
+    assert all(conv.weight.grad.abs().sum() > 0 for conv, _ in hidden_layers(deep))
+    with pytest.raises(ValueError, match="same width"):
+        deepen_into(SRNet(scale=4, channels=8, num_convs=7), shallow, rank=0)
+
+
 def test_unet_discriminator_scores_every_pixel():
     from train.sr.finetune import UNetDiscriminator
 
