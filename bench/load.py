@@ -214,13 +214,11 @@ def requests_by_tab(heavy_photo: Path, heavy_style_photo: Path):
 
 def file_urls(output: object) -> list[str]:
     """The URLs of the files in an endpoint's output (as the API returns it, gradio_client's download_files=False)."""
-    if isinstance(output, dict):
-        if output.get("meta", {}).get("_type") == "gradio.FileData" and output.get("url"):
-            return [output["url"]]
-        return [url for value in output.values() for url in file_urls(value)]
-    if isinstance(output, list | tuple):
-        return [url for value in output for url in file_urls(value)]
-    return []
+    from gradio_client.utils import is_file_obj_with_meta, traverse
+
+    urls: list[str] = []
+    traverse(output, lambda file: urls.append(file["url"]) if file.get("url") else None, is_file_obj_with_meta)
+    return urls
 
 
 def user(
