@@ -231,3 +231,18 @@ def test_large_memory_work_runs_one_at_a_time():
     for thread in threads:
         thread.join()
     assert most[0] == 1
+
+
+def test_the_load_generator_gets_what_a_page_gets(app_url):
+    """bench/load.py's users speak the app's REST routes themselves (upload, call, stream, file downloads): a text
+    streams to its end, an upscale uploads a photo and fetches the result's files, a bad value comes back as the
+    app's message."""
+    from bench.load import SMALL_PHOTO, Visitor, file_urls
+
+    visitor = Visitor(app_url, 120, Visitor.api_of(app_url))
+    text, seed = visitor.call("generate_text", ("ROMEO:\n", 20, 0.8, 0, 1.0, 1.0, 3))
+    assert text.startswith("ROMEO:\n") and len(text) > len("ROMEO:\n") and seed == 3
+    upscaled = visitor.call("upscale", (handle_file(str(SMALL_PHOTO)), 4))  # the other inputs: their defaults
+    assert file_urls(upscaled)
+    with pytest.raises(RuntimeError, match="Seed"):
+        visitor.call("generate_text", ("ROMEO:\n", 20, 0.8, 0, 1.0, 1.0, -5))
