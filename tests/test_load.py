@@ -246,3 +246,35 @@ def test_the_load_generator_gets_what_a_page_gets(app_url):
     assert file_urls(upscaled)
     with pytest.raises(RuntimeError, match="Seed"):
         visitor.call("generate_text", ("ROMEO:\n", 20, 0.8, 0, 1.0, 1.0, -5))
+
+
+def test_sessions_are_bounded_and_keep_nothing_the_app_needs(app_demo, app_url):
+    """Gradio keeps a copy of the app's component configs per session; a client that opens a session per call (the
+    REST route) must not grow the app without bound (bench/load.py --soak: +0.4 GB over 1,000 calls before)."""
+    import tracemalloc
+
+    from gradio.state_holder import SessionState
+
+    from gen_app.app import SESSIONS_KEPT
+
+    assert app_demo.state_holder.capacity == SESSIONS_KEPT
+    assert not [block for block in app_demo.blocks.values() if block.stateful]  # evicting a session loses nothing
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [SessionState(app_demo) for _ in range(4)]
+    per_session = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    tracemalloc.stop()
+    assert SESSIONS_KEPT * per_session < 150e6, f"{per_session / 1e3:.0f} kB per session"
+    # Past the bound, the oldest sessions go, and calls (each in a new session) go on working.
+    from bench.load import Visitor
+
+    visitor = Visitor(app_url, 60, Visitor.api_of(app_url))
+    holder = app_demo.state_holder
+    capacity, holder.capacity = holder.capacity, 2
+    try:
+        for seed in range(4):
+            faces, first_seed = visitor.call("generate_faces", (seed, 1, 1.0))
+            assert first_seed == seed and len(faces) == 1
+            assert len(holder.session_data) <= 2
+    finally:
+        holder.capacity = capacity
