@@ -265,16 +265,17 @@ def test_sessions_are_bounded_and_keep_nothing_the_app_needs(app_demo, app_url):
     per_session = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
     tracemalloc.stop()
     assert SESSIONS_KEPT * per_session < 50e6, f"{per_session / 1e3:.0f} kB per session"  # the soak floor: ±50 MB
-    # Past the bound, the oldest sessions go, and calls (each in a new session) go on working.
+    # At the bound, each new session makes the oldest go, and calls (each in a new session) go on working.
     from bench.load import Visitor
 
     visitor = Visitor(app_url, 60, Visitor.api_of(app_url))
     holder = app_demo.state_holder
-    capacity, holder.capacity = holder.capacity, 2
+    bound = max(2, len(holder.session_data))  # the sessions earlier tests opened
+    capacity, holder.capacity = holder.capacity, bound
     try:
         for seed in range(4):
             faces, first_seed = visitor.call("generate_faces", (seed, 1, 1.0))
             assert first_seed == seed and len(faces) == 1
-            assert len(holder.session_data) <= 2
+            assert len(holder.session_data) <= bound
     finally:
         holder.capacity = capacity
