@@ -209,7 +209,7 @@ def requests_by_tab(heavy_photo: Path, heavy_style_photo: Path):
             ),
             {},
         ),
-        "upscale_largest": lambda i: ((handle_file(str(heavy_photo)), 4), {"api_name": "/upscale"}),
+        "upscale_largest": lambda i: ((handle_file(str(heavy_photo)), 4), {"api_name": "upscale"}),
     }
 
 
@@ -243,7 +243,9 @@ class Visitor:
     def call(self, api_name: str, args: tuple) -> list:
         """The endpoint's final output (a streaming one's last update); its files are fetched, not kept."""
         deadline = time.monotonic() + self.timeout
-        data = [self.upload(a["path"]) if isinstance(a, dict) and "meta" in a else a for a in args]
+        from gradio_client.utils import is_file_obj_with_meta
+
+        data = [self.upload(a["path"]) if is_file_obj_with_meta(a) else a for a in args]
         data = self.complete(api_name, tuple(data))
         posted = self.http.post(f"gradio_api/call/{api_name}", json={"data": data})
         posted.raise_for_status()
@@ -292,7 +294,7 @@ def user(
         if time.time() > deadline:
             return
         args, options = makers[name](n)
-        api_name = options.get("api_name", f"/{name}").lstrip("/")
+        api_name = options.get("api_name", name)
         started = time.perf_counter()
         try:
             visitor.call(api_name, args)
