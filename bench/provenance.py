@@ -16,8 +16,8 @@ Also: the mark's PSNR cost on the SR validation output (x2 and x4, the photos of
 on PyPI invisible-watermark (dwtDctSvd, 32 bits; "found" = at least 28 bits right, p about 1e-5).
 
 Text: 200-token continuations (temperature 0.8, the tab's default) of prompts taken from the held-out plays;
-found = z >= 4. Unmarked: every 200-token passage of the held-out plays. Cost: nats per character on the held-out
-plays under the sampler's marked distribution (temperature 1) minus the model's own.
+found = z >= 4 and an exact binomial p <= 1e-4. Unmarked: every 200-token passage of the held-out plays. Cost: nats
+per character on the held-out plays under the sampler's marked distribution (temperature 1) minus the model's own.
 
 Audio: tunes composed and played by the audio tab, marked as its WAV writer marks them. Attacks: 16-bit WAV,
 resampled to 22.05 kHz (16-bit), a 3-second excerpt at a random place, MP3 at 64 kbit/s (lameenc; libsndfile
@@ -91,8 +91,10 @@ def random_crop(image: Image.Image, side: int, rng: np.random.Generator) -> Imag
     return image.crop((int(left), int(top), int(left) + side, int(top) + side))
 
 
-def generated_images(n_faces: int, n_style: int, n_sr: int, rng: np.random.Generator) -> list[tuple[str, Image.Image]]:
-    """(tab, unmarked output) for each tab, as the tab would save them."""
+def generated_images(
+    n_faces: int, n_style: int, n_sr: int, rng: np.random.Generator
+) -> list[tuple[str, Image.Image, Image.Image, tuple[str, int]]]:
+    """(tab, marked output, unmarked output, payload) for each tab's outputs, marked as the tab would save them."""
     from gen_app.faces.pipeline import FacePipeline
     from gen_app.sr.pipeline import SRPipeline
     from gen_app.style.pipeline import StylePipeline
@@ -116,8 +118,10 @@ def generated_images(n_faces: int, n_style: int, n_sr: int, rng: np.random.Gener
         out.append(("sr", sr.upscale(small, scale).image, {"model": f"gen_app sr-x{scale}", "i": i}))
     marked = []
     for tab, image, params in out:
-        strength = image_mark.strength_for(params["model"])
-        marked.append((tab, image_mark.embed_image(image, *mark_payload(params), strength=strength), image))
+        strength, span = image_mark.strength_for(params["model"]), image_mark.mask_range_for(params["model"])
+        payload = mark_payload(params)
+        mark = image_mark.embed_image(image, *payload, strength=strength, mask_range=span)
+        marked.append((tab, mark, image, payload))
     return marked
 
 
@@ -181,7 +185,10 @@ def sr_psnr_cost() -> dict[str, float]:
             small = truth.resize((truth.width // scale, truth.height // scale), Image.BICUBIC)
             out = sr.upscale(small, scale).image
             plain.append(psnr(out, truth, scale))
-            mark = image_mark.embed_image(out, "sr", 1, strength=image_mark.strength_for(f"sr-x{scale}"))
+            model = f"sr-x{scale}"
+            mark = image_mark.embed_image(
+                out, "sr", 1, strength=image_mark.strength_for(model), mask_range=image_mark.mask_range_for(model)
+            )
             marked.append(psnr(mark, truth, scale))
         costs[f"x{scale}"] = {"psnr": statistics.mean(plain), "marked": statistics.mean(marked)}
     return costs
@@ -202,23 +209,98 @@ def contact_sheet(pairs: list[tuple[Image.Image, Image.Image]], path: Path) -> N
     sheet.save(path)
 
 
+def flat_areas(image: Image.Image) -> np.ndarray:
+    """Where `image` is flat (local RMS detail under 1 grey level, 4 pixels in from any texture): where a mark shows."""
+    from scipy import ndimage
+
+    return ndimage.binary_erosion(image_mark.texture(image_mark.luminance(image)) < 1.0, iterations=4)
+
+
+def mark_visibility(plain: Image.Image, marked: Image.Image) -> dict[str, float]:
+    """How much the mark shows: PSNR and SSIM against the unmarked image, and in its flat areas the mark's RMS, its
+    largest local RMS (a Gaussian window, sigma 4 pixels: a blotch) and its largest deviation (grey levels)."""
+    from scipy import ndimage
+    from skimage.metrics import structural_similarity
+
+    a, b = np.asarray(plain.convert("RGB"), np.float64), np.asarray(marked.convert("RGB"), np.float64)
+    difference = (b - a).mean(axis=2)
+    flat = flat_areas(plain)
+    local = np.sqrt(ndimage.gaussian_filter(difference**2, 4))
+    return {
+        "psnr": psnr(plain, marked),
+        "ssim": float(structural_similarity(a, b, channel_axis=2, data_range=255)),
+        "flat_share": float(flat.mean()),
+        "flat_rms": float(np.sqrt(np.mean(difference[flat] ** 2))) if flat.any() else 0.0,
+        "flat_local_rms_max": float(local[flat].max()) if flat.any() else 0.0,
+        "flat_max_deviation": float(np.abs(difference[flat]).max()) if flat.any() else 0.0,
+    }
+
+
+def face_visibility(generated: list, crop_path: Path | None) -> dict:
+    """The faces' mark as saved (masked) against the same mark spread evenly (the mask off, as before it had one):
+    mark_visibility's figures, averaged (largest for the maxima); and a 4x crop of the flattest patch of the first
+    face's middle (unmarked | even | masked | the two marks x20) written to `crop_path`."""
+    faces = [(plain, marked, payload) for tab, marked, plain, payload in generated if tab == "faces"]
+    out = {}
+    strength = image_mark.strength_for("gen_app/faces")
+    for name, span in (("even", (1.0, 1.0)), ("masked", image_mark.mask_range_for("gen_app/faces"))):
+        rows = [
+            mark_visibility(plain, image_mark.embed_image(plain, *payload, strength=strength, mask_range=span))
+            for plain, _, payload in faces
+        ]
+        out[name] = {
+            k: (max if "max" in k else statistics.mean)(r[k] for r in rows) for k in rows[0] if k != "flat_share"
+        }
+    out["faces"], out["flat_share"] = len(faces), statistics.mean(flat_areas(p).mean() for p, _, _ in faces)
+    if crop_path is not None:
+        plain, _, payload = faces[0]
+        texture = image_mark.texture(image_mark.luminance(plain))
+        side, h, w = 48, plain.height, plain.width
+        top, left = min(
+            ((y, x) for y in range(h // 4, 3 * h // 4 - side, 4) for x in range(w // 4, 3 * w // 4 - side, 4)),
+            key=lambda yx: texture[yx[0] : yx[0] + side, yx[1] : yx[1] + side].mean(),
+        )
+        box = (left, top, left + side, top + side)
+        even = image_mark.embed_image(plain, *payload, strength=strength, mask_range=(1.0, 1.0))
+        masked = image_mark.embed_image(
+            plain, *payload, strength=strength, mask_range=image_mark.mask_range_for("gen_app/faces")
+        )
+        panels = [plain.crop(box), even.crop(box), masked.crop(box)]
+        for marked in (even, masked):
+            difference = np.asarray(marked.crop(box), np.float64) - np.asarray(plain.crop(box), np.float64)
+            panels.append(Image.fromarray(np.clip(difference * 20 + 128, 0, 255).astype(np.uint8)))
+        zoom = 4 * side
+        sheet = Image.new("RGB", (len(panels) * zoom, zoom + 16), "white")
+        ImageDraw.Draw(sheet).text(
+            (4, 2), "4x: unmarked | even mark (before) | masked mark (now) | even mark x20 | masked mark x20", "black"
+        )
+        for i, panel in enumerate(panels):
+            sheet.paste(panel.convert("RGB").resize((zoom, zoom), Image.NEAREST), (i * zoom, 16))
+        sheet.save(crop_path, optimize=True)
+        out["crop"] = {
+            "box": box,
+            **{k: mark_visibility(plain.crop(box), m.crop(box)) for k, m in (("even", even), ("masked", masked))},
+        }
+    return out
+
+
 def image_bench(args, rng: np.random.Generator) -> dict:
     counts = (24, 16, 16) if args.quick else (100, 60, 60)
     generated = generated_images(*counts, rng)
-    result = {"generated": {tab: sum(t == tab for t, _, _ in generated) for tab in ("faces", "style", "sr")}}
+    result = {"generated": {tab: sum(t == tab for t, *_ in generated) for tab in ("faces", "style", "sr")}}
     found = {}
     payload = {}
     for name, attack in IMAGE_ATTACKS.items():
-        marks = [image_mark.detect_image(attack(marked)) for _, marked, _ in generated]
+        marks = [image_mark.detect_image(attack(marked)) for _, marked, *_ in generated]
         found[name] = {
-            tab: statistics.mean(m.found for (t, _, _), m in zip(generated, marks, strict=True) if t == tab)
+            tab: statistics.mean(m.found for (t, *_), m in zip(generated, marks, strict=True) if t == tab)
             for tab in ("faces", "style", "sr")
         }
         found[name]["all"] = statistics.mean(m.found for m in marks)
-        hits = [(t, m) for (t, _, _), m in zip(generated, marks, strict=True) if m.found]
-        payload[name] = {  # among the found: the tab read right, read wrong, or left unread (too faint)
-            "right": statistics.mean(m.tab == t for t, m in hits) if hits else 0.0,
-            "wrong": statistics.mean(m.tab not in (None, t) for t, m in hits) if hits else 0.0,
+        hits = [(p, m) for (*_, p), m in zip(generated, marks, strict=True) if m.found]
+        payload[name] = {  # among the found: the payload (tab and id) read right, read wrong, or left unread
+            "right": statistics.mean((m.tab, m.mark_id) == p for p, m in hits) if hits else 0.0,
+            "wrong": statistics.mean(m.tab is not None and (m.tab, m.mark_id) != p for p, m in hits) if hits else 0.0,
         }
     result["found"], result["payload_when_found"] = found, payload
     real = unmarked_real_images(rng, 4 if args.quick else 16)
@@ -231,12 +313,17 @@ def image_bench(args, rng: np.random.Generator) -> dict:
     result["flagged"] = [label for (label, _), hit in zip(real, flagged["as is"], strict=True) if hit]
     zs = [image_mark.detect_image(image).z for _, image in real]
     result["unmarked_z_max"] = max(zs)
-    result["mark_psnr_db"] = statistics.mean(psnr(plain, marked) for _, marked, plain in generated)
+    result["mark_psnr_db"] = statistics.mean(psnr(plain, marked) for _, marked, plain, _ in generated)
+    result["mark_psnr_db_by_tab"] = {
+        tab: statistics.mean(psnr(plain, marked) for t, marked, plain, _ in generated if t == tab)
+        for tab in ("faces", "style", "sr")
+    }
+    result["face_visibility"] = face_visibility(generated, args.crop)
     result["sr_psnr"] = sr_psnr_cost()
     try:
         bits = [int(b) for b in np.random.default_rng(7).integers(0, 2, 32)]
         library = {}
-        usable = [(plain, imwatermark_embed(plain, bits)) for _, _, plain in generated[: 40 if args.quick else 120]]
+        usable = [(plain, imwatermark_embed(plain, bits)) for _, _, plain, _ in generated[: 40 if args.quick else 120]]
         usable = [(p, m) for p, m in usable if m is not None]
         for name, attack in IMAGE_ATTACKS.items():
             library[name] = statistics.mean(imwatermark_found(attack(m), bits) for _, m in usable)
@@ -247,7 +334,7 @@ def image_bench(args, rng: np.random.Generator) -> dict:
         result["invisible_watermark_dwtDctSvd"] = "not installed"
     if args.sheet:
         picks = [generated[0], generated[counts[0]], generated[counts[0] + counts[1] + 1]]
-        contact_sheet([(plain, marked) for _, marked, plain in picks], args.sheet)
+        contact_sheet([(plain, marked) for _, marked, plain, _ in picks], args.sheet)
     return result
 
 
@@ -287,28 +374,33 @@ def text_bench(args) -> dict:
     val = val_file.read_text(encoding="utf-8")
     pipe = TextPipeline.load()
     count = 40 if args.quick else 200
-    zs = []
+    marks = []
     for i in range(count):
         start = val.rfind("\n", 0, (len(val) - 400) * i // count) + 1
         prompt = val[start : start + 200]
         text = pipe.generate(prompt, SamplingSettings(max_new_tokens=200, temperature=0.8, seed=i))
-        zs.append(text_mark.detect_tokens(pipe.tokenizer.encode(text), pipe.watermark).z)
+        marks.append(text_mark.detect_tokens(pipe.tokenizer.encode(text), pipe.watermark))
     ids = pipe.tokenizer.encode(val)
     human = [
-        text_mark.detect_tokens(pipe.tokenizer.encode(pipe.tokenizer.decode(ids[s : s + 200])), pipe.watermark).z
+        text_mark.detect_tokens(pipe.tokenizer.encode(pipe.tokenizer.decode(ids[s : s + 200])), pipe.watermark)
         for s in range(0, len(ids) - 200, 200)
     ]
     scored = val[:60_000] if args.quick else val
     plain = nats_per_char_marked(pipe.model, pipe.tokenizer, scored, None)
     marked = nats_per_char_marked(pipe.model, pipe.tokenizer, scored, pipe.watermark)
+    zs = [m.z for m in marks]
     return {
+        "gamma": text_mark.GAMMA,
+        "delta": text_mark.DELTA,
         "continuations": count,
-        "found": statistics.mean(z >= text_mark.Z_THRESHOLD for z in zs),
+        "found": statistics.mean(m.found for m in marks),
+        "found_z_only": statistics.mean(m.z >= text_mark.Z_THRESHOLD for m in marks),
         "z_median": statistics.median(zs),
         "z_min": min(zs),
         "human_passages": len(human),
-        "false_positives": statistics.mean(z >= text_mark.Z_THRESHOLD for z in human),
-        "human_z_max": max(human),
+        "false_positives": statistics.mean(m.found for m in human),
+        "human_z_max": max(m.z for m in human),
+        "human_p_min": min(m.p_value for m in human),
         "nats_per_char": plain,
         "nats_per_char_marked": marked,
         "scored_chars": len(scored),
@@ -478,7 +570,7 @@ def report(results: dict) -> str:
             f"Images: {sum(g.values())} generated ({g['faces']} faces, {g['style']} paintings, {g['sr']} upscales); "
             f"{r['unmarked_real']} unmarked real images.",
             "",
-            "| attack | found: all | faces | style | sr | tab read right / wrong | invisible-watermark (dwtDctSvd) |",
+            "| attack | found: all | faces | style | sr | payload right / wrong | invisible-watermark (dwtDctSvd) |",
             "|---|---|---|---|---|---|---|",
         ]
         library, payload = r["invisible_watermark_dwtDctSvd"], r["payload_when_found"]
@@ -497,8 +589,19 @@ def report(results: dict) -> str:
             f"JPEG 50 (highest peak {r['unmarked_z_max']:.2f}; threshold {image_mark.Z_THRESHOLD}), "
             f"{verdict(max(fp.values()) <= FALSE_POSITIVE_CEILING)} (ceiling 1%)"
             + (f"; flagged: {', '.join(r['flagged'])}" if r["flagged"] else ""),
-            f"- mark strength: {r['mark_psnr_db']:.1f} dB PSNR against the unmarked output (mean)",
+            f"- mark strength: {r['mark_psnr_db']:.1f} dB PSNR against the unmarked output (mean; "
+            + ", ".join(f"{tab} {v:.1f}" for tab, v in r["mark_psnr_db_by_tab"].items())
+            + ")",
         ]
+        v = r["face_visibility"]
+        even, masked = v["even"], v["masked"]
+        lines.append(
+            f"- faces ({v['faces']}, {v['flat_share']:.0%} of their pixels flat), the mark spread evenly -> masked: "
+            f"RMS in flat areas {even['flat_rms']:.2f} -> {masked['flat_rms']:.2f} grey levels, largest local RMS "
+            f"there {even['flat_local_rms_max']:.2f} -> {masked['flat_local_rms_max']:.2f}, largest deviation there "
+            f"{even['flat_max_deviation']:.0f} -> {masked['flat_max_deviation']:.0f}; SSIM {even['ssim']:.4f} -> "
+            f"{masked['ssim']:.4f}, PSNR {even['psnr']:.2f} -> {masked['psnr']:.2f} dB"
+        )
         for scale, s in r["sr_psnr"].items():
             cost = s["psnr"] - s["marked"]
             lines.append(
@@ -516,11 +619,12 @@ def report(results: dict) -> str:
         lines += [
             "",
             f"Text ({t['continuations']} continuations of 200 tokens; {t['human_passages']} human passages of 200 "
-            "tokens):",
-            f"- found (z >= 4): {t['found']:.1%} (median z {t['z_median']:.1f}, lowest {t['z_min']:.1f}), "
+            f"tokens; green list {t['gamma']:.0%} of the vocabulary, +{t['delta']} on its logits):",
+            f"- found (z >= {text_mark.Z_THRESHOLD:g} and exact p <= {text_mark.P_THRESHOLD:g}): {t['found']:.1%} "
+            f"(z >= 4 alone: {t['found_z_only']:.1%}; median z {t['z_median']:.1f}, lowest {t['z_min']:.1f}), "
             f"{verdict(t['found'] >= TEXT_FOUND_FLOOR)} (floor 95%)",
-            f"- false positives on the held-out plays: {t['false_positives']:.2%} (highest z {t['human_z_max']:.2f}), "
-            f"{verdict(t['false_positives'] <= FALSE_POSITIVE_CEILING)} (ceiling 1%)",
+            f"- false positives on the held-out plays: {t['false_positives']:.2%} (highest z {t['human_z_max']:.2f}, "
+            f"lowest p {t['human_p_min']:.1e}), {verdict(t['false_positives'] <= FALSE_POSITIVE_CEILING)} (ceiling 1%)",
             f"- cost on the held-out plays ({t['scored_chars']:,} characters): {t['nats_per_char']:.4f} -> "
             f"{t['nats_per_char_marked']:.4f} nats/char, +{cost:.4f}, {verdict(cost <= TEXT_COST_CEILING)} "
             "(ceiling 0.05)",
@@ -555,6 +659,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path)
     p.add_argument("--sheet", type=Path, help="write the contact sheet (unmarked | marked | difference) here")
+    p.add_argument("--crop", type=Path, help="write a 4x crop of a face's flat skin, the mark before/after its mask")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 
 import gradio as gr
 
-from gen_app import loading, metrics, outputs
+from gen_app import loading, metrics, outputs, worker
 from gen_app.audio.tab import TAB as AUDIO
 from gen_app.check.tab import TAB as CHECK
 from gen_app.faces.tab import TAB as FACES
@@ -37,12 +38,20 @@ CSS = """
 @media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
 """
 
+# Gradio keeps a copy of every component's config for each session (370 kB for this app) and keeps up to 10,000
+# sessions: an API client that opens a new session for each call (the REST route does) grew the app by 0.4 GB over
+# 1,000 calls. The app keeps no state of its own in a session (no gr.State, no component updates), so an evicted
+# session only costs its next request a new copy (12 ms; 45 ms on a busy CPU). 64 sessions: about 24 MB (256 made
+# the first 256 calls of a soak add 0.1 GB).
+SESSIONS_KEPT = 64
+
 # Passed to launch(): Gradio 6 takes theme and css there, not in gr.Blocks().
 # app_kwargs: the routes added to the app's FastAPI server (/metrics).
 LAUNCH_OPTIONS = {
     "theme": gr.themes.Soft(),
     "css": CSS,
     "max_file_size": "25mb",
+    "state_session_capacity": SESSIONS_KEPT,
     "app_kwargs": {"routes": metrics.routes()},
 }
 QUEUE_SIZE = 64
@@ -82,6 +91,7 @@ def build_tab(tab: Tab) -> bool:
 
 def build_demo() -> gr.Blocks:
     loading.reset_hub()  # a new start-up: one Hub probe and one time budget for all its tasks
+    quick = worker.start()  # before any model loads: the quick models' process (gen_app.worker), forked from this one
     # Gradio's sweep removes the outputs (and uploads) of past requests: disk stays bounded (gen_app/outputs.py).
     with ObservedBlocks(title="gen_app: generative models demo", delete_cache=outputs.CACHE_SWEEP) as demo:
         gr.Markdown(HEADER)
@@ -93,4 +103,6 @@ def build_demo() -> gr.Blocks:
         log.info("start-up spent %.2f s on the Hub", loading.hub_seconds())
     demo.queue(max_size=QUEUE_SIZE)
     metrics.watch(demo)
+    if quick is not None:
+        weakref.finalize(demo, quick.stop)  # an app built again (tests) ends the old one's worker with it
     return demo

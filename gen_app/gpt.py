@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from gen_app.transformer import Block, KVCache
+from gen_app.transformer import Block, KVCache, SlotCache, invariant_linear
 
 
 class GPT(
@@ -66,3 +66,24 @@ class GPT(
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
         return F.linear(self.ln_f(x), self.wte.weight)  # weight tying
+
+    def slots(self) -> SlotCache:
+        """An empty SlotCache for `step`."""
+        n_head = self.blocks[0].attn.n_head
+        head_dim = self.wte.weight.shape[1] // n_head
+        return SlotCache(self.n_layer, n_head, head_dim, self.block_size, self.wte.weight.device)
+
+    def step(self, tokens: torch.Tensor, slots: SlotCache) -> torch.Tensor:
+        """Logits (n, vocab) after one new token per sequence: tokens (n,), token i continuing slot i of `slots`
+        (the slots' lengths may differ; each grows by one). Row i's logits are bit-for-bit the same whatever the
+        other rows are."""
+        if len(tokens) != len(slots):
+            raise ValueError(f"{len(tokens)} tokens for {len(slots)} sequences")
+        if max(slots.lengths) >= self.block_size:
+            raise ValueError(f"a sequence would exceed the context of {self.block_size}")
+        positions = slots.positions(tokens.device)
+        x = self.wte(tokens) + self.wpe(positions)
+        for layer, block in enumerate(self.blocks):
+            x = block.step(x, slots, positions, layer)
+        slots.lengths = [length + 1 for length in slots.lengths]
+        return invariant_linear(self.ln_f(x), self.wte.weight)

@@ -14,7 +14,7 @@ from PIL.ExifTags import Base
 
 from gen_app.limits import InvalidInput
 from gen_app.provenance.credentials import with_credentials
-from gen_app.provenance.image import ID_VALUES, TABS, embed_image, strength_for
+from gen_app.provenance.image import ID_VALUES, TABS, embed_image, mask_range_for, strength_for
 from gen_app.provenance.keys import marking_enabled
 
 ORIENTATION = Base.Orientation
@@ -66,7 +66,8 @@ def save_png(image: Image.Image, path: str | Path, params: dict[str, Any]) -> Pa
     watermark = None
     if marked:
         tab, mark_id = mark_payload(params)
-        image = embed_image(image, tab, mark_id, strength=strength_for(str(params.get("model", ""))))
+        model = str(params.get("model", ""))
+        image = embed_image(image, tab, mark_id, strength=strength_for(model), mask_range=mask_range_for(model))
         watermark = {"tab": tab, "id": mark_id}
     # Big images (tens of megapixels from super-resolution) would take many seconds at the default level. A marked
     # image is noisy to zlib: level 6 took 3x as long as on the unmarked image, for files only 15% smaller than
@@ -89,8 +90,10 @@ def save_gif(frames: list[Image.Image], path: str | Path, params: dict[str, Any]
     marked = marking_enabled()
     if marked:
         tab, mark_id = mark_payload(params)
+        model = str(params.get("model", ""))
         frames = [
-            embed_image(frame, tab, mark_id, strength=strength_for(str(params.get("model", "")))) for frame in frames
+            embed_image(frame, tab, mark_id, strength=strength_for(model), mask_range=mask_range_for(model))
+            for frame in frames
         ]
     buffer = io.BytesIO()
     frames[0].save(
@@ -107,6 +110,15 @@ def read_png_parameters(path: str | Path) -> dict[str, Any]:
     """The parameters that `save_png` stored in a PNG."""
     with Image.open(path) as image:
         return json.loads(image.text["parameters"])
+
+
+def header_pixels(source: str | Path | None) -> int:
+    """The pixel count an image file says it has (read from its header, nothing decoded); 0 if it cannot say."""
+    try:
+        with Image.open(source) as image:
+            return image.width * image.height
+    except Exception:  # not an image, not a file: the pipeline that opens it says what is wrong
+        return 0
 
 
 def open_user_image(

@@ -103,6 +103,9 @@ class ModelLoadError(RuntimeError):
         self.fix = fix or local_fix(task)
         super().__init__(f"{shown_path(self.file)} {problem}: {self.fix}")
 
+    def __reduce__(self):  # pickled with its fields (the quick models' worker sends it: gen_app.worker)
+        return type(self), (self.task, self.file, self.problem, self.fix)
+
 
 def local_fix(task: str) -> str:
     retrain = RETRAIN.get(task)
@@ -212,6 +215,19 @@ def hub_seconds() -> float:
     """What start-up has spent on the Hub so far: the probe plus the waits on downloads."""
     with _hub_lock:
         return (_probe.seconds if _probe else 0.0) + _hub_waited
+
+
+def hub_state() -> tuple[HubProbe | None, float]:
+    """This start-up's Hub probe and the seconds spent so far: handed to and from the quick models' worker process
+    around each model it loads (gen_app.worker), so that the two processes probe once and share one time budget."""
+    with _hub_lock:
+        return _probe, _hub_waited
+
+
+def set_hub_state(state: tuple[HubProbe | None, float]) -> None:
+    global _probe, _hub_waited
+    with _hub_lock:
+        _probe, _hub_waited = state
 
 
 def reset_hub() -> None:

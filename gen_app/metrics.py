@@ -8,7 +8,9 @@
 - `gen_app_queue_length` (events waiting), `gen_app_queue_active_jobs`, `gen_app_queue_max_size`;
 - `gen_app_model_loaded{task}` (1: loaded from where it was configured to come from; 0: failed, or the local
   checkpoint instead of its Hub repo) and `gen_app_tab_up{tab}` (1: serving; 0: it shows why it could not start);
-- the process: `process_resident_memory_bytes` (RSS), CPU seconds, open files (prometheus_client's own collector).
+- the process: `process_resident_memory_bytes` (RSS), CPU seconds, open files (prometheus_client's own collector),
+  and `gen_app_worker_memory_bytes`: the private memory of the quick models' worker process (gen_app.worker), to add
+  to the RSS for the app's whole memory.
 
 Each request gets a short id (`rid`), logged when it starts and ends (gen_app.logs formats the fields as key=value
 or JSON lines), and set for every log record written while it runs.
@@ -39,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gen_app import loading
+from gen_app import loading, worker
 from gen_app.logs import REQUEST_ID
 from gen_app.ui import UNHANDLED, AppBlocks
 
@@ -86,6 +88,13 @@ class AppCollector:
         for task, state in sorted(loading.LOAD_STATES.items()):
             models.add_metric([task], 1.0 if state.state == "loaded" else 0.0)
         yield models
+        quick = worker.current()
+        if quick is not None:
+            yield GaugeMetricFamily(
+                "gen_app_worker_memory_bytes",
+                "Private memory of the quick models' worker processes (add it to the RSS for the app's whole memory).",
+                value=quick.private_bytes(),
+            )
         tabs = GaugeMetricFamily("gen_app_tab_up", "1: the tab serves; 0: it could not start.", labels=["tab"])
         for tab, up in sorted(TAB_STATES.items()):
             tabs.add_metric([tab], 1.0 if up else 0.0)

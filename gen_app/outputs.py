@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from gradio.utils import get_upload_folder
+from PIL import Image
 
 MAX_AGE_SECONDS = 3600  # an output stays downloadable this long
 SWEEP_SECONDS = 300  # how often Gradio's sweep looks for cache files older than MAX_AGE_SECONDS
@@ -54,3 +55,14 @@ def new_output_path(stem: str, suffix: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     prune(folder)
     return folder / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
+
+
+def save_for_display(image: Image.Image, stem: str) -> str:
+    """A display copy of `image` (a comparison slider's side, a picture) as a PNG file of its own, for an output
+    component to show. Given a PIL image, Gradio saves it itself under a name made from its content, rewriting the
+    file in place when two requests make the same image (the same example photo, at once); a page still downloading
+    the first then gets a truncated file (bench/load.py: "peer closed connection without sending complete message
+    body")."""
+    path = new_output_path(stem, ".png")
+    image.save(path, format="PNG", compress_level=1)  # shown once, then swept: speed over size
+    return str(path)

@@ -7,9 +7,11 @@ import functools
 import inspect
 import math
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import gradio as gr
 import pydantic
@@ -20,21 +22,47 @@ from gradio_client.exceptions import AppError
 from gen_app.limits import InvalidInput, check_text, shown
 from gen_app.uploads import REFUSED
 
-# Each kind of work has its own queue (Gradio concurrency group) and runs one request at a time: a quick request
-# (faces, text) never waits behind a long one of another kind (a 16-megapixel upscale, a style optimisation), and
-# no two requests of one kind compete for the CPU. The long kinds' functions also run at low CPU priority
-# (gen_app.device.low_priority), so on a busy CPU the quick ones go first. Measured with bench/load.py (README:
-# "Many users at once").
+# Each kind of work has its own queue (Gradio concurrency group), so that a quick request (faces, text) never waits
+# behind a long one of another kind (a 16-megapixel upscale, a style optimisation). The long kinds' functions run at
+# low CPU priority (gen_app.device.low_priority), and the quick models in a worker process of their own
+# (gen_app.worker), so on a busy CPU the quick ones go first. Measured with bench/load.py (README: "Many users at
+# once").
 QUICK_QUEUES = ("faces", "text", "style")
 LONG_QUEUES = ("style-any", "sr", "audio")
 QUEUES = QUICK_QUEUES + LONG_QUEUES
+# How many requests of a kind run at once (the others wait their turn); one where not listed. Text requests run
+# together because the sampler advances them all in one batched forward pass per token (gen_app.sampling.Decoder);
+# faces because a request's time is mostly spent handing over and saving, which overlap; two upscales so that a
+# small one need not wait while a large one waits for memory (gen_app.device.large_memory_work).
+CONCURRENT = {"text": 16, "faces": 2, "sr": 2}
 
 
 def model_event(queue: str) -> dict[str, object]:
     """The event options that put a model's event in `queue` (one of QUEUES)."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}: one of {QUEUES}")
-    return {"concurrency_id": queue, "concurrency_limit": 1}
+    return {"concurrency_id": queue, "concurrency_limit": CONCURRENT.get(queue, 1)}
+
+
+# A streamed output is sent at most this often: every update costs the server a message to encode and send (and
+# the browser one to draw), and ten a second read as smooth. The first and the last update are always sent.
+STREAM_SECONDS = 0.1
+T = TypeVar("T")
+
+
+def throttled(updates: Iterable[T], seconds: float = STREAM_SECONDS) -> Iterator[T]:
+    """The updates of a stream (each one replacing the last, e.g. a growing text), at most one per `seconds`: the
+    newest at that moment. The first and the last are always passed on."""
+    last_sent = -math.inf
+    pending: list[T] = []
+    for update in updates:
+        if time.monotonic() - last_sent >= seconds:
+            yield update
+            last_sent = time.monotonic()
+            pending.clear()
+        else:
+            pending[:] = [update]
+    yield from pending
 
 
 # The answer to a request that failed in a way no check foresaw (the details go to the log, not to the caller).

@@ -28,12 +28,14 @@ def test_generate_faces(client):
 
 
 def test_generate_with_fixed_attributes_and_parts(client):
-    parts = ["random"] * 11
+    parts = ["random"] * 10
     parts[0] = "short"  # hair
-    gallery, _ = client.predict(5, 2, 0.7, "random", "glasses", *["random"] * 4, *parts, api_name="/generate_faces")
+    attributes = ["male", "facial hair", "random", "random", "random"]  # gender, facial hair, hat, hair style, skin
+    gallery, _ = client.predict(5, 2, 0.7, *attributes, *parts, api_name="/generate_faces")
     params = read_png_parameters(gallery[0]["image"])
-    assert params["choices"] == {"glasses": "glasses", "hair": "short"}
-    assert params["face"]["face"]["hair"]["id"] == "short" and params["face"]["face"]["glasses"]["id"] != "none"
+    assert params["choices"] == {"gender": "male", "facial hair": "facial hair", "hair": "short"}
+    face = params["face"]["face"]
+    assert face["hair"]["id"] == "short" and face["facialHair"]["id"] != "none" and face["glasses"]["id"] == "none"
 
 
 def test_face_variations(client):

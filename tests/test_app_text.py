@@ -27,6 +27,14 @@ def test_same_seed_same_text(client):
     assert first == again and first != other
 
 
+def test_simultaneous_requests_run_together_and_keep_their_seeds(client):
+    """Text requests are sampled together (one batched step per token for all of them); each still gets exactly the
+    text its seed gives alone."""
+    alone = [client.predict(*args(max_new_tokens=120, seed=s), api_name="/generate_text")[0] for s in (21, 22, 23)]
+    jobs = [client.submit(*args(max_new_tokens=120, seed=s), api_name="/generate_text") for s in (21, 22, 23)]
+    assert [job.result(timeout=120)[0] for job in jobs] == alone
+
+
 def test_cancel_stops_the_stream(client):
     job = client.submit(*args(max_new_tokens=2000), api_name="/generate_text")
     deadline = time.time() + 60

@@ -12,6 +12,7 @@ import gradio as gr
 import pytest
 from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
+from PIL import Image
 
 from gen_app import outputs
 from gen_app.outputs import new_output_path, output_dir, prune
@@ -36,6 +37,24 @@ def test_an_output_is_stored_once(app_url):
     assert served.parent == output_dir() and served.suffix == ".png"  # Gradio serves the file where it was written
     new = [p for p in files_under(Path(get_upload_folder())) if p not in before]
     assert [p for p in new if p.suffix == ".png" and digest(p) == digest(served)] == [served]  # and only there
+
+
+def test_the_same_result_twice_at_once_is_never_rewritten_under_a_download(app_url):
+    """Two users upscaling the same example at once get the same pictures: each is shown from a file of its own
+    (Gradio's own save of an image rewrites one file named by its content, truncating it under a download)."""
+    client = Client(app_url, verbose=False, download_files=False)
+    photo = ROOT / "gen_app/sr/examples/chelsea-small.png"
+    jobs = [client.submit(handle_file(str(photo)), 2, api_name="/upscale") for _ in range(2)]
+    sliders = [job.result(timeout=300)[0] for job in jobs]
+    shown = [Path(side["path"]) for slider in sliders for side in slider]
+    assert len(set(shown)) == 4 and all(p.parent == output_dir() for p in shown)
+    assert digest(shown[0]) == digest(shown[2]) and digest(shown[1]) == digest(shown[3])  # the same pictures
+
+
+def test_save_for_display_writes_a_new_file_each_time():
+    image = Image.new("RGB", (8, 8), "red")
+    first, second = outputs.save_for_display(image, "shown"), outputs.save_for_display(image, "shown")
+    assert first != second and Image.open(first).tobytes() == Image.open(second).tobytes() == image.tobytes()
 
 
 def write(folder: Path, name: str, size: int, age: float) -> Path:

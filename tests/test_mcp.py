@@ -72,7 +72,8 @@ def test_every_generator_is_a_tool_and_says_what_it_takes(app_url):
     assert faces.description.startswith("Draw cartoon faces") and "Returns:" in faces.description
     properties = faces.inputSchema["properties"]
     assert properties["count"]["description"] == f"how many faces, 1 to {MAX_FACES}."
-    assert properties["glasses"]["enum"] == ["random", "none", "glasses"] and "param_3" not in properties
+    assert properties["facial_hair"]["enum"] == ["random", "none", "facial hair"] and "param_3" not in properties
+    assert "glasses" not in properties  # the renderer draws no glasses: not offered
     for name, tool in tools.items():
         described = [p for p, schema in tool.inputSchema["properties"].items() if schema.get("description")]
         assert tool.description and described, name
@@ -81,14 +82,14 @@ def test_every_generator_is_a_tool_and_says_what_it_takes(app_url):
 
 
 def test_faces_tool_answers_with_pngs_an_agent_can_fetch(app_url):
-    gallery, first_seed = call(app_url, "generate_faces", {"seed": 5, "count": 2, "glasses": "glasses"})
+    gallery, first_seed = call(app_url, "generate_faces", {"seed": 5, "count": 2, "facial_hair": "facial hair"})
     assert first_seed == 5 and [item["caption"] for item in gallery] == ["seed 5", "seed 6"]
     for seed, item in zip((5, 6), gallery, strict=True):
         url = item["image"]["url"]
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/gradio_api/file=.+\.png", url)
         image = Image.open(io.BytesIO(httpx.get(url).raise_for_status().content))
         params = json.loads(image.text["parameters"])
-        assert params["seed"] == seed and params["choices"] == {"glasses": "glasses"}
+        assert params["seed"] == seed and params["choices"] == {"facial hair": "facial hair"}
 
 
 def test_a_file_tool_takes_an_image_as_a_data_url(app_url):

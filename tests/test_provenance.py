@@ -21,7 +21,7 @@ from gen_app.provenance import audio as audio_mark
 from gen_app.provenance.attacks import IMAGE_ATTACKS, jpeg, mp3, quantise
 from gen_app.provenance.audio import detect_audio, embed_audio
 from gen_app.provenance.credentials import make_demo_identity, read_credentials, sign_file
-from gen_app.provenance.image import TABS, detect_image, embed_image
+from gen_app.provenance.image import SIZE_BOOST_MAX, STRENGTH, TABS, detect_image, embed_image, size_boost
 from gen_app.provenance.text import GAMMA, GreenList, detect_tokens
 from gen_app.sampling import SamplingSettings, sample_tokens
 
@@ -60,7 +60,7 @@ def test_unmarked_images_are_not_flagged(faces):
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "I;16"])
 def test_image_mark_keeps_mode_size_alpha_and_is_faint(mode):
-    photo = skimage_photo("chelsea.png", 300)
+    photo = skimage_photo("chelsea.png", 400)  # over SIZE_REF**2 pixels: no size boost
     image = photo.convert(mode) if mode != "I;16" else Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257)
     if mode == "RGBA":
         image.putalpha(Image.linear_gradient("L").resize(image.size))
@@ -73,6 +73,62 @@ def test_image_mark_keeps_mode_size_alpha_and_is_faint(mode):
     psnr = 10 * np.log10(peak**2 / np.mean((before - after) ** 2))
     assert psnr > 38
     assert detect_image(marked).found
+
+
+def mark_of(image: Image.Image, **settings) -> np.ndarray:
+    """The mark embed_image adds to `image` (grey levels, on the red channel: the same on all three)."""
+    marked = embed_image(image, "faces", 7, **settings)
+    return np.asarray(marked, np.float64)[..., 0] - np.asarray(image.convert("RGB"), np.float64)[..., 0]
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)))
+
+
+def test_mark_follows_texture_and_keeps_its_power():
+    # Left half flat grey, right half busy noise (20 grey levels RMS): the mask moves the mark into the noise.
+    grey = np.full((256, 512), 128.0)
+    grey[:, 256:] += np.random.default_rng(0).normal(0, 20, (256, 256))
+    image = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).convert("RGB")
+    mark = mark_of(image)
+    flat, busy = mark[:, 16:240], mark[:, 272:]  # away from the edge between them
+    assert rms(busy) > 5 * rms(flat) and rms(flat) < 0.5
+    assert abs(rms(mark) - STRENGTH) < 0.1 * STRENGTH  # the same power as an even mark: the PSNR cost is unchanged
+    even = mark_of(image, mask_range=(1.0, 1.0))
+    assert abs(rms(even[:, 16:240]) - rms(even[:, 272:])) < 0.1 * STRENGTH
+    assert detect_image(Image.fromarray(np.clip(grey + mark, 0, 255).astype(np.uint8))).found
+
+
+def test_faces_get_their_whole_mark(faces):
+    # Cartoon faces are partly flat: the mask moves the mark within each face, never drops it (a box filter's
+    # rounding once left one face unmarked).
+    for face in faces:
+        assert abs(rms(mark_of(face)) - STRENGTH * size_boost(*face.size)) < 0.15 * STRENGTH
+
+
+def test_small_images_get_a_stronger_mark():
+    small, large = mark_of(Image.new("RGB", (160, 160), "gray")), mark_of(Image.new("RGB", (512, 512), "gray"))
+    assert abs(rms(large) - STRENGTH) < 0.05 * STRENGTH  # a flat image keeps the whole strength
+    assert abs(rms(small) / rms(large) - SIZE_BOOST_MAX) < 0.05
+
+
+@pytest.fixture(scope="module")
+def sr_pipeline():
+    from gen_app.sr.pipeline import SRPipeline
+
+    return SRPipeline.load()
+
+
+@pytest.mark.parametrize("attack", ["JPEG 50", "half size", "re-encode (WebP 80)"])
+def test_small_upscales_keep_their_mark(sr_pipeline, tmp_path, attack):
+    # The x2 upscales of the tab's examples (150 x 100 to 256 x 256 px) were the hardest outputs to mark (README).
+    for path in sorted((GEN_APP / "sr" / "examples").glob("*.png")):
+        with Image.open(path) as example:
+            result = sr_pipeline.upscale(example, 2)
+        saved = save_png(result.image, tmp_path / "x2.png", {"model": "gen_app sr-x2", "example": path.name})
+        with Image.open(saved) as image:
+            found = detect_image(IMAGE_ATTACKS[attack](image))
+        assert found.found and found.z > 6.0 and found.tab in ("sr", None), (path.name, found)
 
 
 def test_tiny_or_blank_images_say_not_found():
@@ -107,7 +163,7 @@ def test_green_lists_depend_on_key_and_previous_token():
     one, other = GreenList.for_key(2048, "a"), GreenList.for_key(2048, "b")
     assert np.array_equal(one.greens(7), GreenList.for_key(2048, "a").greens(7))
     assert not np.array_equal(one.greens(7), one.greens(8)) and not np.array_equal(one.greens(7), other.greens(7))
-    assert abs(one.greens(7).mean() - GAMMA) < 0.03
+    assert abs(np.mean([one.greens(t).mean() for t in range(64)]) - GAMMA) < 0.2 * GAMMA
 
 
 @pytest.fixture(scope="module")

@@ -144,8 +144,8 @@ def test_dry_run_prints_every_repo_and_file_and_touches_nothing(capsys):
     for name in ("model.safetensors", "tokenizer.json", "gen_app/models.json", "README.md", "app.py"):
         assert f"  {name}  (" in out
     assert (
-        "you/gen-app-faces README.md,config.json,model.safetensors,training.json <commit-to-come:you/gen-app-faces>"
-        in out
+        "you/gen-app-faces README.md,config.json,metrics.json,model.safetensors,training.json "
+        "<commit-to-come:you/gen-app-faces>" in out
     )
 
 

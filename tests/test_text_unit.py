@@ -128,3 +128,120 @@ def test_bpe_tokenizer_trains_saves_and_loads(tmp_path):
     assert loaded.kind == "bpe" and loaded.encode(TEXT) == tokenizer.encode(TEXT)
     assert loaded.decode(loaded.encode("Emoji 😀 and Ω")) == "Emoji 😀 and Ω"  # bytes: nothing is unknown
     assert loaded.unknown_chars("😀") == []
+
+
+@pytest.mark.parametrize("threads", [1, 2])  # 1: the sampler's (padded F.linear, where it agrees); 2: row by row
+def test_gpt_step_is_batch_invariant(pipe, threads):
+    """A sequence's logits from GPT.step are bit-for-bit the same alone or beside others of other lengths, in any
+    slot, and equal to a cached one-token forward pass, to rounding."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        check_step_is_batch_invariant(pipe)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def check_step_is_batch_invariant(pipe):
+    model = pipe.model
+    prompts = [pipe.tokenizer.encode(TEXT[: 3 + 4 * i]) for i in range(6)]
+
+    def caches(order):
+        out = []
+        for i in order:
+            cache = KVCache.empty(model.n_layer)
+            model(torch.tensor([prompts[i]]), cache)
+            out.append(cache)
+        return out
+
+    def step(order):
+        slots = model.slots()
+        for cache in caches(order):
+            slots.add(cache)
+        return model.step(torch.tensor([prompts[i][-1] for i in order]), slots)
+
+    with torch.inference_mode():
+        together = step(range(6))
+        alone = [step([i])[0] for i in range(6)]
+        shuffled = step([4, 1, 5, 0, 3, 2])
+        forward = [model(torch.tensor([[prompts[i][-1]]]), cache)[0, -1] for i, cache in enumerate(caches(range(6)))]
+    assert all(torch.equal(together[i], alone[i]) for i in range(6))
+    assert all(torch.equal(shuffled[j], together[i]) for j, i in enumerate([4, 1, 5, 0, 3, 2]))
+    assert all(torch.allclose(forward[i], alone[i], atol=1e-5) for i in range(6))
+
+
+def test_slot_cache_keeps_sequences_in_the_first_slots():
+    model = GPT(vocab_size=20, block_size=16, n_layer=1, n_head=2, n_embd=8).eval()
+    slots = model.slots()
+    for n in range(1, 7):
+        cache = KVCache.empty(model.n_layer)
+        model(torch.arange(n)[None], cache)
+        assert slots.add(cache) == n - 1
+    slots.remove(1)  # the last sequence (6 tokens) moves into slot 1
+    assert slots.lengths == [1, 6, 3, 4, 5]
+    assert torch.equal(slots.keys[0][1, :, :6], slots.keys[0][5, :, :6])
+    slots.remove(4)
+    assert slots.lengths == [1, 6, 3, 4]
+
+
+def test_concurrent_requests_are_batched_and_keep_their_seeded_tokens(pipe):
+    """Requests sampled at the same time (continuous batching) get exactly what each gets alone, and one that stops
+    early leaves the others running."""
+    import threading
+
+    from gen_app.sampling import Decoder, sample_tokens
+
+    ids = pipe.tokenizer.encode("WITCH:")
+    settings = [SamplingSettings(max_new_tokens=60 + 7 * i, temperature=1.0, top_p=0.9, seed=i) for i in range(6)]
+    alone = [list(sample_tokens(pipe.model, ids, s)) for s in settings]
+    together: dict[int, list[int]] = {}
+
+    def run(i: int) -> None:
+        tokens = sample_tokens(pipe.model, ids, settings[i])
+        if i == 5:  # a request stopped after 10 tokens
+            together[i] = [next(tokens) for _ in range(10)]
+            tokens.close()
+        else:
+            together[i] = list(tokens)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [together[i] for i in range(5)] == alone[:5]
+    assert together[5] == alone[5][:10]
+    assert Decoder.for_model(pipe.model).largest_batch > 1
+
+
+def test_a_failing_request_ends_alone_and_the_sampler_goes_on(pipe):
+    """A prompt the model cannot read (an id outside its vocabulary) fails its own request with the error; the
+    shared sampler keeps serving the others."""
+    from gen_app.sampling import sample_tokens
+
+    settings = SamplingSettings(max_new_tokens=20, seed=3)
+    with pytest.raises(IndexError):
+        list(sample_tokens(pipe.model, [pipe.model.vocab_size + 5], settings))
+    ids = pipe.tokenizer.encode("WITCH:")
+    assert len(list(sample_tokens(pipe.model, ids, settings))) == 20
+
+
+def test_invariant_linear_matches_f_linear_and_does_not_depend_on_the_other_rows():
+    import torch.nn.functional as F
+
+    from gen_app.transformer import invariant_linear
+
+    generator = torch.Generator().manual_seed(0)
+    weight, bias = torch.randn(48, 32, generator=generator), torch.randn(48, generator=generator)
+    rows = torch.randn(9, 32, generator=generator)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = [invariant_linear(rows[i : i + 1], weight, bias)[0] for i in range(9)]
+        together = invariant_linear(rows, weight, bias)
+        reversed_rows = invariant_linear(rows.flip(0), weight, bias).flip(0)
+    finally:
+        torch.set_num_threads(previous)
+    assert together.shape == (9, 48)
+    assert torch.allclose(together, F.linear(rows, weight, bias), atol=1e-5)
+    assert all(torch.equal(together[i], alone[i]) and torch.equal(together[i], reversed_rows[i]) for i in range(9))

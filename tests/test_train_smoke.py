@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from gen_app.faces.params import CATEGORICAL_FIELDS, FaceCodec
 from gen_app.faces.pipeline import FacePipeline
 from gen_app.faces.prior import FacePrior
 from gen_app.faces.renderer import FaceRenderer
@@ -42,6 +44,14 @@ def run(module: str, args: list[str], launcher: list[str] | None = None) -> str:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return result.stdout
+
+
+def run_failing(module: str, args: list[str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode != 0
+    return result.stderr
 
 
 def train_renderer(data: Path, tmp_path: Path, steps: int, launcher: list[str] | None = None) -> str:
@@ -78,6 +88,26 @@ def test_renderer_and_prior_resume_from_their_state(tiny_faces, tmp_path):
     train_prior(tiny_faces, tmp_path, 2)
     out = train_prior(tiny_faces, tmp_path, 4)
     assert "resumed from" in out and "at step 2" in out
+
+
+def test_renderer_fine_tunes_from_a_checkpoint_with_a_part_oversampled(tiny_faces, tmp_path):
+    from train.faces.train_renderer import sampling_weights
+
+    train_renderer(tiny_faces, tmp_path / "first", 2)
+    args = ["--data", str(tiny_faces / "train.rgb"), "--heldout", str(tiny_faces / "heldout.rgb"), "--steps", "2"]
+    args += ["--eval-every", "2", "--run-dir", str(tmp_path / "run2"), "--out", str(tmp_path / "r2")]
+    args += ["--init-from", str(tmp_path / "first" / "r"), "--oversample", "glasses.id=5"]
+    out = run("train.faces.train_renderer", [*TINY_RENDERER, *args])
+    assert "initialised" in out
+    record = json.loads((tmp_path / "r2" / "training.json").read_text())
+    assert record["oversample"] == ["glasses.id=5"] and record["previous_stage"]["steps_done"] == 2
+    codec = FaceCodec.from_config([["a", "none"]] + [["x"]] * (len(CATEGORICAL_FIELDS) - 1), [])
+    cat = torch.zeros(4, len(CATEGORICAL_FIELDS), dtype=torch.long)
+    cat[:2, CATEGORICAL_FIELDS.index("gender")] = 1  # two faces with "none" in the first field
+    weights = sampling_weights(cat, codec, [f"{CATEGORICAL_FIELDS[0]}=5"])
+    assert weights.tolist() == [1.0, 1.0, 5.0, 5.0]
+    bad = run_failing("train.faces.train_renderer", [*TINY_RENDERER, *args[:-1], "hair.colour=5"])
+    assert "--oversample" in bad
 
 
 def test_renderer_trains_with_torchrun_two_processes_gloo(tiny_faces, tmp_path):

@@ -1,6 +1,8 @@
 """Each tab offers exactly what its pipeline accepts: every slider's bounds (and the choices of the controls that
 pick from a pipeline's list) are the pipeline's constants, read from the built tab's config."""
 
+import json
+
 import gradio as gr
 import pytest
 
@@ -9,7 +11,9 @@ from gen_app.app import TABS
 from gen_app.audio import pipeline as audio
 from gen_app.audio.tab import ANY, OCTAVES
 from gen_app.faces import pipeline as faces
+from gen_app.faces.attributes import ATTRIBUTE_FIELDS
 from gen_app.limits import InvalidInput
+from gen_app.loading import CHECKPOINTS
 from gen_app.sr import pipeline as sr
 from gen_app.style import pipeline as style
 
@@ -44,10 +48,13 @@ SLIDERS = {
         "Tempo (quarter notes per minute)": audio.TEMPO_RANGE,
     },
 }
+# The face fields the shipped renderer does not draw: their attributes have no control at all.
+UNDRAWN = json.loads((CHECKPOINTS / "faces/config.json").read_text()).get("undrawn", {})
 # Per tab, the choices of the radios and dropdowns whose values a pipeline checks against its own list.
 CHOICES = {
     "faces": {
-        **{name.capitalize(): [[faces.RANDOM, *classes]] for name, classes in faces.ATTRIBUTES.items()},
+        name.capitalize(): [] if ATTRIBUTE_FIELDS[name] in UNDRAWN else [[faces.RANDOM, *classes]]
+        for name, classes in faces.ATTRIBUTES.items()
     },
     "text": {},
     "style": {"Output size (longest side, px)": [list(style.OUTPUT_SIDES), list(style.ANY_STYLE_SIDES)]},

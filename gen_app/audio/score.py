@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gen_app.audio.features import HOP, MIN_DB, SAMPLE_RATE, midi_to_hz
+from gen_app.device import yield_to_quick_work
 from gen_app.limits import InvalidInput, check_text
 
 MAX_ABC_CHARS = 3_000  # music21's ABC parser takes quadratic time: ~7 s at this length here; a long reel is ~1,000
@@ -123,6 +124,8 @@ def _parse_with_deadline(text: str, seconds: float):
     deadline = time.monotonic() + seconds
 
     def check_clock(frame, event, arg):
+        nonlocal deadline
+        deadline += yield_to_quick_work()  # parsing is long work: quick requests go first (gen_app.device)
         if time.monotonic() > deadline:
             raise _ParseTimeout
         return None  # no per-line tracing: only calls are checked

@@ -27,6 +27,7 @@ from gen_app.audio.pipeline import (
 from gen_app.audio.score import MAX_MIDI_BYTES
 from gen_app.device import low_priority
 from gen_app.gpu import on_gpu
+from gen_app.outputs import save_for_display
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
 from gen_app.uploads import AudioUpload, FileUpload
@@ -56,7 +57,8 @@ def build() -> None:
         program = pipe.leading_instrument(voice).program  # the MIDI file's instrument
         files = [str(f) for f in write_downloads(played, stem, params, program, abc, title)]
         summary = f"**{pipe.describe(voice)}**: {played.seconds:.1f} s of audio."
-        return files[0], piano_roll(played.f0_hz, played.loudness_db, played.notes), summary, files
+        picture = save_for_display(piano_roll(played.f0_hz, played.loudness_db, played.notes), f"{stem}-notes")
+        return files[0], picture, summary, files
 
     def voice_of(instrument, morph_to, morph, room) -> tuple[Voice, dict]:
         morph_to = None if morph_to in (None, "", NONE) else morph_to
@@ -229,7 +231,7 @@ def build() -> None:
                     )
         with gr.Column(scale=2, min_width=300):
             audio = gr.Audio(label="Audio", type="filepath", interactive=False, buttons=["download"], autoplay=True)
-            picture = gr.Image(label="Notes and pitch followed", type="pil", format="png", interactive=False)
+            picture = gr.Image(label="Notes and pitch followed", type="filepath", interactive=False)
             summary = gr.Markdown()
             downloads = gr.File(label="Downloads (WAV with its settings, MIDI, ABC)", file_count="multiple")
     about_panel([pipe.folders["synth"], pipe.folders["melody"]], [pipe.origins["synth"], pipe.origins["melody"]])

@@ -26,7 +26,7 @@ from gen_app.provenance.credentials import TRAINED_ALGORITHMIC_MEDIA, identity, 
 from gen_app.provenance.image import Z_THRESHOLD as Z_IMAGE
 from gen_app.provenance.image import detect_image
 from gen_app.provenance.keys import DEFAULT_KEY, watermark_key
-from gen_app.provenance.text import MIN_TOKENS, GreenList, detect_tokens
+from gen_app.provenance.text import GAMMA, MIN_TOKENS, GreenList, detect_tokens
 from gen_app.sampling import LanguageModel
 
 log = logging.getLogger(__name__)
@@ -278,8 +278,8 @@ class Checker:
         else:
             share = mark.green / mark.scored
             finding = (
-                f"{'found' if mark.found else 'not found'}: {mark.green} of {mark.scored} tokens ({share:.0%}) are on "
-                f"the key's green lists, where unmarked text has about 25%: z = {mark.z:.1f}, "
+                f"{'found' if mark.found else 'not found'}: {mark.green} of {mark.scored} tokens ({share:.1%}) are on "
+                f"the key's green lists, where unmarked text has about {GAMMA:.1%}: z = {mark.z:.1f}, "
                 f"{p_text(mark.p_value)}."
             )
         checks = [("Text watermark", finding), ("Key", key_note())]

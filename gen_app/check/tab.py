@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from gen_app.check.pipeline import AUDIO_TYPES, IMAGE_TYPES, Checker, key_note, signing_note
+from gen_app.device import app_priority
 from gen_app.ui import Tab, user_errors
 from gen_app.uploads import FileUpload
 
@@ -23,6 +24,7 @@ not proof of a human."""
 def build() -> None:
     checker = Checker.load()
 
+    @app_priority
     @user_errors
     def check_file(path):
         """Tell whether this app made a file: its invisible watermark, its C2PA content credentials and its metadata.
@@ -37,6 +39,7 @@ def build() -> None:
         report = checker.check_file(path)
         return report.markdown(), report.details
 
+    @app_priority
     @user_errors
     def check_text(text):
         """Tell whether this app's text tab wrote a text: its green-list watermark's z-score and p-value.

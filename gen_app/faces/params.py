@@ -111,6 +111,10 @@ class FaceCodec:
             "continuous_ranges": [list(r) for r in self.continuous_ranges],
         }
 
+    def values_of(self, field: str) -> tuple:
+        """The values of categorical field `field` (e.g. "glasses.id")."""
+        return self.categorical_values[CATEGORICAL_FIELDS.index(field)]
+
     @property
     def categorical_sizes(self) -> list[int]:
         return [len(v) for v in self.categorical_values]

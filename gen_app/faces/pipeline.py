@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from gen_app.device import cpu_threads
 from gen_app.faces.attributes import ATTRIBUTE_FIELDS, ATTRIBUTES, attribute_class
 from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_FIELDS, FaceCodec
 from gen_app.faces.prior import FacePrior
@@ -80,6 +81,17 @@ def render_precision(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+def _check_offered(kind: str, name: str, offered: dict, every: dict) -> None:
+    """Raise a clear InvalidInput if `name` is not among the offered attributes or parts (`kind`): unknown, or
+    known but not drawn by this renderer."""
+    if name in offered:
+        return
+    known = ", ".join(offered)
+    if name in every:
+        raise InvalidInput(f"This model cannot draw the {name} {kind} yet, so it is not offered; the {kind}s: {known}.")
+    raise InvalidInput(f"Unknown {kind} {name!r}; the {kind}s: {known}.")
+
+
 class FacePipeline:
     def __init__(
         self,
@@ -99,6 +111,10 @@ class FacePipeline:
             raise ValueError("the face prior and renderer were trained with different parameter vocabularies")
         self.device = next(renderer.parameters()).device
         self.precision = precision or render_precision(self.device)
+        self.undrawn = dict(renderer.undrawn)  # field -> the value that matches what the renderer draws
+        for field_name, value in self.undrawn.items():
+            if field_name not in CATEGORICAL_FIELDS or value not in self.codec.values_of(field_name):
+                raise ValueError(f"the renderer's undrawn field {field_name}={value!r} is not in its vocabulary")
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> FacePipeline:
@@ -110,20 +126,23 @@ class FacePipeline:
 
     @property
     def attributes(self) -> dict[str, list[str]]:
-        """The attributes a user can fix, with their classes."""
-        return {name: list(classes) for name, classes in ATTRIBUTES.items()}
+        """The attributes a user can fix, with their classes: those the renderer draws."""
+        return {
+            name: list(classes) for name, classes in ATTRIBUTES.items() if ATTRIBUTE_FIELDS[name] not in self.undrawn
+        }
 
     @property
     def parts(self) -> dict[str, list[str]]:
-        """The parts a user can choose, with their values (facesjs ids and colours)."""
-        return {
-            label: [str(v) for v in self.codec.categorical_values[CATEGORICAL_FIELDS.index(f)]]
-            for label, f in PARTS.items()
-        }
+        """The parts a user can choose, with their values (facesjs ids and colours): those the renderer draws."""
+        return {label: [str(v) for v in self.codec.values_of(f)] for label, f in PARTS.items() if f not in self.undrawn}
 
     def _allowed(self, attributes: dict[str, str | None] | None, parts: dict[str, str | None] | None) -> dict:
-        """Per field index, the bool mask of values the user's choices allow (fields left free are absent)."""
-        allowed: dict[int, torch.Tensor] = {}
+        """Per field index, the bool mask of values the user's choices allow (fields left free are absent). Fields
+        the renderer does not draw are fixed to the value that matches what it draws."""
+        allowed: dict[int, torch.Tensor] = {
+            CATEGORICAL_FIELDS.index(f): torch.tensor([v == value for v in self.codec.values_of(f)])
+            for f, value in self.undrawn.items()
+        }
 
         def restrict(field_name: str, keep: list[bool], what: str) -> None:
             f = CATEGORICAL_FIELDS.index(field_name)
@@ -135,18 +154,16 @@ class FacePipeline:
         for name, value in (attributes or {}).items():
             if value in (None, "", RANDOM):
                 continue
-            if name not in ATTRIBUTES:
-                raise InvalidInput(f"Unknown attribute {name!r}; this model knows: {', '.join(ATTRIBUTES)}.")
+            _check_offered("attribute", name, self.attributes, ATTRIBUTES)
             if value not in ATTRIBUTES[name]:
                 raise InvalidInput(f"{name} must be one of {', '.join([RANDOM, *ATTRIBUTES[name]])}; got {value!r}.")
             wanted = ATTRIBUTES[name].index(value)
-            values = self.codec.categorical_values[CATEGORICAL_FIELDS.index(ATTRIBUTE_FIELDS[name])]
+            values = self.codec.values_of(ATTRIBUTE_FIELDS[name])
             restrict(ATTRIBUTE_FIELDS[name], [attribute_class(name, v) == wanted for v in values], f"{name} {value}")
         for label, value in (parts or {}).items():
             if value in (None, "", RANDOM):
                 continue
-            if label not in PARTS:
-                raise InvalidInput(f"Unknown part {label!r}; the parts are: {', '.join(PARTS)}.")
+            _check_offered("part", label, self.parts, PARTS)
             choices = self.parts[label]
             if value not in choices:
                 raise InvalidInput(
@@ -158,8 +175,14 @@ class FacePipeline:
     def _draw(self, seeds: list[int], temperature: float, allowed: dict) -> Drawn:
         """Each seed's face parameters, from a random stream of its own (so batch position never matters)."""
         generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        tokens = self.prior.sample(generators, temperature, allowed)
+        tokens = self._sample_prior(generators, temperature, allowed)
         return self._from_tokens(tokens, generators, temperature)
+
+    def _sample_prior(self, generators: list[torch.Generator], temperature: float, allowed: dict) -> torch.Tensor:
+        # One thread: the prior's steps are tiny (30 fields, a few rows), and a second thread only waits for a core
+        # that may be busy elsewhere (3-5x slower under load, here).
+        with cpu_threads(1, torch.device("cpu")):
+            return self.prior.sample(generators, temperature, allowed)
 
     def _from_tokens(self, tokens: torch.Tensor, generators: list[torch.Generator], temperature: float) -> Drawn:
         n_cat = len(CATEGORICAL_FIELDS)
@@ -203,7 +226,7 @@ class FacePipeline:
     def sample(self, seeds: list[int], temperature: float = 1.0) -> torch.Tensor:
         """Faces for `seeds` at the model's resolution, (N, 3, R, R) in [-1, 1]: what generate() shows, before
         the display resize (for benchmarks)."""
-        return self._draw_images(self._embed(self._draw(seeds, temperature, {})))
+        return self._draw_images(self._embed(self._draw(seeds, temperature, self._allowed(None, None))))
 
     def generate(
         self,
@@ -254,7 +277,7 @@ class FacePipeline:
                 for f in range(fields)
                 if f not in redraw
             }
-            tokens = self.prior.sample([g], temperature, {**keep, **{f: m for f, m in allowed.items() if f in redraw}})
+            tokens = self._sample_prior([g], temperature, {**keep, **{f: m for f, m in allowed.items() if f in redraw}})
             drawn = self._from_tokens(tokens, [g], temperature)
             kept = [f - len(CATEGORICAL_FIELDS) for f in keep if f >= len(CATEGORICAL_FIELDS)]
             nudge = (torch.rand(len(CONTINUOUS_FIELDS), generator=g) - 0.5) * 0.2 * amount

@@ -66,6 +66,7 @@ class FaceRenderer(
         mapping_layers: int = 3,
         channels: tuple[int, ...] | list[int] = (128, 128, 64, 32),
         convs_per_block: tuple[int, ...] | list[int] = (2, 2, 2, 2),
+        undrawn: dict[str, str] | None = None,
     ):
         super().__init__()
         # The last block works at half the output resolution; a sub-pixel layer (3x3 conv to 4 RGB values per
@@ -78,6 +79,9 @@ class FaceRenderer(
         self.resolution = resolution
         self.categorical_values = categorical_values  # the codec's vocabularies, kept with the weights
         self.continuous_ranges = continuous_ranges
+        # Fields these weights do not draw (found by the bench: the same face for every value), each with the value
+        # that matches what they draw instead: the app fixes them to it and does not offer them.
+        self.undrawn = dict(undrawn or {})
         self.embeddings = nn.ModuleList(nn.Embedding(len(v), embed_dim) for v in categorical_values)
         in_dim = embed_dim * len(categorical_values) + len(continuous_ranges)
         layers: list[nn.Module] = []

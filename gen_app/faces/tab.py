@@ -8,6 +8,7 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
+from gen_app.device import quick
 from gen_app.faces.pipeline import (
     DISPLAY_SIZE,
     MAX_FACES,
@@ -22,10 +23,11 @@ from gen_app.images import image_grid, save_gif, save_png
 from gen_app.outputs import new_output_path
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
+from gen_app.worker import hosted
 
 INTRO = """Each seed is one cartoon face, made in two steps by two small networks trained here on 30,000
 [facesjs](https://github.com/zengm-games/facesjs) faces: a **prior** (a tiny transformer) picks the face's parts —
-hair, eyes, mouth, colours, glasses, hat… — and a **renderer** (a convolutional network) draws them at 128 px.
+hair, eyes, mouth, colours, hat… — and a **renderer** (a convolutional network) draws them at 128 px.
 Same seed, same face, on any machine. **Temperature** below 1 gives more typical faces (0: the most likely parts).
 **Attributes** and **Parts** fix what you want and leave the rest to the seed. Click a face, then
 **Variations** for more like it, or **Morph** to walk from one face to another."""
@@ -38,7 +40,7 @@ def keyword(name: str) -> str:
 
 def with_choices(names: list[str]) -> Callable[[Callable], Callable]:
     """Give `fn(..., *chosen)` a signature that names each attribute and part, so the API and the MCP tools list
-    gender, glasses... (each defaulting to "random") in place of param_3, param_4...; Gradio still calls it with
+    gender, facial_hair... (each defaulting to "random") in place of param_3, param_4...; Gradio still calls it with
     the values in order."""
 
     def name(fn: Callable) -> Callable:
@@ -51,7 +53,7 @@ def with_choices(names: list[str]) -> Callable[[Callable], Callable]:
 
 
 def build() -> None:
-    pipe = FacePipeline.load()
+    pipe = hosted("faces", FacePipeline.load)  # in the quick models' process (gen_app.worker)
     attribute_names, part_names = list(pipe.attributes), list(pipe.parts)
 
     choice_names = [keyword(name) for name in attribute_names + part_names]
@@ -81,12 +83,13 @@ def build() -> None:
     @with_choices(choice_names)
     @described(**limits)
     @on_gpu
+    @quick
     @user_errors
     def generate_faces(
         seed: float, count: float, temperature: float, *chosen: str
     ) -> tuple[list[tuple[str, str]], int]:
         """Draw cartoon faces ({size}x{size} PNG): one per seed, for seeds seed, seed+1, ...; the same seed always
-        gives the same face. Every parameter after temperature fixes an attribute (gender, glasses...) or a part
+        gives the same face. Every parameter after temperature fixes an attribute (gender, facial hair...) or a part
         (hair, eyes...): "random" (the default) leaves it to the seed, or one of the values it lists.
 
         Args:
@@ -106,6 +109,7 @@ def build() -> None:
     @with_choices(choice_names)
     @described(**limits)
     @on_gpu
+    @quick
     @user_errors
     def face_variations(seed: float, count: float, amount: float, temperature: float, *chosen: str) -> list:
         """Variations of one face: the first image is the seed's face, each other keeps most of its parts and
@@ -128,6 +132,7 @@ def build() -> None:
     @with_choices(choice_names)
     @described(**limits)
     @on_gpu
+    @quick
     @user_errors
     def morph_faces(seed_a: float, seed_b: float, frames: float, temperature: float, *chosen: str) -> tuple[str, str]:
         """A morph from one face to another (a straight walk in the renderer's input space), as an animated GIF
@@ -190,12 +195,14 @@ def build() -> None:
     inputs = [seed, count, temperature, *choices]
 
     def example(seed: int, count: int, temperature: float, **fixed: str) -> list:
+        if unknown := set(fixed) - set(choice_names):  # e.g. a part this renderer cannot draw
+            raise ValueError(f"an example fixes {sorted(unknown)}, which the tab does not offer")
         return [seed, count, temperature, *(fixed.get(name, RANDOM) for name in choice_names)]
 
     examples = {
         "8 faces": example(42, 8, 1.0),
         "16 more typical faces (temperature 0.7)": example(2024, 16, 0.7),
-        "8 faces with glasses and long hair": example(99, 8, 1.0, glasses="glasses", hair_style="long"),
+        "8 bearded faces with short hair": example(99, 8, 1.0, facial_hair="facial hair", hair_style="short"),
         "8 faces with a hat": example(5, 8, 1.0, hat_accessory="accessory", headwear="hat"),
         "the most likely face (temperature 0)": example(123456, 1, 0.0),
     }

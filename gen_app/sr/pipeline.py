@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gen_app.device import yield_to_quick_work
 from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput
 from gen_app.loading import CHECKPOINTS, ModelLoadError, load_model
@@ -175,6 +176,7 @@ def upscale_tiled(
         out = torch.empty(height * s, width * s, 1 if gray else 3, dtype=dtype)
     corners = [(y, x0) for y in range(0, height, tile) for x0 in range(0, width, tile)]
     for done, (y0, x0) in enumerate(corners, 1):
+        yield_to_quick_work()  # a large upscale is long work: quick requests go first (gen_app.device)
         y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
         top, left = max(y0 - TILE_OVERLAP, 0), max(x0 - TILE_OVERLAP, 0)
         bottom, right = min(y1 + TILE_OVERLAP, height), min(x1 + TILE_OVERLAP, width)

@@ -9,10 +9,10 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from gen_app.device import low_priority
+from gen_app.device import large_memory_work, low_priority
 from gen_app.gpu import on_gpu
-from gen_app.images import save_png
-from gen_app.outputs import new_output_path
+from gen_app.images import header_pixels, save_png
+from gen_app.outputs import new_output_path, save_for_display
 from gen_app.sr.pipeline import (
     CLEAN,
     MAX_INPUT_SIDE,
@@ -65,6 +65,10 @@ def comparison(original: Image.Image, result: Image.Image) -> tuple[tuple[Image.
     return (bicubic, ours), note
 
 
+# Results larger than this take their turn with the other large-memory work (gen_app.device.large_memory_work).
+LARGE_OUTPUT_PIXELS = 4_000_000
+
+
 def build() -> None:
     pipe = SRPipeline.load()
 
@@ -96,15 +100,18 @@ def build() -> None:
             the result: a PNG file (URL), full size, with its settings in its text chunks.
             a one-line summary (sizes and time).
         """
-        started = time.perf_counter()
-        shown = functools.partial(progress, desc="Upscaling")
-        result = pipe.upscale(path, scale, progress=shown, photo_type=photo_type)
-        seconds = time.perf_counter() - started
+        large = header_pixels(path) * (scale if isinstance(scale, int) else 1) ** 2 > LARGE_OUTPUT_PIXELS
+        with large_memory_work(large):
+            started = time.perf_counter()
+            shown = functools.partial(progress, desc="Upscaling")
+            result = pipe.upscale(path, scale, progress=shown, photo_type=photo_type)
+            seconds = time.perf_counter() - started
+            download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), result.params)
         for notice in result.notices:
             gr.Warning(notice)
         (w, h), (width, height) = result.original.size, result.image.size
-        download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), result.params)
-        pair, note = comparison(result.original, result.image)
+        (bicubic, ours), note = comparison(result.original, result.image)
+        pair = (save_for_display(bicubic, "bicubic"), save_for_display(ours, f"upscaled-x{scale}-shown"))
         kind = PHOTO_TYPES[result.photo_type].split(" (")[0].lower()
         summary = (
             f"{w}×{h} → **{width}×{height}** (×{scale}, {result.image.mode}, {kind} model) in {seconds:.1f} s.{note}"
@@ -132,7 +139,7 @@ def build() -> None:
                 label="Examples (small photos: try ×4; the JPEG is a noisy phone-style photo)",
             )
         with gr.Column(scale=2, min_width=300):
-            slider = gr.ImageSlider(label="Bicubic ↔ ours", type="pil", format="png", max_height=700)
+            slider = gr.ImageSlider(label="Bicubic ↔ ours", type="filepath", max_height=700)
             summary = gr.Markdown()
             download = gr.File(label="Download (PNG, full size, same kind as the input)")
     # The x4 cards (x2 starts from the clean x4 weights; the real-photo x2 is the x4 network, 2x2-averaged).

@@ -8,10 +8,10 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from gen_app.device import low_priority
+from gen_app.device import app_priority, large_memory_work, low_priority, quick
 from gen_app.gpu import on_gpu
 from gen_app.images import save_png
-from gen_app.outputs import new_output_path
+from gen_app.outputs import new_output_path, save_for_display
 from gen_app.style.pipeline import (
     ANY_STYLE_MAX_SECONDS,
     ANY_STYLE_SIDES,
@@ -62,6 +62,8 @@ def build() -> None:
 
     @described(**limits)
     @on_gpu
+    @quick
+    @app_priority
     @user_errors
     def stylize(path, style, strength, blend_with, blend, keep_colours, size):
         """Paint a photo in the style of one of 16 public-domain paintings (instant, a feed-forward network).
@@ -88,7 +90,8 @@ def build() -> None:
         download = save_png(result.image, new_output_path(f"painted-{style}", ".png"), result.params)
         w, h = result.image.size
         summary = f"**{pipe.style(style).label}**, strength {strength:g}: {w}×{h} in {seconds * 1000:.0f} ms."
-        return (labelled(result.photo), labelled(result.image)), str(download), summary
+        shown = (save_for_display(labelled(result.photo), "photo"), save_for_display(labelled(result.image), "painted"))
+        return shown, str(download), summary
 
     @described(**limits)
     @on_gpu
@@ -109,18 +112,19 @@ def build() -> None:
             the painting: a PNG file (URL) with its settings in its text chunks.
             a one-line status.
         """
-        started = time.perf_counter()
-        for result in pipe.stylize_any(path, style_path, steps, size, keep_colours):
-            seconds = time.perf_counter() - started
-            status = f"Iteration {result.step} of {result.steps} ({seconds:.0f} s)."
-            if result.step < result.steps:
-                yield labelled(result.image), None, status
+        with large_memory_work():  # its time cap starts once it has its turn
+            started = time.perf_counter()
+            for result in pipe.stylize_any(path, style_path, steps, size, keep_colours):
+                seconds = time.perf_counter() - started
+                status = f"Iteration {result.step} of {result.steps} ({seconds:.0f} s)."
+                if result.step < result.steps:
+                    yield save_for_display(labelled(result.image), "painting-so-far"), None, status
         for notice in result.notices:
             gr.Warning(notice)
         params = {"model": "gen_app style (optimisation)", "steps": result.step, "size": list(result.image.size)}
         params["keep_colours"] = bool(keep_colours)
         download = save_png(result.image, new_output_path("painted-any", ".png"), params)
-        yield labelled(result.image), str(download), f"Done: {status}"
+        yield save_for_display(labelled(result.image), "painting"), str(download), f"Done: {status}"
 
     @page_only
     def pick_from_gallery(event: gr.SelectData) -> str:
@@ -162,7 +166,7 @@ def build() -> None:
                         label="Examples",
                     )
                 with gr.Column(scale=2, min_width=300):
-                    slider = gr.ImageSlider(label="Photo ↔ painting", type="pil", format="png", max_height=640)
+                    slider = gr.ImageSlider(label="Photo ↔ painting", type="filepath", max_height=640)
                     summary = gr.Markdown()
                     download = gr.File(label="Download (PNG with its settings)")
         with gr.Tab("Any style image (optimisation)", id="style-any"):
@@ -192,7 +196,7 @@ def build() -> None:
                         label="Examples (paintings not among the 16)",
                     )
                 with gr.Column(scale=2, min_width=300):
-                    any_result = gr.Image(label="Painting (updates as it improves)", type="pil", format="png")
+                    any_result = gr.Image(label="Painting (updates as it improves)", type="filepath")
                     any_status = gr.Markdown()
                     any_download = gr.File(label="Download (PNG with its settings)")
     about_panel(pipe.folder, pipe.origin)

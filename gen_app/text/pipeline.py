@@ -75,11 +75,12 @@ class TextPipeline:
             ids = ids[-keep:]
         return PreparedPrompt(ids, notices)
 
-    def stream(self, prompt: str | PreparedPrompt, settings: SamplingSettings) -> Iterator[str]:
-        """Yield the growing continuation of `prompt` (text, or what `prepare` made of it), token by token."""
+    def stream(self, prompt: str | PreparedPrompt, settings: SamplingSettings, every: float = 0.0) -> Iterator[str]:
+        """Yield the growing continuation of `prompt` (text, or what `prepare` made of it), token by token, or at
+        most every `every` seconds."""
         settings = settings.validated()
         prepared = prompt if isinstance(prompt, PreparedPrompt) else self.prepare(prompt)
-        yield from sample_text(self.model, self.tokenizer, prepared.ids, settings, self.watermark)
+        yield from sample_text(self.model, self.tokenizer, prepared.ids, settings, self.watermark, every)
 
     def generate(self, prompt: str, settings: SamplingSettings) -> str:
         """The whole continuation at once (the last value of `stream`)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from gen_app.device import quick_work
 from gen_app.gpu import on_gpu
 from gen_app.sampling import (
     NEW_TOKENS_RANGE,
@@ -15,7 +16,8 @@ from gen_app.sampling import (
 )
 from gen_app.seeding import MAX_SEED, random_seed
 from gen_app.text.pipeline import MAX_PROMPT_CHARS, TextPipeline
-from gen_app.ui import Tab, about_panel, described, model_event, page_only, user_errors
+from gen_app.ui import STREAM_SECONDS, Tab, about_panel, described, model_event, page_only, throttled, user_errors
+from gen_app.worker import hosted
 
 INTRO = """A small GPT trained here, from scratch, on 34 of Shakespeare's plays (four more are held out to measure
 it). Give it a speaker in capitals and a first line, and watch it continue the scene, a word piece (token) at
@@ -32,7 +34,7 @@ EXAMPLES = [
 
 
 def build() -> None:
-    pipe = TextPipeline.load()
+    pipe = hosted("text", TextPipeline.load)  # in the quick models' process (gen_app.worker)
 
     def span(low: float, high: float) -> str:
         return f"{low:g} to {high:g}"
@@ -69,8 +71,9 @@ def build() -> None:
         prepared = pipe.prepare(prompt)
         for notice in prepared.notices:
             gr.Warning(notice)
-        for continuation in pipe.stream(prepared, settings):
-            yield prompt + continuation, settings.seed
+        with quick_work():  # long requests in this process wait while it runs (gen_app.device)
+            for continuation in throttled(pipe.stream(prepared, settings, every=STREAM_SECONDS)):
+                yield prompt + continuation, settings.seed
 
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):

@@ -190,7 +190,8 @@ head crop and downscaled to {res} px (antialiased): `python -m train.faces.data`
 - Command: `{training["command"]}`
 - {training["steps_done"]:,} of {training["steps"]:,} steps × batch {training["batch_per_process"]}
   = {training["images_seen"]:,} images; seed {training["seed"]}; lr {training["lr"]}; {training["precision"]} autocast.
-- Hardware: {training["device"]}; {training["training_hours"]} h of training (resumable: `--run-dir`).
+- Hardware: {training["device"]}; {training["training_hours"]} h of training, wall-clock (resumable: `--run-dir`; the
+  clock ran on while the run was paused or shared its CPU with other work, so the compute used is less).
 {"- Held-out PSNR over training:" + chr(10) + chr(10) + "![training curve](curve.png)" if has_curve else ""}
 
 ## Use
@@ -198,7 +199,7 @@ head crop and downscaled to {res} px (antialiased): `python -m train.faces.data`
 from gen_app.faces.pipeline import FacePipeline
 
 pipe = FacePipeline.load()
-faces = pipe.generate(seed=42, count=4, temperature=1.0, attributes={{"glasses": "glasses"}})
+faces = pipe.generate(seed=42, count=4, temperature=1.0, attributes={{"hat/accessory": "accessory"}})
 faces.images, faces.faces  # PIL images (256 px, pixel-doubled) and each face's facesjs parameters
 ```
 
@@ -206,8 +207,22 @@ faces.images, faces.faces  # PIL images (256 px, pixel-doubled) and each face's 
 Cartoon faces in the facesjs style only, at {res}×{res}. The renderer is a learned approximation of facesjs's
 vector drawing: thin lines and small parts can be softer than the original. Generated images carry an
 "AI-generated" mark in their PNG metadata in the app.
-"""
+{undrawn_section(config)}"""
     )
+
+
+def undrawn_section(config: dict) -> str:
+    """What these weights do not draw (config.json's `undrawn`, from the bench), and what the app does about it."""
+    undrawn = config.get("undrawn") or {}
+    if not undrawn:
+        return ""
+    fields = ", ".join(f"`{field}`" for field in undrawn)
+    fixed = ", ".join(f"`{field}` = `{value}`" for field, value in undrawn.items())
+    return f"""
+These weights do not draw {fields}: no value of it shows in the picture (the bench's attribute gaps show it).
+`config.json` lists such fields under `undrawn`; the app fixes them ({fixed}) and does not
+offer them as attributes or parts, so a face's saved parameters say what is drawn.
+"""
 
 
 def prior_card(folder: Path) -> str:

@@ -2,6 +2,9 @@
 
     python -m train.faces.data
     python -m train.faces.train_renderer --precision bf16 --threads 1
+    # a fine-tune from the shipped weights that sees faces with glasses five times as often:
+    python -m train.faces.train_renderer --init-from checkpoints/faces --oversample glasses.id=5 --steps 4000 \
+        --lr 3e-4 --warmup 100 --run-dir runs/faces-glasses --precision bf16 --threads 1
 
 (One thread per process: on 2 cores, a single-threaded run beside other work is faster than a two-threaded one,
 and `torchrun --nproc_per_node 2 -m train.faces.train_renderer ...` uses both cores with data parallelism.)
@@ -23,7 +26,7 @@ from pathlib import Path
 import torch
 
 from gen_app.faces.dataset import load_faces, load_params
-from gen_app.faces.params import FaceCodec, read_records
+from gen_app.faces.params import CATEGORICAL_FIELDS, FaceCodec, read_records
 from gen_app.faces.renderer import FaceRenderer
 from gen_app.images import image_grid, tensor_to_pil
 from gen_app.style.features import FeatureNet, relative_error
@@ -31,6 +34,8 @@ from train.common import (
     ROOT,
     add_common_args,
     finish_export,
+    init_from_checkpoint,
+    previous_stage,
     save_model,
     setup_run,
     start_process,
@@ -54,12 +59,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--convs-per-block", type=str, default="2,2,2,2")
     p.add_argument("--w-dim", type=int, default=256)
-    add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500)
+    add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500, init_from=True)
+    p.add_argument(
+        "--oversample",
+        action="append",
+        default=[],
+        metavar="FIELD=FACTOR",
+        help='draw the faces whose categorical FIELD is not "none" FACTOR times as often (e.g. glasses.id=5: thin '
+        "parts that cover few pixels, which a pixel loss lets the renderer leave out)",
+    )
     p.add_argument("--perceptual", type=float, default=0.2, help="weight of the perceptual term (0: L1 only)")
     p.add_argument("--ema-beta", type=float, default=0.999)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="autocast for forward passes")
     p.add_argument("--save-every", type=int, default=200)
     args = p.parse_args(argv)
+    for spec in args.oversample:
+        field, _, factor = spec.partition("=")
+        if field not in CATEGORICAL_FIELDS or not factor.replace(".", "", 1).isdigit() or float(factor) <= 0:
+            p.error(f"--oversample {spec!r}: expected FIELD=FACTOR with a categorical field and a positive factor")
     if args.run_dir == ROOT / "runs/faces":
         args.run_dir = ROOT / "runs/faces-renderer"
     return args
@@ -80,6 +97,21 @@ def held_out_scores(model: FaceRenderer, images: torch.Tensor, cat: torch.Tensor
         mse.append(((out - real) / 2).pow(2).mean((1, 2, 3)))
     l1_all, mse_all = torch.cat(l1), torch.cat(mse)
     return {"l1": round(l1_all.mean().item(), 5), "psnr": round((-10 * mse_all.log10()).mean().item(), 3)}
+
+
+def sampling_weights(cat: torch.Tensor, codec: FaceCodec, oversample: list[str]) -> torch.Tensor | None:
+    """Per training face, its relative chance of being drawn (None: all alike): each FIELD=FACTOR multiplies the
+    weight of the faces whose FIELD is not "none"."""
+    if not oversample:
+        return None
+    weights = torch.ones(len(cat), dtype=torch.float64)
+    for spec in oversample:
+        field, _, factor = spec.partition("=")
+        values = codec.values_of(field)
+        column = cat[:, CATEGORICAL_FIELDS.index(field)]
+        has = column != values.index("none") if "none" in values else torch.ones_like(column, dtype=torch.bool)
+        weights[has] *= float(factor)
+    return weights
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,6 +138,10 @@ def main(argv: list[str] | None = None) -> None:
         channels=[int(c) for c in args.channels.split(",")],
         convs_per_block=[int(c) for c in args.convs_per_block.split(",")],
     ).to(device)
+    if args.init_from is not None:
+        init_from_checkpoint(model, args.init_from, rank)
+    stage = previous_stage(args.init_from, args.run_dir)  # before an export may overwrite --init-from
+    weights = sampling_weights(cat, codec, args.oversample)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     features = FeatureNet("lite0", last_block=4).to(device) if args.perceptual else None
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
@@ -138,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
             lr=args.lr,
             perceptual=args.perceptual,
             precision=args.precision,
+            oversample=args.oversample,
+            **stage,
         )
         # Every evaluation exports, so a run stopped at any time leaves its latest checkpoint; published at the end.
         save_model(copy.deepcopy(ema), args.out)
@@ -146,7 +184,10 @@ def main(argv: list[str] | None = None) -> None:
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.02)
-        idx = torch.randint(len(faces), (args.batch,), generator=data_gen)
+        if weights is None:
+            idx = torch.randint(len(faces), (args.batch,), generator=data_gen)
+        else:
+            idx = torch.multinomial(weights, args.batch, replacement=True, generator=data_gen)
         real = to_float(faces[idx]).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             out = train_model(cat[idx].to(device), cont[idx].to(device))
