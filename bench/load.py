@@ -3,7 +3,7 @@
     python -m bench.load [--clients 32] [--rounds 3] [--think 0] [--heavy] [--soak 1000] [--json OUT]
 
 It starts the app (app.py's build_demo and LAUNCH_OPTIONS) in a child process on 127.0.0.1 with a fresh
-Gradio cache folder, then runs `--clients` users at once through gradio_client. User i works in tab i mod 5
+Gradio cache folder, then runs `--clients` users at once over HTTP. User i works in tab i mod 5
 with that tab's default settings (faces: 8 faces; text: 300 tokens; style: a painter's style at 768 px; super-
 resolution: an example photo ×4; audio: compose 16 bars), `--rounds` requests each, one after another, each user
 waiting `--think` seconds (on average: uniform from half to 1.5 times it) after each result, as a visitor looks at
@@ -12,8 +12,9 @@ instead send the largest legal requests: any-style optimisation of a 25-megapixe
 iterations at 512 px, its time cap applies) and ×4 super-resolution of a 1024×1024 RGB photo (the input limit
 at ×4). Every request has a deadline (`--timeout`), and the whole run stops after `--max-seconds`.
 
-Each user fetches its results' files as a browser does (one kept-alive connection), and runs at nice
-`--client-nice` (CLIENT_NICE): the users stand in for browsers on other machines.
+Each user (`Visitor`) speaks the app's REST routes over one kept-alive connection, as lean as a browser: it uploads
+its inputs, calls the endpoint, reads its stream to the end and fetches the result's files. The users run at nice
+`--client-nice` (CLIENT_NICE): they stand in for browsers on other machines.
 
 Printed: per endpoint, requests, errors, p50 and p95 latency (submit to final result and its files); the server's
 peak RSS (sampled every 50 ms from /proc) and its RSS after start-up; the Gradio cache folder's size at its peak and at
@@ -208,37 +209,84 @@ def requests_by_tab(heavy_photo: Path, heavy_style_photo: Path):
             ),
             {},
         ),
-        "upscale_largest": lambda i: ((handle_file(str(heavy_photo)), 4), {"api_name": "/upscale"}),
+        "upscale_largest": lambda i: ((handle_file(str(heavy_photo)), 4), {"api_name": "upscale"}),
     }
 
 
+class Visitor:
+    """One user's connection to the app, as lean as a browser's: uploads, calls and file downloads over one kept-alive
+    HTTP connection, through the app's documented REST routes (`/gradio_api/upload`, `/gradio_api/call/<api>`, the
+    `file=` route). gradio_client takes a thread per job and a stream per client, and hashes and writes every file:
+    with 32 users that took half a core of this machine's two during the first round, from the app it measures."""
+
+    def __init__(self, url: str, timeout: float, api: dict) -> None:
+        self.timeout = timeout  # for a whole call: a stream that keeps sending heartbeats has no read timeout
+        self.http = httpx.Client(base_url=url, timeout=timeout)
+        self.api = api  # the app's /gradio_api/info: each endpoint's parameters and their defaults
+
+    @classmethod
+    def api_of(cls, url: str) -> dict:
+        return httpx.get(f"{url}gradio_api/info", timeout=60).raise_for_status().json()["named_endpoints"]
+
+    def complete(self, api_name: str, args: tuple) -> list:
+        """`args` followed by the defaults of the parameters they leave out (as gradio_client fills them in)."""
+        parameters = self.api[f"/{api_name}"]["parameters"]
+        return [*args, *(p["parameter_default"] for p in parameters[len(args) :])]
+
+    def upload(self, path: str) -> dict:
+        """A local file sent as an upload: the FileData the app's inputs take."""
+        with open(path, "rb") as file:
+            response = self.http.post("gradio_api/upload", files={"files": (Path(path).name, file)})
+        response.raise_for_status()
+        return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+    def call(self, api_name: str, args: tuple) -> list:
+        """The endpoint's final output (a streaming one's last update); its files are fetched, not kept."""
+        deadline = time.monotonic() + self.timeout
+        from gradio_client.utils import is_file_obj_with_meta
+
+        data = [self.upload(a["path"]) if is_file_obj_with_meta(a) else a for a in args]
+        data = self.complete(api_name, tuple(data))
+        posted = self.http.post(f"gradio_api/call/{api_name}", json={"data": data})
+        posted.raise_for_status()
+        event, output = None, None
+        with self.http.stream("GET", f"gradio_api/call/{api_name}/{posted.json()['event_id']}") as stream:
+            stream.raise_for_status()
+            for line in stream.iter_lines():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{api_name}: no result after {self.timeout:g} s")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    output = json.loads(line[5:])
+                    break
+        if event != "complete":
+            raise RuntimeError(f"{api_name}: {output if event == 'error' else 'no result'}")
+        for url in file_urls(output):
+            self.http.get(url).raise_for_status()
+        return output
+
+
 def file_urls(output: object) -> list[str]:
-    """The URLs of the files in an endpoint's output (as the API returns it, gradio_client's download_files=False)."""
-    if isinstance(output, dict):
-        if output.get("meta", {}).get("_type") == "gradio.FileData" and output.get("url"):
-            return [output["url"]]
-        return [url for value in output.values() for url in file_urls(value)]
-    if isinstance(output, list | tuple):
-        return [url for value in output for url in file_urls(value)]
-    return []
+    """The URLs of the files in an endpoint's output (as the API returns it)."""
+    from gradio_client.utils import is_file_obj_with_meta, traverse
+
+    urls: list[str] = []
+    traverse(output, lambda file: urls.append(file["url"]) if file.get("url") else None, is_file_obj_with_meta)
+    return urls
 
 
 def user(
     index: int,
-    client,
-    browser: httpx.Client,
+    visitor: Visitor,
     endpoints: list[str],
     makers,
     think: float,
-    timeout: float,
     deadline: float,
     results,
     lock,
 ) -> None:
-    """One user's requests, one after another: each ends when its result and the result's files have arrived. The
-    files are fetched as a browser does, over one kept-alive connection (`browser`), and not written anywhere:
-    gradio_client's own download opens a new connection for each file, and hashes and writes it, which took as much
-    CPU here as the quick models themselves."""
+    """One user's requests, one after another: each ends when its result and the result's files have arrived."""
     pause = random.Random(index)  # the same pauses in every run
     for n, name in enumerate(endpoints):
         if n and think:
@@ -246,12 +294,10 @@ def user(
         if time.time() > deadline:
             return
         args, options = makers[name](n)
-        api_name = options.get("api_name", f"/{name}")
+        api_name = options.get("api_name", name)
         started = time.perf_counter()
         try:
-            output = client.submit(*args, api_name=api_name).result(timeout=timeout)
-            for url in file_urls(output):
-                browser.get(url).raise_for_status()
+            visitor.call(api_name, args)
             error = None
         except Exception as failure:  # an error or a timeout: counted, and the run goes on
             error = f"{type(failure).__name__}: {str(failure)[:120]}"
@@ -329,9 +375,8 @@ def main() -> None:
     print(f"app at {url} (pid {server.pid}), cache {cache}", flush=True)
     os.nice(args.client_nice)  # this process only: the app, started above, keeps its own priorities
     try:
-        from gradio_client import Client
-
-        Client(url, verbose=False).predict(1, 1, 1.0, api_name="/generate_faces")  # warm-up
+        api = Visitor.api_of(url)
+        Visitor(url, args.timeout, api).call("generate_faces", (1, 1, 1.0))  # warm-up
         idle_rss = rss_bytes(server.pid)
         sampler = Sampler(server.pid, cache)
         sampler.start()
@@ -341,12 +386,10 @@ def main() -> None:
         if args.heavy:
             plans[-1] = ["stylize_any"] * args.rounds
             plans[-2] = ["upscale_largest"] * args.rounds
-        # Every user opens the app first (a Client reads the app's config and API description), then all start at
-        # once: 32 clients connecting during the run took a core of the two, in the load generator and the server.
-        clients = [
-            Client(url, verbose=False, httpx_kwargs={"timeout": args.timeout}, download_files=False) for _ in plans
-        ]
-        browsers = [httpx.Client(timeout=args.timeout) for _ in plans]
+        # Every user opens the app first (the page's config), then all start at once.
+        visitors = [Visitor(url, args.timeout, api) for _ in plans]
+        for visitor in visitors:
+            visitor.http.get("config").raise_for_status()
         results: dict[str, list] = defaultdict(list)
         lock = threading.Lock()
         deadline = time.time() + args.max_seconds
@@ -355,9 +398,9 @@ def main() -> None:
         users = [
             threading.Thread(
                 target=user,
-                args=(i, client, browser, plan, makers, args.think, args.timeout, deadline, results, lock),
+                args=(i, visitor, plan, makers, args.think, deadline, results, lock),
             )
-            for i, (client, browser, plan) in enumerate(zip(clients, browsers, plans, strict=True))
+            for i, (visitor, plan) in enumerate(zip(visitors, plans, strict=True))
         ]
         for thread in users:
             thread.start()
@@ -409,15 +452,15 @@ def main() -> None:
 
         if args.soak:
             soak = ["generate_faces", "generate_text", "stylize", "upscale"]
-            client = Client(url, verbose=False)
+            visitor = Visitor(url, args.timeout, api)
             for n in range(min(40, args.soak)):  # warm-up: every kind of request, so caches fill first
                 name = soak[n % len(soak)]
-                client.submit(*makers[name](n)[0], api_name=f"/{name}").result(timeout=args.timeout)
+                visitor.call(name, makers[name](n)[0])
             after_warm_up = rss_bytes(server.pid)
             trace = []  # RSS after each request
             for n in range(args.soak):
                 name = soak[n % len(soak)]
-                client.submit(*makers[name](n)[0], api_name=f"/{name}").result(timeout=args.timeout)
+                visitor.call(name, makers[name](n)[0])
                 trace.append(rss_bytes(server.pid))
             quarters = [trace[max(0, len(trace) * q // 4 - 1)] for q in (1, 2, 3, 4)]
             figures["soak"] = {
@@ -446,7 +489,7 @@ def main() -> None:
         figures["running_at_peak_rss"] = at_peak
         print(
             f"\nserver RSS: {idle_rss / 1e9:.2f} GB after start-up, peak {sampler.peak_rss / 1e9:.2f} GB "
-            f"(the app's process {sampler.peak_parts[0] / 1e9:.2f}, its worker {sampler.peak_parts[1] / 1e9:.2f}) "
+            f"(the app's process {sampler.peak_parts[0] / 1e9:.2f}, its workers {sampler.peak_parts[1] / 1e9:.2f}) "
             f"(floor {RSS_FLOOR_GB} GB), at {sampler.peak_time - started_wall:.0f} s with: {', '.join(at_peak)}"
         )
         print(f"cache folder: peak {figures['peak_cache_mb']:.0f} MB, at the end {end_disk / 1e6:.0f} MB")

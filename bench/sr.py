@@ -22,7 +22,14 @@ case), plus the clean shrink for reference, restored by bicubic, the clean model
 settings: PSNR, SSIM and a perceptual distance, the unweighted LPIPS recipe (Zhang et al. 2018) in
 EfficientNet-Lite2, which no model here trains with: per layer (stem and blocks 1, 4, 7, 11: one per
 resolution, 1/2 to 1/16), features unit-normalised over channels at each position, squared distance summed over
-channels and averaged over positions; then the mean over layers (0 = identical; lower is better).
+channels and averaged over positions; then the mean over layers (0 = identical; lower is better). Speed (seconds per
+output megapixel, the speed section's measurement, bicubic included) is printed with it, and the verdicts of issue
+15's floors (PSNR over bicubic and over Real-ESRGAN, perceptual distance, speed, clean-input loss).
+--real FOLDER benches another real-photo checkpoint (e.g. a training run's export) instead of sr-x4-real.
+
+Real-photo contact sheet (--real-sheet, quick: no benchmark): four validation photos, each under one degraded setting,
+zoomed crops side by side: bicubic | clean model | real-photo model | Real-ESRGAN x4plus | original; written as
+<real>/contact_sheet.png, which its card shows.
 """
 
 from __future__ import annotations
@@ -53,6 +60,13 @@ SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "m
 SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 SHEET_CROPS = {"chelsea": (150, 60), "astronaut": (170, 40), "china": (200, 150), "motorcycle_left": (300, 250)}
 SHEET_CROP, SHEET_ZOOM = 96, 2
+# The real-photo contact sheet: one photo per degraded setting (the crops of SHEET_CROPS).
+REAL_SHEET = {
+    "chelsea": "jpeg75",
+    "astronaut": "blur-jpeg60",
+    "china": "noise-jpeg50",
+    "motorcycle_left": "second-order",
+}
 
 
 def validation_photos() -> dict[str, Image.Image]:
@@ -134,9 +148,13 @@ class PerceptualDistance:
         return statistics.mean(distances)
 
 
-def degraded_section(methods: dict, photos: dict[str, Image.Image], judge: PerceptualDistance) -> tuple[dict, list]:
+def degraded_section(
+    methods: dict, photos: dict[str, Image.Image], judge: PerceptualDistance, speeds: dict[str, float] | None = None
+) -> tuple[dict, list]:
     """{setting: {method: (PSNR, SSIM, distance)}} means over the photos, "degraded" = over the degraded settings;
-    and the report's lines (with issue 15's verdicts when the real-photo model is among `methods`)."""
+    and the report's lines (with issue 15's verdicts when the real-photo model is among `methods`). `speeds`:
+    seconds per output megapixel by method, printed under the table (and the speed floor judged)."""
+    speeds = speeds or {}
     settings = ["clean", *VALIDATION_SETTINGS]
     scores = {setting: {m: [] for m in methods} for setting in settings}
     for name, truth in photos.items():
@@ -157,6 +175,10 @@ def degraded_section(methods: dict, photos: dict[str, Image.Image], judge: Perce
         lines.append(
             f"{label:16}" + "".join(f"{row[m][0]:>12.2f} / {row[m][1]:.3f} / {row[m][2]:.4f}" for m in methods)
         )
+    if speeds:
+        lines.append(
+            f"{'s / output MP':16}" + "".join(f"{speeds[m]:>28.3f}" if m in speeds else f"{'-':>28}" for m in methods)
+        )
     if "real-photo x4" in methods:
         real, mean = "real-photo x4", means["degraded"]
         lines.append("")
@@ -170,6 +192,12 @@ def degraded_section(methods: dict, photos: dict[str, Image.Image], judge: Perce
             ours, peer = mean[real][2], mean["Real-ESRGAN x4plus"][2]
             verdict = "PASS" if ours <= peer else "FAIL"
             lines.append(f"degraded: perceptual distance {ours:.4f} vs Real-ESRGAN {peer:.4f} (floor <=): {verdict}")
+            if real in speeds and "Real-ESRGAN x4plus" in speeds:
+                speedup = speeds["Real-ESRGAN x4plus"] / speeds[real]
+                verdict = "PASS" if speedup >= SPEEDUP_FLOOR else "FAIL"
+                lines.append(
+                    f"speed: real-photo {speedup:.1f}x faster than Real-ESRGAN (floor {SPEEDUP_FLOOR:g}x): {verdict}"
+                )
         loss = means["clean"]["ours x4"][0] - means["clean"][real][0]
         verdict = "PASS" if loss <= REAL_CLEAN_LOSS_DB else "FAIL"
         lines.append(
@@ -208,6 +236,26 @@ def crop_sheet(pipe: SRPipeline, scale: int, photos: dict[str, Image.Image], pee
     sheet.save(out)
 
 
+def real_photo_sheet(methods: dict, photos: dict[str, Image.Image], out: Path) -> None:
+    """Rows: REAL_SHEET's photos, each degraded by its setting; columns: `methods` (name: upscale function), then the
+    original; zoomed crops (SHEET_CROPS), each row labelled with its setting."""
+    columns = [*methods, "original"]
+    side, label = SHEET_CROP * SHEET_ZOOM, 20
+    sheet = Image.new("RGB", (len(columns) * side, label + len(REAL_SHEET) * (side + label)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, name in enumerate(columns):
+        draw.text((c * side + 6, 4), name, fill="black")
+    for r, (name, setting) in enumerate(REAL_SHEET.items()):
+        truth, (x, y) = photos[name], SHEET_CROPS[name]
+        small = validation_lr(truth, setting, 4)
+        top = label + r * (side + label)
+        draw.text((6, top + 4), f"{name}, {setting}: {VALIDATION_SETTINGS[setting][:100]}", fill="black")
+        for c, image in enumerate([*(upscale(small) for upscale in methods.values()), truth]):
+            tile = image.crop((x, y, x + SHEET_CROP, y + SHEET_CROP)).resize((side, side), Image.NEAREST)
+            sheet.paste(tile, (c * side, top + label))
+    sheet.save(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoints", type=Path, default=CHECKPOINTS)
@@ -216,19 +264,32 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None, metavar="OUT")
     p.add_argument("--sheets", action="store_true", help="also write <checkpoints>/sr-x{2,4}/crops.png")
     p.add_argument("--degraded", action="store_true", help="also measure x4 on the degraded validation settings")
+    p.add_argument("--real", type=Path, default=None, help="real-photo checkpoint (default <checkpoints>/sr-x4-real)")
+    p.add_argument("--real-sheet", action="store_true", help="only draw <real>/contact_sheet.png, then stop")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     with contextlib.redirect_stdout(sys.stderr):  # the Hub mixin prints where it loads from
         models = {s: SRNet.from_pretrained(args.checkpoints / f"sr-x{s}", strict=True).eval() for s in (2, 4)}
     pipe = SRPipeline(models)
-    real_folder = args.checkpoints / "sr-x4-real"
+    real_folder = args.real or args.checkpoints / "sr-x4-real"
     real_pipe = None
     if real_folder.exists():
         with contextlib.redirect_stdout(sys.stderr):
             real_pipe = SRPipeline({4: SRNet.from_pretrained(real_folder, strict=True).eval()})
     peer = None if args.no_peer else RealESRGAN(args.threads)
     photos = validation_photos()
+    if args.real_sheet:
+        if real_pipe is None:
+            raise SystemExit(f"no real-photo checkpoint in {real_folder}")
+        sheet_methods = {"bicubic": lambda im: im.resize((im.width * 4, im.height * 4), Image.BICUBIC)}
+        sheet_methods["clean model"] = lambda im: pipe.upscale(im, 4).image
+        sheet_methods["real-photo model"] = lambda im: real_pipe.upscale(im, 4).image
+        if peer is not None:
+            sheet_methods["Real-ESRGAN x4plus"] = peer
+        real_photo_sheet(sheet_methods, photos, real_folder / "contact_sheet.png")
+        print(f"wrote {real_folder / 'contact_sheet.png'}", file=sys.stderr)
+        return
 
     rows: dict[str, dict[str, tuple[float, float]]] = {}
     for name, truth in photos.items():
@@ -255,6 +316,8 @@ def main() -> None:
         speeds["real-photo x4"] = seconds_per_megapixel(lambda im: real_pipe.upscale(im, 4), speed_input, 4, 5)
     if peer is not None:
         speeds["Real-ESRGAN x4plus"] = seconds_per_megapixel(peer, speed_input, 4, 3)
+    bicubic4 = lambda im: im.resize((im.width * 4, im.height * 4), Image.BICUBIC)  # noqa: E731
+    speeds["bicubic x4"] = seconds_per_megapixel(bicubic4, speed_input, 4, 5)
 
     gain4 = means["ours x4"][0] - means["bicubic x4"][0]
     gain2 = means["ours x2"][0] - means["bicubic x2"][0]
@@ -289,7 +352,7 @@ def main() -> None:
             methods["real-photo x4"] = lambda im: real_pipe.upscale(im, 4).image
         if peer is not None:
             methods["Real-ESRGAN x4plus"] = peer
-        degraded, degraded_lines = degraded_section(methods, photos, PerceptualDistance())
+        degraded, degraded_lines = degraded_section(methods, photos, PerceptualDistance(), speeds)
         lines += ["", *degraded_lines]
     report = "\n".join(lines)
     print(report)

@@ -2,7 +2,7 @@
 
 python -m gen_app faces --seed 1 --count 64 --out out/           # PNGs with their settings, as the app saves them
 python -m gen_app text --prompt "ROMEO:" --max-new-tokens 200     # streams to stdout (--out FILE: to a file)
-python -m gen_app upscale photo.jpg scan.png --scale 4 --out big/
+python -m gen_app upscale photo.jpg scan.png --scale 4 --out big/   # --photo-type clean|real (auto: real for JPEGs)
 python -m gen_app paint photo.jpg --style starry_night --out painted/
 python -m gen_app compose --bars 16 --out tune.wav               # and tune.mid, tune.abc beside it
 
@@ -52,7 +52,7 @@ from gen_app.sampling import (
 )
 from gen_app.sampling import TEMPERATURE_RANGE as TEXT_TEMPERATURE
 from gen_app.seeding import MAX_SEED
-from gen_app.sr.pipeline import SCALES, SRPipeline, max_input_pixels
+from gen_app.sr.pipeline import PHOTO_TYPES, SCALES, SRPipeline, max_input_pixels
 from gen_app.style.pipeline import BLEND_RANGE, OUTPUT_SIDES, STRENGTH_RANGE, StylePipeline, load_styles
 from gen_app.text.pipeline import TextPipeline
 
@@ -152,7 +152,8 @@ def upscale(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     def work(path: Path) -> list[str]:
-        result = pipe.upscale(path, args.scale)
+        photo_type = None if args.photo_type == "auto" else args.photo_type
+        result = pipe.upscale(path, args.scale, photo_type=photo_type)
         save_png(result.image, args.out / f"{path.stem}-x{args.scale}.png", result.params)
         return result.notices
 
@@ -276,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"images, up to {max_input_pixels(2) / 1e6:.1f} megapixels at x2, {max_input_pixels(4) / 1e6:.1f} at x4",
     )
     p.add_argument("--scale", type=int, choices=SCALES, default=max(SCALES), help=f"default {max(SCALES)}")
+    p.add_argument(
+        "--photo-type",
+        choices=["auto", *PHOTO_TYPES],
+        default="auto",
+        help="; ".join(f"{key}: {label}" for key, label in PHOTO_TYPES.items())
+        + "; auto (default): real for JPEGs, clean for anything else",
+    )
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the results (default out/)")
     p.set_defaults(run=upscale)
 

@@ -59,6 +59,7 @@ RETRAIN = {
     "style": "python -m train.style.train",
     "sr-x2": "python -m train.sr.train --scale 2 --init-from checkpoints/sr-x4",
     "sr-x4": "python -m train.sr.train --scale 4",
+    "sr-x4-real": "python -m train.sr.train --scale 4 --degradation realistic --init-from checkpoints/sr-x4",
     "text": "python -m train.text.train --tokenizer bpe",
     "synth": "python -m train.synth.train",
     "melody": "python -m train.melody.train",

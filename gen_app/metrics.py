@@ -92,7 +92,7 @@ class AppCollector:
         if quick is not None:
             yield GaugeMetricFamily(
                 "gen_app_worker_memory_bytes",
-                "Private memory of the quick models' worker process (add it to the RSS for the app's whole memory).",
+                "Private memory of the quick models' worker processes (add it to the RSS for the app's whole memory).",
                 value=quick.private_bytes(),
             )
         tabs = GaugeMetricFamily("gen_app_tab_up", "1: the tab serves; 0: it could not start.", labels=["tab"])

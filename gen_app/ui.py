@@ -229,11 +229,30 @@ def screen_value(block, value, index: int) -> None:
             raise gr.Error(str(error)) from None
 
 
+POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def trailing_defaults(fn: Callable | None, got: int, needed: int) -> list:
+    """The defaults of the inputs from position `got` on that have one in `fn`'s signature, as far as the first that
+    has none: so a request that leaves out an input added later with a default (e.g. the upscaler's photo type) still
+    works, as gradio_client's calls do (it fills them in from the API's description)."""
+    if fn is None:
+        return []
+    parameters = list(inspect.signature(fn).parameters.values())[got:needed]
+    defaults = []
+    for parameter in parameters:
+        if parameter.default is inspect.Parameter.empty or parameter.kind not in POSITIONAL:
+            break
+        defaults.append(parameter.default)
+    return defaults
+
+
 class AppBlocks(gr.Blocks):
     """gr.Blocks whose every event, called from the page or by anyone over HTTP (named, private or by fn_index, with
     any values), ends with a result or a gr.Error message, never Gradio's bare "Error" or a traceback's text.
 
-    Before Gradio handles a request's values: too few values are refused (naming the first missing input), file
+    Before Gradio handles a request's values: inputs left out at the end take their function's defaults, if they
+    have one (`trailing_defaults`), else too few values are refused (naming the first missing input), file
     inputs screen their values (gen_app.uploads: only uploaded files; one message for every other path), an
     example index must name an example, and the values of numbers, sliders, choices, checkboxes and text boxes
     must be of their kind (`screen_value`: a message that names the input and says what it takes). Any other
@@ -242,6 +261,8 @@ class AppBlocks(gr.Blocks):
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         needed = len(block_fn.inputs)
+        if isinstance(inputs, list) and len(inputs) < needed:
+            inputs = [*inputs, *trailing_defaults(block_fn.fn, len(inputs), needed)]
         if not isinstance(inputs, list) or len(inputs) < needed:
             got = len(inputs) if isinstance(inputs, list) else 0
             missing = block_fn.inputs[got]

@@ -1,15 +1,18 @@
-"""Quick models (faces, text) in a worker process of their own, so that they do not share Python's GIL with the
-server.
+"""Quick models (faces, text) in worker processes of their own, one per model, so that they do not share Python's
+GIL with the server or with each other.
 
 Why: in one process, the text sampler and the face models took turns on the GIL with Gradio's event loop and every
 request's thread. PyTorch gives the GIL up at each operation, and a step of the sampler is a few hundred small
 operations: under 32 users (bench/load.py) it spent most of its time waiting to take the GIL back (py-spy), and a
-batch of texts took 4x its time alone, with no long request running at all. A process has a GIL of its own.
+batch of texts took 4x its time alone, with no long request running at all. A process has a GIL of its own. With
+faces and text in one worker, the sampler still took turns with two face requests' threads; apart, the text p95 under
+bench/load.py was 3.2-4.0 s in five runs, against 3.6-4.6 s in five runs of the shared worker, taken in turn.
 
-How: `start()` forks the worker from the app's process before the app loads any model, so that the two share, copy
-on write, the ~300 MB that importing PyTorch takes. `hosted(name, factory)` builds an object in the worker (e.g.
-`FacePipeline.load`) and returns a proxy: its attributes are read there, and its methods run there, each call in a
-thread of its own (so calls run together, as in one process), a generator's items streamed back as they come.
+How: `start()` forks the workers (PROCESSES) from the app's process before the app loads any model, so that they
+share, copy on write, the ~300 MB that importing PyTorch takes. `hosted(name, factory)` builds an object in the
+worker for `name` (e.g. `FacePipeline.load`) and returns a proxy: its attributes are read there, and its methods run
+there, each call in a thread of its own (so calls run together, as in one process), a generator's items streamed
+back as they come.
 Values go by pickle. Without a worker (on a GPU or a ZeroGPU Space, with GEN_APP_WORKER=0, or for a tab built
 outside `gen_app.app.build_demo`), or once it has died, the object is built here and called directly.
 
@@ -139,10 +142,10 @@ def _serve(connection, parents_end) -> None:
 class Worker:
     """The parent's end: sends requests, and a reader thread hands each reply to the call that waits for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "quick") -> None:
         context = multiprocessing.get_context("fork")
         here, there = context.Pipe()
-        self.process = context.Process(target=_serve, args=(there, here), name="gen_app-worker", daemon=True)
+        self.process = context.Process(target=_serve, args=(there, here), name=f"gen_app-{name}", daemon=True)
         self.process.start()
         there.close()
         self.connection = here
@@ -234,24 +237,52 @@ class Worker:
         self.process.join(timeout=5)
 
 
-_worker: Worker | None = None
+# One process per quick model (see the module's docstring); a model not named here runs in the first one.
+PROCESSES = ("faces", "text")
 
 
-def current() -> Worker | None:
-    """The worker of the app built last, if it is running."""
-    return _worker if _worker is not None and _worker.alive else None
+class Workers:
+    """The quick models' processes, one per name in PROCESSES, all forked at once (`start`)."""
+
+    def __init__(self, names: tuple[str, ...] = PROCESSES) -> None:
+        self.by_name = {name: Worker(name) for name in names}
+
+    def for_model(self, name: str) -> Worker:
+        """The process that hosts the model `name`."""
+        return self.by_name.get(name) or next(iter(self.by_name.values()))
+
+    @property
+    def alive(self) -> bool:
+        return any(one.alive for one in self.by_name.values())
+
+    def private_bytes(self) -> int:
+        """The memory only the workers use (`private_bytes`), all together."""
+        return sum(one.private_bytes() for one in self.by_name.values() if one.alive)
+
+    def stop(self) -> None:
+        for one in self.by_name.values():
+            one.stop()
 
 
-def start() -> Worker | None:
-    """Fork a worker for an app being built, if this app wants one (`wanted`); the objects `hosted` builds from now
-    on live there. It starts as a copy of this process as it is now (settings, environment, what tests patched), so
-    call it first, before any model loads. An earlier app keeps its own worker (`Worker.stop` ends it)."""
-    global _worker
-    _worker = Worker() if wanted() else None
-    if _worker is not None:
-        atexit.register(_worker.stop)
-        lower_app_work()  # the app's own heavy work, from here on, gives the CPU to the worker's first
-    return _worker
+_workers: Workers | None = None
+
+
+def current() -> Workers | None:
+    """The workers of the app built last, if one of them is running."""
+    return _workers if _workers is not None and _workers.alive else None
+
+
+def start() -> Workers | None:
+    """Fork the workers for an app being built, if this app wants them (`wanted`); the objects `hosted` builds from
+    now on live there. Each starts as a copy of this process as it is now (settings, environment, what tests
+    patched), so call it first, before any model loads. An earlier app keeps its own workers (`Workers.stop` ends
+    them)."""
+    global _workers
+    _workers = Workers() if wanted() else None
+    if _workers is not None:
+        atexit.register(_workers.stop)
+        lower_app_work()  # the app's own heavy work, from here on, gives the CPU to the workers' first
+    return _workers
 
 
 class Hosted:
@@ -291,9 +322,10 @@ def hosted(name: str, factory: Callable, *args: object) -> Any:
     """`factory(*args)`, built and run in the worker (see the module's docstring), or here when there is none. Its
     errors (e.g. a ModelLoadError) are raised here, the worker's record of how models loaded is copied into
     `gen_app.loading.LOAD_STATES` (for /metrics), and the Hub's probe and time budget are shared with it."""
-    worker = current()
-    if worker is None:
+    workers = current()
+    if workers is None:
         return factory(*args)
+    worker = workers.for_model(name)
     kind, reply = worker.ask("build", name, factory, args, loading.hub_state())
     if kind == "error":  # the worker has gone
         return factory(*args)

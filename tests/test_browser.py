@@ -168,6 +168,28 @@ def test_super_resolution_example(browser, app_url, viewport):
     page.close()
 
 
+def test_super_resolution_photo_type_follows_the_upload(browser, app_url):
+    """The JPEG example turns "Photo type" to Real photo (its result says which model ran); Clean can be chosen."""
+    page = open_tab(browser, app_url, "Super-resolution", {"width": 1280, "height": 900})
+    real = page.get_by_role("radio", name="Real photo (JPEG, noise)")
+    clean = page.get_by_role("radio", name="Clean (faithful)")
+    assert not real.is_checked() and not clean.is_checked()  # nothing chosen before a photo arrives
+    page.locator("tr.tr-body:visible").nth(3).click()  # the fourth example: coffee-phone.jpg
+    page.wait_for_function("el => el.checked", arg=real.element_handle(), timeout=30_000)
+    page.get_by_role("button", name="Upscale", exact=True).click()
+    page.get_by_text("real photo model").first.wait_for(state="visible", timeout=60_000)
+    clean.check()
+    page.get_by_role("button", name="Upscale", exact=True).click()
+    page.get_by_text("clean model").first.wait_for(state="visible", timeout=60_000)
+    real.check()
+    page.locator("tr.tr-body:visible").first.click()  # a PNG example: back to the clean model
+    page.wait_for_function("el => el.checked", arg=clean.element_handle(), timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sr-photo-type.png"), full_page=True)
+    assert_never_wider_than_window(page)
+    page.close()
+
+
 @pytest.mark.parametrize(
     "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"]
 )

@@ -63,6 +63,16 @@ def test_upscale_many_files_goes_on_past_a_bad_one(tmp_path, capsys):
         assert read_png_parameters(out) == {"model": "gen_app sr-x2", "scale": 2, "input_size": [width, height]}
 
 
+@pytest.mark.parametrize(
+    "option, model", [([], "gen_app sr-x4-real"), (["--photo-type", "clean"], "gen_app sr-x4")], ids=["auto", "clean"]
+)
+def test_upscale_photo_type(tmp_path, option, model):
+    """A JPEG gets the real-photo model unless --photo-type says otherwise."""
+    jpeg = ROOT / "gen_app" / "sr" / "examples" / "coffee-phone.jpg"
+    assert main(["upscale", str(jpeg), *option, "--out", str(tmp_path)]) == 0
+    assert read_png_parameters(tmp_path / "coffee-phone-x4.png")["model"] == model
+
+
 def test_paint_with_a_named_style(tmp_path):
     assert (
         main(

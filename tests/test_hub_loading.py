@@ -7,7 +7,7 @@ import sys
 import pytest
 from hub_server import HubServer
 
-from gen_app.loading import CHECKPOINTS, HubSource, hub_source
+from gen_app.loading import CHECKPOINTS, HubSource, hub_source, shown_path
 
 REPO = "gen-app/faces-test"
 LOAD = (
@@ -87,6 +87,25 @@ def test_text_model_and_its_tokenizer_come_from_the_hub(hf_home):
     assert result.returncode == 0, result.stderr
     assert "TEXT hf.co/gen-app/text-test@main True" in result.stdout
     assert "SR hf.co/gen-app/sr-test@main" in result.stdout
+
+
+def test_real_photo_sr_model_comes_from_the_hub(hf_home):
+    """sr-x4-real (the "Real photo" type) by Hub repo id, with its card; the clean models stay local."""
+    load = (
+        "from gen_app.sr.pipeline import SRPipeline; from PIL import Image; p = SRPipeline.load();"
+        "print('REAL', p.real_origin, (p.real_folder / 'README.md').is_file());"
+        "print('CLEAN', p.origins[4]);"
+        "print('PARAMS', p.upscale(Image.new('RGB', (12, 8)), 4, photo_type='real').params['model'])"
+    )
+    env = {**os.environ, "GEN_APP_SR_X4_REAL_REPO": "gen-app/sr-real-test"}
+    with HubServer({"gen-app/sr-real-test": CHECKPOINTS / "sr-x4-real"}) as hub:
+        env |= {"HF_ENDPOINT": hub.url, "HF_HOME": hf_home}
+        result = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, timeout=180)
+        assert any(r.startswith("GET /gen-app/sr-real-test/resolve/main/model.safetensors") for r in hub.requests)
+    assert result.returncode == 0, result.stderr
+    assert "REAL hf.co/gen-app/sr-real-test@main True" in result.stdout
+    assert f"CLEAN {shown_path(CHECKPOINTS / 'sr-x4')}\n" in result.stdout
+    assert "PARAMS gen_app sr-x4-real" in result.stdout
 
 
 def test_style_model_comes_from_the_hub(hf_home):

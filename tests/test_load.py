@@ -231,3 +231,51 @@ def test_large_memory_work_runs_one_at_a_time():
     for thread in threads:
         thread.join()
     assert most[0] == 1
+
+
+def test_the_load_generator_gets_what_a_page_gets(app_url):
+    """bench/load.py's users speak the app's REST routes themselves (upload, call, stream, file downloads): a text
+    streams to its end, an upscale uploads a photo and fetches the result's files, a bad value comes back as the
+    app's message."""
+    from bench.load import SMALL_PHOTO, Visitor, file_urls
+
+    visitor = Visitor(app_url, 120, Visitor.api_of(app_url))
+    text, seed = visitor.call("generate_text", ("ROMEO:\n", 20, 0.8, 0, 1.0, 1.0, 3))
+    assert text.startswith("ROMEO:\n") and len(text) > len("ROMEO:\n") and seed == 3
+    upscaled = visitor.call("upscale", (handle_file(str(SMALL_PHOTO)), 4))  # the other inputs: their defaults
+    assert file_urls(upscaled)
+    with pytest.raises(RuntimeError, match="Seed"):
+        visitor.call("generate_text", ("ROMEO:\n", 20, 0.8, 0, 1.0, 1.0, -5))
+
+
+def test_sessions_are_bounded_and_keep_nothing_the_app_needs(app_demo, app_url):
+    """Gradio keeps a copy of the app's component configs per session; a client that opens a session per call (the
+    REST route) must not grow the app without bound (bench/load.py --soak: +0.4 GB over 1,000 calls before)."""
+    import tracemalloc
+
+    from gradio.state_holder import SessionState
+
+    from gen_app.app import SESSIONS_KEPT
+
+    assert app_demo.state_holder.capacity == SESSIONS_KEPT
+    assert not [block for block in app_demo.blocks.values() if block.stateful]  # evicting a session loses nothing
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [SessionState(app_demo) for _ in range(4)]
+    per_session = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    tracemalloc.stop()
+    assert SESSIONS_KEPT * per_session < 50e6, f"{per_session / 1e3:.0f} kB per session"  # the soak floor: ±50 MB
+    # At the bound, each new session makes the oldest go, and calls (each in a new session) go on working.
+    from bench.load import Visitor
+
+    visitor = Visitor(app_url, 60, Visitor.api_of(app_url))
+    holder = app_demo.state_holder
+    bound = max(2, len(holder.session_data))  # the sessions earlier tests opened
+    capacity, holder.capacity = holder.capacity, bound
+    try:
+        for seed in range(4):
+            faces, first_seed = visitor.call("generate_faces", (seed, 1, 1.0))
+            assert first_seed == seed and len(faces) == 1
+            assert len(holder.session_data) <= bound
+    finally:
+        holder.capacity = capacity

@@ -89,6 +89,40 @@ def test_draws_follow_the_documented_probabilities(plans):
     assert kinds == {*d.KERNEL_KINDS, "sinc"}
 
 
+def test_mild_plans_are_in_range_and_half_of_training_pairs():
+    rng = np.random.default_rng(3)
+    mild = [d.random_mild_plan(rng) for _ in range(DRAWS)]
+    for plan in mild:
+        assert plan.first.resize is None and plan.first.noise is None and plan.final_sinc is None
+        if plan.first.blur is not None:
+            assert plan.first.blur.kind == "iso" and within(plan.first.blur.sigma[0], d.MILD.blur_sigma)
+        assert plan.second.resize == 1.0 and plan.final_mode in d.MILD.resize_modes
+        if plan.second.noise is not None:
+            assert plan.second.noise.kind == "gaussian" and within(plan.second.noise.strength, d.MILD.noise_sigma)
+        assert plan.final_jpeg is None or within(plan.final_jpeg, d.MILD.jpeg_quality)
+    share = float(np.mean([p.first.blur is not None for p in mild]))
+    assert abs(share - d.MILD.blur_prob) < 0.04
+    assert abs(float(np.mean([p.final_jpeg is not None for p in mild])) - d.MILD.jpeg_prob) < 0.04
+    clean = [p for p in mild if p.first.blur is None and p.second.noise is None and p.final_jpeg is None]
+    assert clean  # some pairs are clean shrinks
+    training = [d.training_plan(rng) for _ in range(DRAWS)]
+    assert abs(float(np.mean([p.final_sinc is None and p.first.resize is None for p in training])) - 0.5) < 0.06
+
+
+def test_a_clean_mild_pair_is_an_antialiased_shrink(photo):
+    plan = d.Plan(
+        d.Order(None, None, "antialiased", None, None),
+        d.Order(None, 1.0, "antialiased", None, None),
+        None,
+        "antialiased",
+        None,
+        False,
+    )
+    low = d.to_uint8(d.apply_plan(d.to_tensor(photo), plan, 4))
+    pil = np.asarray(Image.fromarray(photo).resize((32, 24), Image.BICUBIC))
+    assert low.shape == (24, 32, 3) and np.abs(low.astype(int) - pil.astype(int)).mean() < 3
+
+
 @pytest.mark.parametrize("kind", [*d.KERNEL_KINDS, "sinc"])
 def test_kernels_are_normalised_and_centred(kind):
     blur = d.Blur(kind, 15, (2.0, 0.7), 0.6, 1.5 if "generalized" in kind or "plateau" in kind else 1.0, 1.2)

@@ -125,3 +125,124 @@ def test_x4_takes_smaller_photos_than_x2(random_pipe):
     with pytest.raises(InvalidInput, match="At ×4 the photo may have at most 1.0 megapixels"):
         random_pipe.upscale(photo, 4)
     assert max_input_pixels(2) == 4 * max_input_pixels(4) > 1100 * 1100
+
+
+# ---- photo types: the clean models and the real-photo model (issue 15) ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_type_pipe():
+    """Clean x2/x4 and a real-photo x4 network, each with its own random weights (so their outputs differ)."""
+    nets = {}
+    for name, scale in (("x2", 2), ("x4", 4), ("real", 4)):
+        torch.manual_seed(len(nets))
+        nets[name] = SRNet(scale=scale, channels=8, num_convs=2)
+        for parameter in nets[name].parameters():
+            torch.nn.init.normal_(parameter, std=0.1)
+    return SRPipeline({2: nets["x2"].eval(), 4: nets["x4"].eval()}, real=nets["real"].eval())
+
+
+def jpeg_file(tmp_path, name="photo.jpg", size=(40, 30)):
+    path = tmp_path / name
+    noise_image("RGB", size).save(path, quality=60)
+    return path
+
+
+def test_jpeg_gets_the_real_photo_model_and_anything_else_the_clean_one(two_type_pipe, tmp_path):
+    from gen_app.sr.pipeline import CLEAN, REAL, default_photo_type
+
+    jpeg = jpeg_file(tmp_path)
+    png = tmp_path / "photo.png"
+    Image.open(jpeg).save(png)
+    assert default_photo_type(jpeg) == REAL and default_photo_type(png) == CLEAN
+    # The file's content decides, not its name.
+    renamed = tmp_path / "looks-like.png"
+    renamed.write_bytes(jpeg.read_bytes())
+    assert default_photo_type(renamed) == REAL
+    assert default_photo_type(tmp_path / "missing.jpg") == CLEAN
+    assert two_type_pipe.upscale(jpeg, 4).photo_type == REAL
+    assert two_type_pipe.upscale(png, 4).photo_type == CLEAN
+    # The same pixels through each model: the chosen model is the one that runs.
+    real = np.asarray(two_type_pipe.upscale(png, 4, photo_type=REAL).image)
+    assert np.array_equal(real, np.asarray(two_type_pipe.upscale(jpeg, 4).image))
+    assert not np.array_equal(real, np.asarray(two_type_pipe.upscale(png, 4).image))
+
+
+def test_photo_type_by_key_or_label_and_recorded(two_type_pipe, tmp_path):
+    from gen_app.sr.pipeline import PHOTO_TYPES, REAL
+
+    jpeg = jpeg_file(tmp_path)
+    by_label = two_type_pipe.upscale(jpeg, 4, photo_type=PHOTO_TYPES["clean"])
+    by_key = two_type_pipe.upscale(jpeg, 4, photo_type="clean")
+    assert by_label.photo_type == by_key.photo_type == "clean"
+    assert by_key.params == {"model": "gen_app sr-x4", "scale": 4, "input_size": [40, 30]}  # as before the choice
+    real = two_type_pipe.upscale(jpeg, 4, photo_type=REAL)
+    assert real.params["model"] == "gen_app sr-x4-real" and real.params["photo_type"] == REAL
+    with pytest.raises(InvalidInput, match='Photo type must be "clean"'):
+        two_type_pipe.upscale(jpeg, 4, photo_type="vintage")
+
+
+def test_real_photo_x2_is_the_x4_network_averaged_and_tiles_exactly(two_type_pipe):
+    from gen_app.sr.pipeline import HalvedX4
+
+    real = two_type_pipe.real
+    x = torch.rand(1, 3, 50, 70)
+    halved = HalvedX4(real)
+    with torch.no_grad():
+        expected = torch.nn.functional.avg_pool2d(real(x), 2)
+        assert torch.allclose(halved(x), expected)
+    whole, tiled = upscale_tiled(halved, x, tile=1000), upscale_tiled(halved, x, tile=16)
+    assert whole.shape == (100, 140, 3) and (whole.int() - tiled.int()).abs().max() <= 1
+    result = two_type_pipe.upscale(noise_image("RGB", (30, 20)), 2, photo_type="real")
+    assert result.image.size == (60, 40) and "sr-x4-real" in result.params["model"]
+
+
+def test_without_a_real_photo_model_only_clean_is_offered(random_pipe, tmp_path):
+    assert random_pipe.photo_types == ["clean"]
+    assert random_pipe.upscale(jpeg_file(tmp_path), 4).photo_type == "clean"  # a JPEG falls back to clean
+    with pytest.raises(InvalidInput, match="Photo type"):
+        random_pipe.upscale(jpeg_file(tmp_path), 4, photo_type="real")
+
+
+def test_bench_degraded_section_and_real_photo_sheet(tmp_path):
+    """bench/sr.py's degraded section (every setting, the degraded mean, speed and the issue's verdicts) and the
+    real-photo contact sheet, with stand-in methods (the real run takes minutes)."""
+    pytest.importorskip("skimage")
+    from bench.sr import REAL_SHEET, SHEET_CROP, SHEET_ZOOM, degraded_section, real_photo_sheet
+    from gen_app.sr.degradations import VALIDATION_SETTINGS
+
+    photo = noise_image("RGB", (400, 400)).resize((400, 400))
+
+    def bicubic(image):
+        return image.resize((image.width * 4, image.height * 4), Image.BICUBIC)
+
+    methods = dict.fromkeys(["bicubic x4", "ours x4", "real-photo x4", "Real-ESRGAN x4plus"], bicubic)
+    speeds = {"bicubic x4": 0.01, "ours x4": 0.3, "real-photo x4": 0.3, "Real-ESRGAN x4plus": 6.0}
+    means, lines = degraded_section(methods, {"noise": photo}, lambda a, b, border: 0.0, speeds)
+    assert list(means) == ["clean", *VALIDATION_SETTINGS, "degraded"]
+    text = "\n".join(lines)
+    assert "s / output MP" in text and "real-photo 20.0x faster than Real-ESRGAN (floor 10x): PASS" in text
+    assert "real-photo - bicubic = +0.00 dB (floor +0.8): FAIL" in text  # the stand-in is bicubic itself
+    out = tmp_path / "contact_sheet.png"
+    real_photo_sheet({"bicubic": bicubic, "also bicubic": bicubic}, dict.fromkeys(REAL_SHEET, photo), out)
+    side = SHEET_CROP * SHEET_ZOOM
+    with Image.open(out) as sheet:
+        assert sheet.size == (3 * side, 20 + len(REAL_SHEET) * (side + 20))
+
+
+def test_a_missing_real_photo_model_leaves_the_clean_ones(monkeypatch, tmp_path):
+    """sr-x4-real failing to load (here: missing) costs only the "real" photo type, not the tab."""
+    from gen_app.loading import ModelLoadError
+    from gen_app.sr import pipeline
+
+    real_load = pipeline.load_model
+
+    def load(model_class, task, device=None):
+        if task == pipeline.REAL_TASK:
+            raise ModelLoadError(task, tmp_path / task, "is missing")
+        return real_load(model_class, task, device)
+
+    monkeypatch.setattr(pipeline, "load_model", load)
+    pipe = SRPipeline.load(torch.device("cpu"))
+    assert pipe.photo_types == ["clean"] and "is missing" in pipe.real_error
+    assert pipe.upscale(jpeg_file(tmp_path), 4).photo_type == "clean"

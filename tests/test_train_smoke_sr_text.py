@@ -93,6 +93,51 @@ def test_sr_training_on_realistic_degradations(sr_data, tmp_path):
     assert pipe.upscale(Image.new("RGB", (10, 8)), 4).image.size == (40, 32)
 
 
+def test_sr_perceptual_finetune_resumes_and_exports(sr_data, tmp_path):
+    """train.sr.finetune: L1 + EfficientNet-Lite0 perceptual + U-Net discriminator (spectral norm), a few steps on
+    realistic inputs; every evaluation exports a loadable generator; a second call resumes."""
+    init = tmp_path / "l1"
+    SRNet(scale=4, channels=8, num_convs=2).save_pretrained(init)
+    out = tmp_path / "perceptual"
+    args = [sys.executable, "-m", "train.sr.finetune", "--init-from", str(init), "--channels", "8", "--num-convs", "2"]
+    args += ["--patch", "8", "--batch", "2", "--eval-every", "1", "--disc-features", "8", "--data", str(sr_data)]
+    args += ["--run-dir", str(tmp_path / "run"), "--out", str(out)]
+    assert "initialised 11/11 tensors" in run([*args, "--steps", "2"])
+    assert "resumed from" in run([*args, "--steps", "3"])
+    record = json.loads((out / "training.json").read_text())
+    assert [h["step"] for h in record["history"]] == [1, 2, 3] and record["steps_done"] == 3
+    assert all(h["perceptual"] > 0 and h["disc"] > 0 for h in record["history"]) and "GAN" in record["loss"]
+    pipe = SRPipeline({4: SRNet.from_pretrained(out, strict=True).eval()})
+    assert pipe.upscale(Image.new("RGB", (10, 8)), 4).image.size == (40, 32)
+
+
+def test_deepening_starts_from_the_same_function():
+    """--init-from a shallower checkpoint of the same width inserts identity layers: the deeper network computes
+    exactly what the checkpoint did, and its new layers still train (they get gradients)."""
+    from train.sr.train import deepen_into, hidden_layers
+
+    torch.manual_seed(0)
+    shallow = SRNet(scale=4, channels=16, num_convs=3)
+    with torch.no_grad():
+        shallow.body[-2].weight.normal_(0, 0.1)  # not the zero start: a trained network's output
+    deep = SRNet(scale=4, channels=16, num_convs=7)
+    deepen_into(deep, shallow, rank=0)
+    x = torch.rand(2, 3, 12, 10)
+    assert torch.allclose(deep(x), shallow(x), atol=1e-6)
+    deep(x).square().mean().backward()
+    assert all(conv.weight.grad.abs().sum() > 0 for conv, _ in hidden_layers(deep))
+    with pytest.raises(ValueError, match="same width"):
+        deepen_into(SRNet(scale=4, channels=8, num_convs=7), shallow, rank=0)
+
+
+def test_unet_discriminator_scores_every_pixel():
+    from train.sr.finetune import UNetDiscriminator
+
+    disc = UNetDiscriminator(8)
+    assert disc(torch.rand(2, 3, 32, 48)).shape == (2, 1, 32, 48)
+    assert sum(hasattr(m, "weight_orig") for m in disc.modules()) == 8  # spectral norm on all but the first and last
+
+
 def test_realistic_batches_depend_only_on_seed_rank_and_step():
     """What makes a resumed realistic run see the data of an uninterrupted one."""
     from train.sr.train import parse_args, realistic_batch

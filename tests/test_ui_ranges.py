@@ -58,7 +58,7 @@ CHOICES = {
     },
     "text": {},
     "style": {"Output size (longest side, px)": [list(style.OUTPUT_SIDES), list(style.ANY_STYLE_SIDES)]},
-    "sr": {"Upscale factor": [list(sr.SCALES)]},
+    "sr": {"Upscale factor": [list(sr.SCALES)], "Photo type": [list(sr.PHOTO_TYPES)]},
     "check": {},
     "audio": {"Metre": [[ANY, *audio.METRES]], "Key": [[ANY, *audio.KEYS]], "Octave shift": [OCTAVES]},
 }

@@ -74,7 +74,14 @@ def quick():
 def test_an_object_is_built_and_called_in_the_worker(quick):
     probe = worker.hosted("probe", Probe)
     assert isinstance(probe, worker.Hosted)
-    assert probe.pid() == quick.process.pid != os.getpid()
+    assert probe.pid() == quick.for_model("probe").process.pid != os.getpid()
+
+
+def test_faces_and_text_run_in_processes_of_their_own(quick):
+    """The text sampler does not share a GIL with the face requests' threads (gen_app.worker.PROCESSES)."""
+    faces, text = quick.for_model("faces").process.pid, quick.for_model("text").process.pid
+    assert len({faces, text, os.getpid()}) == 3
+    assert quick.for_model("anything else").process.pid == faces
 
 
 def test_calls_run_together(quick):
@@ -103,7 +110,7 @@ def test_errors_keep_their_type_and_message(quick):
         probe.refuse()
     with pytest.raises(RuntimeError, match="Local: inside"):
         probe.fail_strangely()
-    assert probe.pid() == quick.process.pid  # the worker goes on
+    assert probe.pid() == quick.for_model("probe").process.pid  # the worker goes on
 
 
 def test_a_model_that_fails_to_load_fails_here_and_is_recorded(quick, monkeypatch):
@@ -141,12 +148,13 @@ def test_when_the_worker_dies_calls_fail_once_then_run_here(quick):
     probe = worker.hosted("probe", Probe)
     stream = probe.endless()
     next(stream)
-    os.kill(quick.process.pid, signal.SIGKILL)
+    probes = quick.for_model("probe")
+    os.kill(probes.process.pid, signal.SIGKILL)
     with pytest.raises(worker.WorkerGone):
         for _ in stream:  # the items already sent may come first
             pass
     deadline = time.monotonic() + 10
-    while quick.alive and time.monotonic() < deadline:
+    while probes.alive and time.monotonic() < deadline:
         time.sleep(0.05)
     assert probe.pid() == os.getpid()  # a local copy, built by the same factory
     assert not isinstance(worker.hosted("probe", Probe), worker.Hosted)  # new objects: here, until a new start

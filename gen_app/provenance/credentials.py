@@ -32,7 +32,7 @@ MIME_TYPES = {
     ".gif": "image/gif",
     ".wav": "audio/wav",
 }
-CARD_TASKS = ("faces", "style", "sr-x2", "sr-x4", "synth", "melody", "text")  # a model's name -> its card
+CARD_TASKS = ("faces", "style", "sr-x2", "sr-x4-real", "sr-x4", "synth", "melody", "text")  # name -> card (first match)
 MAX_SETTINGS_CHARS = 4000  # the settings recorded in a manifest are cut past this (a long ABC tune, say)
 _lock = threading.RLock()  # identity() is also called under it, by the signer
 

@@ -4,6 +4,15 @@ from gen_app.sr.pipeline import SRPipeline
 pipe = SRPipeline.load()
 big = pipe.upscale("photo.jpg", scale=4)       # a PIL image, same mode as the input
 big.image.save("photo_x4.png")
+pipe.upscale("photo.jpg", scale=4, photo_type="clean")   # force the faithful model on a JPEG
+
+Two kinds of model ("photo types"): "clean" (sr-x2, sr-x4: trained on bicubic-shrunk, losslessly saved photos, so
+faithful to what the input shows) and "real" (sr-x4-real: trained on Real-ESRGAN-style degradations: blur, noise,
+JPEG, twice; it removes JPEG blocks and noise instead of enlarging them). With no photo type given, a JPEG gets the
+real-photo model and anything else the clean one: a JPEG has been through lossy compression (and usually a phone's
+or camera's processing), while a PNG or WebP is more often a screenshot, a graphic or an already-clean image. There
+is no separate x2 real-photo network: at x2 the x4 real-photo network runs and each 2x2 block of its output is
+averaged (the same cost per input pixel; tile joins stay exact, since tiles start at even output pixels).
 
 Modes are kept: RGB, RGBA (the alpha channel is upscaled by the same network), grayscale (L, LA) and 16-bit
 grayscale (I;16). Palette, CMYK and other modes come back as RGB(A). EXIF orientation is applied first.
@@ -13,6 +22,7 @@ changes nothing (no seams) and memory stays bounded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +34,17 @@ from PIL import Image
 from gen_app.device import yield_to_quick_work
 from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput
-from gen_app.loading import CHECKPOINTS, load_model
+from gen_app.loading import CHECKPOINTS, ModelLoadError, load_model
 from gen_app.sr.model import SRNet
 
+log = logging.getLogger(__name__)
+
 SCALES = (2, 4)
+CLEAN, REAL = "clean", "real"
+# The photo types, as the tab, the API and the CLI name them (value: label). Defined here once.
+PHOTO_TYPES = {CLEAN: "Clean (faithful)", REAL: "Real photo (JPEG, noise)"}
+REAL_TASK = "sr-x4-real"  # the real-photo network (x4; x2 is derived from it, see the module's doc)
+JPEG_FORMATS = ("JPEG", "MPO")  # MPO: phones' multi-picture JPEGs
 # A result may have up to 16.8 megapixels (4096x4096): at x2 a 2048x2048 photo, at x4 a 1024x1024 one. Larger ones
 # (a 67-megapixel x4 result took 3.5 minutes and 0.7 GB here, and makes a 120 MB PNG) are beyond a demo's use.
 MAX_OUTPUT_PIXELS = 4096 * 4096
@@ -50,11 +67,50 @@ class Upscaled:
     scale: int
     original: Image.Image  # the input as read (upright)
     notices: list[str] = field(default_factory=list)
+    photo_type: str = CLEAN
+
+    @property
+    def model_name(self) -> str:
+        if self.photo_type == REAL:
+            return f"{REAL_TASK}" if self.scale == 4 else f"{REAL_TASK} (2x2 mean, x{self.scale})"
+        return f"sr-x{self.scale}"
 
     @property
     def params(self) -> dict:
-        """What a saved result records (the app's download and the CLI alike): the model, scale and input size."""
-        return {"model": f"gen_app sr-x{self.scale}", "scale": self.scale, "input_size": list(self.original.size)}
+        """What a saved result records (the app's download and the CLI alike): the model, scale and input size
+        (and the photo type when it is not the clean default, so older records read the same)."""
+        params = {"model": f"gen_app {self.model_name}", "scale": self.scale, "input_size": list(self.original.size)}
+        return params | ({"photo_type": self.photo_type} if self.photo_type != CLEAN else {})
+
+
+def is_jpeg(source: str | Path | Image.Image) -> bool:
+    """Whether `source` is a JPEG file (or an image read from one). Only the header is read."""
+    if isinstance(source, Image.Image):
+        return source.format in JPEG_FORMATS
+    try:
+        with Image.open(source) as image:
+            return image.format in JPEG_FORMATS
+    except (OSError, ValueError):
+        return False
+
+
+def default_photo_type(source: str | Path | Image.Image | None) -> str:
+    """The photo type used when none is chosen: REAL for a JPEG, CLEAN for anything else (see the module's doc)."""
+    return REAL if source is not None and is_jpeg(source) else CLEAN
+
+
+class HalvedX4(torch.nn.Module):
+    """A x4 network as a x2 one: its output averaged over 2x2 blocks. Used for the x2 real-photo model: the x4
+    real-photo network's denoising and deblocking at x2, with no second network to train or load."""
+
+    def __init__(self, model: SRNet):
+        super().__init__()
+        if model.scale != 4:
+            raise ValueError(f"HalvedX4 takes a x4 network, got x{model.scale}")
+        self.model, self.scale, self.receptive_radius = model, 2, model.receptive_radius
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(self.model(x), 2)
 
 
 def image_to_planes(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None, str]:
@@ -101,7 +157,7 @@ def canvas_to_image(canvas: torch.Tensor, mode: str) -> Image.Image:
 
 @torch.inference_mode()
 def upscale_tiled(
-    model: SRNet,
+    model: SRNet | torch.nn.Module,
     x: torch.Tensor,
     tile: int = TILE,
     progress: Callable[[float], None] | None = None,
@@ -136,22 +192,47 @@ def upscale_tiled(
 
 class SRPipeline:
     def __init__(
-        self, models: dict[int, SRNet], origins: dict[int, str] | None = None, folders: dict[int, Path] | None = None
+        self,
+        models: dict[int, SRNet],
+        origins: dict[int, str] | None = None,
+        folders: dict[int, Path] | None = None,
+        real: SRNet | None = None,
+        real_origin: str = "",
+        real_folder: Path | None = None,
     ):
-        for model in models.values():
+        for model in [*models.values(), *([real] if real is not None else [])]:
             if model.receptive_radius > TILE_OVERLAP:
                 raise ValueError(f"tile overlap {TILE_OVERLAP} < receptive radius {model.receptive_radius}")
         self.models = models
         self.origins = origins or {}
         # Per scale, where the weights were read from, with their model card (README.md).
         self.folders = {scale: CHECKPOINTS / f"sr-x{scale}" for scale in models} | (folders or {})
+        # The real-photo network (x4), and per scale the network that serves the real-photo type.
+        self.real, self.real_origin = real, real_origin
+        self.real_folder = real_folder or CHECKPOINTS / REAL_TASK
+        self.real_models: dict[int, torch.nn.Module] = {} if real is None else {4: real, 2: HalvedX4(real)}
+        self.real_error: str | None = None  # why the real-photo model did not load (load() sets it)
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> SRPipeline:
         models, origins, folders = {}, {}, {}
         for scale in SCALES:
             models[scale], origins[scale], folders[scale] = load_model(SRNet, f"sr-x{scale}", device)
-        return cls(models, origins, folders)
+        try:
+            real, real_origin, real_folder = load_model(SRNet, REAL_TASK, device)
+        except ModelLoadError as error:
+            # The clean models still serve (the tab offers only "clean"); the error is logged and recorded
+            # (gen_app.loading.LOAD_STATES, so /metrics shows the model as not loaded) and shown by the tab.
+            log.warning("the real-photo SR model is not available: %s", error)
+            pipe = cls(models, origins, folders)
+            pipe.real_error = str(error)
+            return pipe
+        return cls(models, origins, folders, real, real_origin, real_folder)
+
+    @property
+    def photo_types(self) -> list[str]:
+        """The photo types this pipeline can serve (REAL only with a real-photo network)."""
+        return [CLEAN, *([REAL] if self.real is not None else [])]
 
     def upscale(
         self,
@@ -159,10 +240,21 @@ class SRPipeline:
         scale: int,
         tile: int = TILE,
         progress: Callable[[float], None] | None = None,
+        photo_type: str | None = None,
     ) -> Upscaled:
+        """`photo_type`: CLEAN or REAL (PHOTO_TYPES' keys or labels); None: REAL for a JPEG, else CLEAN."""
         if scale not in self.models:
             raise InvalidInput(f"Scale must be one of {', '.join(f'x{s}' for s in self.models)}, got {scale!r}.")
+        labels = {label: key for key, label in PHOTO_TYPES.items()}
+        photo_type = labels.get(photo_type, photo_type) if isinstance(photo_type, str) else photo_type
+        if photo_type is not None and photo_type not in self.photo_types:
+            named = " or ".join(f'"{key}" ({PHOTO_TYPES[key]})' for key in self.photo_types)
+            raise InvalidInput(f"Photo type must be {named}, got {photo_type!r}.")
         image = open_user_image(source, max_input_pixels(min(SCALES)), MAX_INPUT_SIDE)
+        if photo_type is None:
+            photo_type = default_photo_type(source)
+            if photo_type not in self.photo_types:
+                photo_type = CLEAN
         if image.width * image.height > max_input_pixels(scale):
             raise InvalidInput(
                 f"At ×{scale} the photo may have at most {max_input_pixels(scale) / 1e6:.1f} megapixels (so the result "
@@ -173,7 +265,7 @@ class SRPipeline:
         notices = []
         if mode != image.mode and image.mode not in SIXTEEN_BIT:
             notices.append(f"The image's {image.mode} mode was converted for upscaling; the result is {mode}.")
-        model = self.models[scale]
+        model = self.real_models[scale] if photo_type == REAL else self.models[scale]
         height, width = color.shape[-2:]
         depth = torch.int32 if mode == "I;16" else torch.uint8
         canvas = torch.empty(height * scale, width * scale, CANVAS[mode][0], dtype=depth)
@@ -187,4 +279,4 @@ class SRPipeline:
             step = (lambda f, i=i: progress((i + f) / count)) if progress else None
             upscale_tiled(model, planes, tile, step, gray=gray, levels=65535 if mode == "I;16" else 255, out=out)
         del color, alpha, passes, planes  # the float input (67 MB at the largest) is not needed any more
-        return Upscaled(canvas_to_image(canvas, mode), scale, image, notices)
+        return Upscaled(canvas_to_image(canvas, mode), scale, image, notices, photo_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -12,8 +13,18 @@ from gen_app.device import large_memory_work, low_priority
 from gen_app.gpu import on_gpu
 from gen_app.images import header_pixels, save_png
 from gen_app.outputs import new_output_path, save_for_display
-from gen_app.sr.pipeline import MAX_INPUT_SIDE, MAX_OUTPUT_PIXELS, SCALES, SRPipeline, max_input_pixels
-from gen_app.ui import NumberRadio, Tab, about_panel, described, model_event, user_errors
+from gen_app.sr.pipeline import (
+    CLEAN,
+    MAX_INPUT_SIDE,
+    MAX_OUTPUT_PIXELS,
+    PHOTO_TYPES,
+    REAL,
+    SCALES,
+    SRPipeline,
+    default_photo_type,
+    max_input_pixels,
+)
+from gen_app.ui import NumberRadio, Tab, about_panel, described, model_event, page_only, user_errors
 from gen_app.uploads import ImageUpload
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -24,6 +35,14 @@ INTRO = f"""Upload a photo and get it back 2x or 4x larger, with the detail a co
 upscaling. Colour, grayscale, transparent (RGBA) and 16-bit images keep their kind; phone photos are turned
 upright. Photos up to {max_input_pixels(2) / 1e6:.1f} megapixels at ×2 and {max_input_pixels(4) / 1e6:.1f} at ×4
 (results up to {MAX_OUTPUT_PIXELS / 1e6:.1f}), {MAX_INPUT_SIDE} px a side at most; big images go in tiles."""
+
+# Why two models, and why the default follows the file type (the pipeline's doc has the measured reasons).
+PHOTO_TYPE_INFO = (
+    f"**{PHOTO_TYPES[CLEAN]}** keeps every detail the photo has: best for PNGs, screenshots and photos that were "
+    f"never JPEG-compressed. **{PHOTO_TYPES[REAL]}** was trained on blurred, noisy, JPEG-compressed photos: it "
+    "removes JPEG blocks and noise instead of enlarging them, so its result is smoother. It is picked for you when "
+    "you upload a JPEG (the clean model for anything else); change it if the result looks wrong."
+)
 
 
 def displayable(image: Image.Image) -> Image.Image:
@@ -57,17 +76,24 @@ def build() -> None:
         megapixels=f"{max_input_pixels(2) / 1e6:.1f} at scale 2 and {max_input_pixels(4) / 1e6:.1f} at scale 4",
         side=MAX_INPUT_SIDE,
         scales=" or ".join(str(s) for s in SCALES),
+        photo_types=", ".join(f'"{key}" ({label})' for key, label in PHOTO_TYPES.items()),
     )
     @on_gpu
     @low_priority
     @user_errors
-    def upscale(path: str | None, scale: int, progress=gr.Progress()):  # noqa: B008 (Gradio's pattern)
+    def upscale(
+        path: str | None,
+        scale: int,
+        photo_type: str | None = None,
+        progress=gr.Progress(),  # noqa: B008 (Gradio's pattern)
+    ):
         """Enlarge an image with a super-resolution network (sharper than bicubic), keeping its kind: colour,
         grayscale, transparent (RGBA) or 16-bit.
 
         Args:
             path: the image (PNG, JPEG, WebP...), up to {megapixels} megapixels and {side} pixels a side, {file}.
             scale: {scales}.
+            photo_type: {photo_types}; empty (the default): "real" for a JPEG, "clean" for anything else.
 
         Returns:
             bicubic and ours, for comparison (the centre of a large result).
@@ -77,7 +103,8 @@ def build() -> None:
         large = header_pixels(path) * (scale if isinstance(scale, int) else 1) ** 2 > LARGE_OUTPUT_PIXELS
         with large_memory_work(large):
             started = time.perf_counter()
-            result = pipe.upscale(path, scale, progress=lambda done: progress(done, desc="Upscaling"))
+            shown = functools.partial(progress, desc="Upscaling")
+            result = pipe.upscale(path, scale, progress=shown, photo_type=photo_type)
             seconds = time.perf_counter() - started
             download = save_png(result.image, new_output_path(f"upscaled-x{scale}", ".png"), result.params)
         for notice in result.notices:
@@ -85,7 +112,10 @@ def build() -> None:
         (w, h), (width, height) = result.original.size, result.image.size
         (bicubic, ours), note = comparison(result.original, result.image)
         pair = (save_for_display(bicubic, "bicubic"), save_for_display(ours, f"upscaled-x{scale}-shown"))
-        summary = f"{w}×{h} → **{width}×{height}** (×{scale}, {result.image.mode}) in {seconds:.1f} s.{note}"
+        kind = PHOTO_TYPES[result.photo_type].split(" (")[0].lower()
+        summary = (
+            f"{w}×{h} → **{width}×{height}** (×{scale}, {result.image.mode}, {kind} model) in {seconds:.1f} s.{note}"
+        )
         return pair, str(download), summary
 
     gr.Markdown(INTRO)
@@ -93,19 +123,42 @@ def build() -> None:
         with gr.Column(scale=1, min_width=280):
             image = ImageUpload(label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"])
             scale = NumberRadio([(f"×{s}", s) for s in SCALES], value=4, label="Upscale factor")
+            # No value until a photo arrives: then the file type picks it (photo_type_of), and the user may change it.
+            photo_type = gr.Radio(
+                [(PHOTO_TYPES[key], key) for key in pipe.photo_types],
+                value=None,
+                label="Photo type",
+                info=f"Picked when you upload: {PHOTO_TYPES[REAL]} for a JPEG, {PHOTO_TYPES[CLEAN]} for anything else.",
+            )
+            missing = f"\n\n*The real-photo model is not available: {pipe.real_error}*" if pipe.real_error else ""
+            gr.Markdown(PHOTO_TYPE_INFO + missing, elem_classes="photo-type-info")
             run = gr.Button("Upscale", variant="primary")
             gr.Examples(
-                [[str(p), 4] for p in sorted(EXAMPLES.glob("*.png"))],
+                [[str(p), 4] for p in [*sorted(EXAMPLES.glob("*.png")), *sorted(EXAMPLES.glob("*.jpg"))]],
                 inputs=[image, scale],
-                label="Examples (small photos: try ×4)",
+                label="Examples (small photos: try ×4; the JPEG is a noisy phone-style photo)",
             )
         with gr.Column(scale=2, min_width=300):
             slider = gr.ImageSlider(label="Bicubic ↔ ours", type="filepath", max_height=700)
             summary = gr.Markdown()
             download = gr.File(label="Download (PNG, full size, same kind as the input)")
-    about_panel(pipe.folders[4], ", ".join(pipe.origins.values()))  # the x4 card (x2 starts from its weights)
+    # The x4 cards (x2 starts from the clean x4 weights; the real-photo x2 is the x4 network, 2x2-averaged).
+    cards = [pipe.folders[4], *([pipe.real_folder] if pipe.real is not None else [])]
+    origins = [", ".join(pipe.origins.values()), *([pipe.real_origin] if pipe.real is not None else [])]
+    about_panel(cards, origins)
 
-    run.click(upscale, [image, scale], [slider, download, summary], api_name="upscale", **model_event("sr"))
+    @page_only
+    def photo_type_of(path: str | None) -> str | None:
+        """The photo type a new upload starts with (the pipeline's default for its file type)."""
+        if path is None:
+            return None
+        chosen = default_photo_type(path)
+        return chosen if chosen in pipe.photo_types else CLEAN
+
+    # .change also fires for an example and a pasted image, not only for an upload.
+    image.change(photo_type_of, image, photo_type, api_visibility="private", queue=False, show_progress="hidden")
+    inputs = [image, scale, photo_type]
+    run.click(upscale, inputs, [slider, download, summary], api_name="upscale", **model_event("sr"))
 
 
 TAB = Tab(id="sr", title="Super-resolution", build=build)

@@ -13,7 +13,14 @@ decay; bf16 autocast on CUDA (and on a CPU with --precision bf16: 1.5x faster wh
 instructions). 256 crops (evenly spread) are held out to follow training (PSNR on them, in dB, next
 to bicubic's); the real validation photos are only used by bench/sr.py. State is saved to --run-dir, and a
 run with the same --run-dir resumes from it. --init-from copies every tensor whose shape matches from
-another checkpoint (the body; the last convolution differs between scales).
+another checkpoint (the body; the last convolution differs between scales). From a shallower checkpoint of the
+same width (--num-convs larger than its), it deepens that network instead: the new layers start as identities
+(a Dirac convolution and a PReLU of slope 1, after each old hidden layer in turn), so training starts from exactly
+the old network's output and the extra depth only has to learn what it adds (Net2DeeperNet, Chen et al. 2016).
+
+Every evaluation that beats the best held-out PSNR so far exports the model to --out at once (its training.json
+says how many steps it had: `steps_done` and `best_step`), so a run stopped at any time leaves its best
+checkpoint; the end of the run keeps the best weights and rewrites training.json with the whole history.
 
 --degradation realistic makes each low-resolution input on the fly from its (augmented) high-resolution patch with
 Real-ESRGAN's second-order pipeline (gen_app/sr/degradations.py: blur, resize, noise, JPEG, twice, then a sinc
@@ -27,6 +34,7 @@ bicubic on the degraded input. The lr2/lr4.npy files are not used.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 from pathlib import Path
 
@@ -35,6 +43,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
 from gen_app.sr.degradations import VALIDATION_SETTINGS, degrade_batch, validation_lr
 from gen_app.sr.model import SRNet
@@ -48,6 +57,7 @@ from train.common import (
     start_process,
     training_record,
     warmup_cosine,
+    write_training_record,
 )
 
 HELD_OUT = 256
@@ -146,9 +156,39 @@ def held_out_psnr(model: SRNet, low: torch.Tensor, high: torch.Tensor, device: t
     return psnr(out, high, model.scale), psnr(bicubic, high, model.scale)
 
 
+def hidden_layers(model: SRNet) -> list[tuple[nn.Conv2d, nn.PReLU]]:
+    """The (convolution, PReLU) pairs of the body, first one included; the last convolution is not one."""
+    layers = list(model.body)
+    return [(layers[i], layers[i + 1]) for i in range(0, len(layers) - 2, 2)]
+
+
+@torch.no_grad()
+def deepen_into(model: SRNet, source: SRNet, rank: int) -> None:
+    """Make `model` compute what the shallower `source` does: its layers in order, identity layers spread among
+    them (one after each hidden layer from the second on, round-robin, until the depth is reached)."""
+    old, new = hidden_layers(source), hidden_layers(model)
+    extra = len(new) - len(old)
+    if old[0][0].out_channels != new[0][0].out_channels or extra <= 0:
+        raise ValueError("deepening needs a shallower checkpoint of the same width")
+    per_layer = [extra // (len(old) - 1) + (i < extra % (len(old) - 1)) for i in range(len(old) - 1)]
+    target = iter(new)
+    for i, (conv, prelu) in enumerate(old):
+        into_conv, into_prelu = next(target)
+        into_conv.load_state_dict(conv.state_dict())
+        into_prelu.load_state_dict(prelu.state_dict())
+        for _ in range(per_layer[i - 1] if i > 0 else 0):
+            identity_conv, identity_prelu = next(target)
+            nn.init.dirac_(identity_conv.weight)
+            nn.init.zeros_(identity_conv.bias)
+            identity_prelu.weight.fill_(1.0)  # PReLU(1) is the identity; inputs are already PReLU outputs
+    model.body[-2].load_state_dict(source.body[-2].state_dict())  # the last convolution
+    if rank == 0:
+        print(f"deepened {len(old) - 1} -> {len(new) - 1} convolutions, starting as the same function", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rank, world, device = start_process(args)
+    rank, world, device = start_process(args, flush_denormal=True)
     use_amp = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
 
     realistic = args.degradation == "realistic"
@@ -163,12 +203,31 @@ def main(argv: list[str] | None = None) -> None:
 
     model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs).to(device)
     if args.init_from is not None:
-        init_from_checkpoint(model, args.init_from, rank)
+        source = SRNet.from_pretrained(args.init_from)
+        if len(hidden_layers(source)) < len(hidden_layers(model)):
+            deepen_into(model, source, rank)
+        else:
+            init_from_checkpoint(model, args.init_from, rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     parts = {"model": model, "optimizer": optimizer}
     summary = f"x{args.scale}, {len(train_hr):,} crops, {args.degradation} inputs"
     run, train_model, data_gen, progress = setup_run(args, parts, rank, world, device, summary)
     step, history = run.step, run.history
+    best = max((h["psnr"] for h in history), default=-1.0)  # resumed runs keep the best they had
+
+    def record_so_far() -> dict:
+        built_by = args.data / "command.txt"
+        return {
+            "data": os.path.relpath(args.data, ROOT),
+            "crops": len(hr),
+            "crop_size": hr.shape[1],
+            "data_command": built_by.read_text().strip() if built_by.exists() else None,
+            "precision": "bf16" if use_amp else "fp32",
+            "degradation": args.degradation,
+            "steps_done": step,
+            "best_step": max(history, key=lambda h: h["psnr"])["step"] if history else step,
+        }
+
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
@@ -199,21 +258,23 @@ def main(argv: list[str] | None = None) -> None:
                     f"step {step}: {args.loss.upper()} {loss.item():.4f}, "
                     f"held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f})"
                 )
+                if ours > best:
+                    best = ours
+                    # A copy: the export moves the model to the CPU in eval mode, and training goes on.
+                    export(copy.deepcopy(model), args, history, run.hours, world, device, record_so_far())
             run.step = step
             run.save()
     progress.close()
 
     if rank == 0:
-        built_by = args.data / "command.txt"
-        recipe = {
-            "data": os.path.relpath(args.data, ROOT),
-            "crops": len(hr),
-            "crop_size": hr.shape[1],
-            "data_command": built_by.read_text().strip() if built_by.exists() else None,
-            "precision": "bf16" if use_amp else "fp32",
-            "degradation": args.degradation,
-        }
-        export(model, args, history, run.hours, world, device, recipe)
+        recipe = record_so_far()
+        best_step = recipe["best_step"]
+        if best_step == step or not (args.out / "model.safetensors").exists():
+            export(model, args, history, run.hours, world, device, recipe)
+        else:  # the best weights (exported at best_step) stay; the record gets the whole history
+            stage = previous_stage(args.init_from, args.run_dir)
+            write_training_record(args.out, training_record_of(args, history, run.hours, world, device, recipe) | stage)
+            print(f"kept the step-{best_step} export in {args.out} (the best held-out PSNR)", flush=True)
     if world > 1:
         dist.destroy_process_group()
 
@@ -223,6 +284,12 @@ def export(
 ) -> None:
     # The stage this run started from is read before the export, which may overwrite that folder.
     stage = previous_stage(args.init_from, args.run_dir)
+    export_checkpoint(model, args, training_record_of(args, history, hours, world, device, recipe) | stage)
+
+
+def training_record_of(
+    args: argparse.Namespace, history: list[dict], hours: float, world: int, device, recipe: dict
+) -> dict:
     init = str(args.init_from) if args.init_from else None
     record = training_record(
         args,
@@ -237,7 +304,7 @@ def export(
         loss=args.loss,
         **recipe,
     )
-    export_checkpoint(model, args, record | {"history": history} | stage)
+    return record | {"history": history}
 
 
 if __name__ == "__main__":
