@@ -33,6 +33,9 @@ TEMPERATURE_RANGE = (0.0, 1.5)  # 0: every part at its most likely value; 1: the
 VARIATION_RANGE = (0.05, 1.0)  # the share of a face's parameters that a variation redraws
 RANDOM = "random"  # the attribute or part value that leaves the choice to the seed
 DISPLAY_SIZE = 256  # faces are shown and saved at twice the model's 128 px, pixel for pixel (no blur)
+# With a choice made, each face draws this many unconstrained starts of its parameters and keeps the first that
+# fits (FacePrior.sample): enough for a 7% choice (glasses) to find one in 99% of faces; 16 faces cost ~1,000 rows.
+PREFIX_PROPOSALS = 64
 # The parts a user can choose, by label; each is one facesjs field.
 PARTS = {
     "hair": "hair.id",
@@ -175,14 +178,16 @@ class FacePipeline:
     def _draw(self, seeds: list[int], temperature: float, allowed: dict) -> Drawn:
         """Each seed's face parameters, from a random stream of its own (so batch position never matters)."""
         generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        tokens = self._sample_prior(generators, temperature, allowed)
+        tokens = self._sample_prior(generators, temperature, allowed, PREFIX_PROPOSALS)
         return self._from_tokens(tokens, generators, temperature)
 
-    def _sample_prior(self, generators: list[torch.Generator], temperature: float, allowed: dict) -> torch.Tensor:
+    def _sample_prior(
+        self, generators: list[torch.Generator], temperature: float, allowed: dict, proposals: int = 0
+    ) -> torch.Tensor:
         # One thread: the prior's steps are tiny (30 fields, a few rows), and a second thread only waits for a core
         # that may be busy elsewhere (3-5x slower under load, here).
         with cpu_threads(1, torch.device("cpu")):
-            return self.prior.sample(generators, temperature, allowed)
+            return self.prior.sample(generators, temperature, allowed, proposals)
 
     def _from_tokens(self, tokens: torch.Tensor, generators: list[torch.Generator], temperature: float) -> Drawn:
         n_cat = len(CATEGORICAL_FIELDS)

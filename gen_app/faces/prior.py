@@ -4,7 +4,8 @@ p(face) = p(field 1) p(field 2 | field 1) ... : each position predicts the next 
 restricted to that field's block of the vocabulary. Sampling field by field with a seeded generator gives a
 face per seed on any machine; temperature < 1 trades variety for typical faces (the GAN's truncation);
 `allowed` masks restrict chosen fields (a user's "glasses: yes"), and because those fields come first in the
-order, everything after them is drawn conditioned on them.
+order, everything after them is drawn conditioned on them; the few fields before them are drawn conditioned on
+the choice by rejection (`proposals`: see `sample`).
 """
 
 from __future__ import annotations
@@ -86,9 +87,20 @@ class FacePrior(
         generators: list[torch.Generator],
         temperature: float = 1.0,
         allowed: dict[int, torch.Tensor] | None = None,
+        proposals: int = 0,
     ) -> torch.Tensor:
         """Per-field indices (N, fields), one face per generator (each draws only from its own stream, so a
-        face depends on its seed alone). `allowed` maps a field to a bool mask over its values."""
+        face depends on its seed alone). `allowed` maps a field to a bool mask over its values.
+
+        A mask alone conditions only the fields after it: fixing "facial hair" would still draw the gender first,
+        from p(gender), and pair a beard with a female face half the time, which the data never does. With
+        `proposals` > 0 the fields up to the last masked one are drawn from p(those fields | the masks) by
+        rejection: each face draws that many unmasked prefixes from its own stream and keeps the first that fits
+        every mask (the rest is then drawn after it as usual); a face none of whose proposals fits (a rare choice)
+        falls back to the masked draw."""
+        forced = None
+        if allowed and proposals > 0:
+            forced = self._fitting_prefixes(generators, temperature, allowed, proposals)
         n = len(generators)
         device = self.head.weight.device
         cache = KVCache.empty(self.n_layer)
@@ -101,7 +113,44 @@ class FacePrior(
             if allowed and t in allowed:
                 logits = logits.masked_fill(~allowed[t].to(device), float("-inf"))
             probs = logits.softmax(dim=-1).cpu().double()
-            picks = torch.stack([torch.multinomial(probs[i], 1, generator=g)[0] for i, g in enumerate(generators)])
+            picks = torch.stack(
+                [
+                    forced[i, t]
+                    if forced is not None and t < forced.shape[1] and forced[i, t] >= 0
+                    # the generator is only drawn from when the face has no fitting prefix to follow
+                    else torch.multinomial(probs[i], 1, generator=g)[0]
+                    for i, g in enumerate(generators)
+                ]
+            )
             out.append(picks)
             inputs = (picks + offset).to(device)[:, None]
         return torch.stack(out, dim=1)
+
+    @torch.no_grad()
+    def _fitting_prefixes(
+        self, generators: list[torch.Generator], temperature: float, allowed: dict[int, torch.Tensor], proposals: int
+    ) -> torch.Tensor:
+        """(N, last masked field + 1): per face, the first of its `proposals` unmasked prefixes that fits every
+        mask, or a row of -1 where none does. Proposal j of face i uses the j-th of the numbers face i's generator
+        gives at each field (inverse-CDF draws), so the result depends on the face's seed alone."""
+        n, last = len(generators), max(allowed)
+        device = self.head.weight.device
+        cache = KVCache.empty(self.n_layer)
+        inputs = torch.full((n * proposals, 1), self.start_token, device=device)
+        fits = torch.ones(n * proposals, dtype=torch.bool)
+        drawn = []
+        for t in range(last + 1):
+            logits = self(inputs, cache)[:, -1].float()
+            offset, size = int(self.offsets[t]), self.token_sizes[t]
+            probs = (logits[:, offset : offset + size] / max(temperature, 1e-4)).softmax(dim=-1).cpu().double()
+            uniform = torch.cat([torch.rand(proposals, generator=g, dtype=torch.float64) for g in generators])
+            picks = (probs.cumsum(dim=-1) < uniform[:, None]).sum(dim=-1).clamp(max=size - 1)
+            if t in allowed:
+                fits &= allowed[t].cpu()[picks]
+            drawn.append(picks)
+            inputs = (picks + offset).to(device)[:, None]
+        prefixes = torch.stack(drawn, dim=1).view(n, proposals, last + 1)
+        fits = fits.view(n, proposals)
+        first = fits.float().argmax(dim=1)  # the first fitting proposal (0 when none fits: masked out below)
+        chosen = prefixes[torch.arange(n), first]
+        return torch.where(fits.any(dim=1)[:, None], chosen, torch.full_like(chosen, -1))

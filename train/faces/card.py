@@ -18,6 +18,7 @@ from gen_app.faces.pipeline import FacePipeline
 from gen_app.faces.prior import FacePrior
 from gen_app.faces.renderer import FaceRenderer
 from gen_app.images import image_grid
+from train.common import stage_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 GAN_BASELINE = Path(__file__).resolve().parent / "gan_baseline.json"
@@ -129,12 +130,27 @@ The classifier is retrained at each model's resolution; EfficientNet-Lite0, the 
 in the renderer's training loss, so the new bench judges in EfficientNet-Lite2 instead."""
 
 
+def training_stages(training: dict) -> str:
+    """One line per training stage, oldest first (a fine-tune starts from the stage before it): its command,
+    steps, images, learning rate and hours."""
+    lines = []
+    for number, stage in enumerate(stage_chain(training), 1):
+        oversample = f"; oversampled: {', '.join(stage['oversample'])}" if stage.get("oversample") else ""
+        lines.append(
+            f"- Stage {number}: `{stage['command']}`: {stage['steps_done']:,} of {stage['steps']:,} steps × batch "
+            f"{stage['batch_per_process']} = {stage['images_seen']:,} images; seed {stage['seed']}; lr {stage['lr']}; "
+            f"{stage['precision']} autocast{oversample}; {stage['training_hours']} h."
+        )
+    return "\n".join(lines)
+
+
 def renderer_card(pipe: FacePipeline, folder: Path, metrics: dict | None) -> str:
     training = json.loads((folder / "training.json").read_text())
     config = json.loads((folder / "config.json").read_text())
     params = sum(p.numel() for p in pipe.renderer.parameters())
     res = config["resolution"]
     has_curve = curve(training.get("history", []), folder)
+    total_hours = sum(stage["training_hours"] for stage in stage_chain(training))
     last = training["history"][-1] if training.get("history") else {}
     return (
         FRONT_MATTER.format(pipeline_tag="unconditional-image-generation")
@@ -187,10 +203,8 @@ head crop and downscaled to {res} px (antialiased): `python -m train.faces.data`
 (seeds 0-29,999 for training, 1,000,000-1,009,999 held out; deterministic).
 
 ## Training
-- Command: `{training["command"]}`
-- {training["steps_done"]:,} of {training["steps"]:,} steps × batch {training["batch_per_process"]}
-  = {training["images_seen"]:,} images; seed {training["seed"]}; lr {training["lr"]}; {training["precision"]} autocast.
-- Hardware: {training["device"]}; {training["training_hours"]} h of training, wall-clock (resumable: `--run-dir`; the
+{training_stages(training)}
+- Hardware: {training["device"]}; {total_hours:.2f} h of training in all, wall-clock (resumable: `--run-dir`; the
   clock ran on while the run was paused or shared its CPU with other work, so the compute used is less).
 {"- Held-out PSNR over training:" + chr(10) + chr(10) + "![training curve](curve.png)" if has_curve else ""}
 
