@@ -56,7 +56,7 @@ def test_a_fixed_attribute_is_honoured_on_at_least_90_percent_of_64_faces(face_p
     real = load_faces(tmp_path / "heldout.rgb", resolution)
     labels = load_labels(tmp_path / "heldout.jsonl")
     net = train_classifier(real, labels, epochs=4, device=torch.device("cpu"))
-    for name, value in [("hat/accessory", "accessory"), ("facial hair", "facial hair")]:  # glasses: not offered
+    for name, value in [("glasses", "glasses"), ("hat/accessory", "accessory"), ("facial hair", "facial hair")]:
         images = []
         for first in range(0, 64, 16):
             faces = face_pipeline.generate(seed=500 + first, count=16, attributes={name: value})

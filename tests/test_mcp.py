@@ -73,7 +73,7 @@ def test_every_generator_is_a_tool_and_says_what_it_takes(app_url):
     properties = faces.inputSchema["properties"]
     assert properties["count"]["description"] == f"how many faces, 1 to {MAX_FACES}."
     assert properties["facial_hair"]["enum"] == ["random", "none", "facial hair"] and "param_3" not in properties
-    assert "glasses" not in properties  # the renderer draws no glasses: not offered
+    assert properties["glasses"]["enum"] == ["random", "none", "glasses"]
     for name, tool in tools.items():
         described = [p for p, schema in tool.inputSchema["properties"].items() if schema.get("description")]
         assert tool.description and described, name

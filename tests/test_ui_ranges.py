@@ -49,7 +49,7 @@ SLIDERS = {
     },
 }
 # The face fields the shipped renderer does not draw: their attributes have no control at all.
-UNDRAWN = json.loads((CHECKPOINTS / "faces/config.json").read_text()).get("undrawn", {})
+UNDRAWN = json.loads((CHECKPOINTS / "faces/config.json").read_text()).get("undrawn") or {}
 # Per tab, the choices of the radios and dropdowns whose values a pipeline checks against its own list.
 CHOICES = {
     "faces": {
