@@ -106,13 +106,9 @@ class FacePrior(
         cache = KVCache.empty(self.n_layer)
         inputs = torch.full((n, 1), self.start_token, device=device)
         out = []
-        for t, size in enumerate(self.token_sizes):
-            logits = self(inputs, cache)[:, -1].float()
+        for t in range(len(self.token_sizes)):
             offset = int(self.offsets[t])
-            logits = logits[:, offset : offset + size] / max(temperature, 1e-4)
-            if allowed and t in allowed:
-                logits = logits.masked_fill(~allowed[t].to(device), float("-inf"))
-            probs = logits.softmax(dim=-1).cpu().double()
+            probs = self._field_probs(self(inputs, cache), t, temperature, allowed.get(t) if allowed else None)
             picks = torch.stack(
                 [
                     forced[i, t]
@@ -125,6 +121,17 @@ class FacePrior(
             out.append(picks)
             inputs = (picks + offset).to(device)[:, None]
         return torch.stack(out, dim=1)
+
+    def _field_probs(
+        self, outputs: torch.Tensor, t: int, temperature: float, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Field t's value probabilities (rows, size), float64 on the CPU, from the model's last outputs: its block
+        of the vocabulary, at `temperature`, restricted to `mask` when given."""
+        offset = int(self.offsets[t])
+        logits = outputs[:, -1].float()[:, offset : offset + self.token_sizes[t]] / max(temperature, 1e-4)
+        if mask is not None:
+            logits = logits.masked_fill(~mask.to(logits.device), float("-inf"))
+        return logits.softmax(dim=-1).cpu().double()
 
     @torch.no_grad()
     def _fitting_prefixes(
@@ -140,9 +147,8 @@ class FacePrior(
         fits = torch.ones(n * proposals, dtype=torch.bool)
         drawn = []
         for t in range(last + 1):
-            logits = self(inputs, cache)[:, -1].float()
             offset, size = int(self.offsets[t]), self.token_sizes[t]
-            probs = (logits[:, offset : offset + size] / max(temperature, 1e-4)).softmax(dim=-1).cpu().double()
+            probs = self._field_probs(self(inputs, cache), t, temperature)
             uniform = torch.cat([torch.rand(proposals, generator=g, dtype=torch.float64) for g in generators])
             picks = (probs.cumsum(dim=-1) < uniform[:, None]).sum(dim=-1).clamp(max=size - 1)
             if t in allowed:
