@@ -44,9 +44,11 @@ def package_versions() -> str:
     return ", ".join(f"`{name}` {version}" for name, version in sorted(installed.items()))
 
 
-def stopped(stage: dict) -> str:
-    """ "stopped at " when a stage ended before its planned steps (its best export was kept), else ""."""
-    return "stopped at " if stage.get("steps_done", stage["steps"]) < stage["steps"] else ""
+def steps_run(stage: dict) -> str:
+    """How many steps a stage ran: "stopped at N steps" when it ended before its plan (its best export was
+    kept), else "N steps"."""
+    done = stage.get("steps_done", stage["steps"])
+    return f"{'stopped at ' if done < stage['steps'] else ''}{done:,} steps"
 
 
 def stages(training: dict) -> str:
@@ -55,8 +57,7 @@ def stages(training: dict) -> str:
     if not earlier:
         return ""
     commands = "; ".join(
-        f"`{current_command(s['command'])}` ({stopped(s)}{s.get('steps_done', s['steps']):,} steps, {s['training_hours']} h)"
-        for s in earlier
+        f"`{current_command(s['command'])}` ({steps_run(s)}, {s['training_hours']} h)" for s in earlier
     )
     return (
         f"\n- Fine-tuned from earlier stages: {commands}. Stages without a `--data` flag used the 128-px crop set"
