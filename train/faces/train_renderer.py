@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--convs-per-block", type=str, default="2,2,2,2")
     p.add_argument("--w-dim", type=int, default=256)
+    p.add_argument(
+        "--direct-channels", type=int, default=32, help="width of the direct map from e to the layout (0: none)"
+    )
     add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500, init_from=True)
     p.add_argument(
         "--oversample",
@@ -135,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         **codec.config(),
         resolution=args.resolution,
         w_dim=args.w_dim,
+        direct_channels=args.direct_channels,
         channels=[int(c) for c in args.channels.split(",")],
         convs_per_block=[int(c) for c in args.convs_per_block.split(",")],
     ).to(device)
