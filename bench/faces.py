@@ -17,7 +17,9 @@ Judged only in networks that training never saw (the renderer's perceptual loss 
         real-vs-real values; recall at least half of real-vs-real;
     (c) each attribute's class frequencies as the classifier predicts them on generated faces vs on A (so the
         classifier's bias cancels): within 5 points;
-    (d) speed of the app's generate(): 16 faces <= 150 ms, one face <= 15 ms.
+    (d) attribute control: each class the app offers, fixed on 64 faces, is recognised by the classifier on
+        >= 90% of them;
+    (e) speed of the app's generate(): 16 faces <= 150 ms, one face <= 15 ms.
 Everything is seeded, so a rerun on the same machine and thread count prints the same numbers.
 """
 
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from scipy import linalg
 from torch import nn
 
@@ -54,6 +57,8 @@ CLASSIFIER_TRAIN = 6000  # held-out faces 0..5999 train the classifier; the rest
 FD_RATIO_MAX, FD_RATIO_GOAL = 4.0, 2.0
 RECALL_SHARE_MIN = 0.5  # recall at least half of the real-vs-real recall
 FREQ_MAX_POINTS = 5.0
+CONTROL_MIN_SHARE = 0.9  # a fixed attribute is recognised by the classifier on at least 90% of the faces
+CONTROL_FACES = 64
 BATCH16_MAX_SECONDS, SINGLE_MAX_SECONDS = 0.150, 0.015
 TEMPERATURES = (1.0, 0.8)
 K_NEAREST = 3
@@ -193,6 +198,33 @@ def time_generate(pipe: FacePipeline, count: int, runs: int = 7) -> float:
     return float(np.median([run(FIRST_SEED + i) for i in range(runs)]))
 
 
+def attribute_control(
+    pipe: FacePipeline,
+    net: AttributeNet,
+    device: torch.device,
+    choices: list[tuple[str, str]] | None = None,
+    count: int = CONTROL_FACES,
+) -> dict[str, dict[str, float]]:
+    """Per attribute and class, the share of `count` faces generated with that class fixed (seeds FIRST_SEED..,
+    as shown in the app, resized back to the model's resolution) that the classifier assigns to it. `choices`:
+    (attribute, class) pairs; default every class the pipeline offers."""
+    choices = choices or [(name, value) for name, classes in pipe.attributes.items() for value in classes]
+    resolution = pipe.renderer.resolution
+    shares: dict[str, dict[str, float]] = {}
+    for name, value in choices:
+        images = []
+        for first in range(0, count, 16):
+            faces = pipe.generate(FIRST_SEED + first, min(16, count - first), attributes={name: value})
+            images += [
+                torch.from_numpy(np.asarray(image.resize((resolution, resolution), Image.NEAREST))).permute(2, 0, 1)
+                for image in faces.images
+            ]
+        _, predicted = classify(net, torch.stack(images), device)
+        k = list(ATTRIBUTES).index(name)
+        shares.setdefault(name, {})[value] = float((predicted[:, k] == ATTRIBUTES[name].index(value)).mean())
+    return shares
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Statistics
 
@@ -314,9 +346,18 @@ def print_report(r: dict) -> None:
         f"{verdict(worst <= FREQ_MAX_POINTS)}"
     )
 
+    control = r.get("control", {})  # absent from reports written before this section existed
+    print(
+        f"\n(d) Attribute control: share of {CONTROL_FACES} faces generated with a class fixed that the classifier "
+        f"puts in that class (floor >= {CONTROL_MIN_SHARE:.0%})"
+    )
+    for name, shares in control.items():
+        cells = ", ".join(f"{value} {share:.0%}" for value, share in shares.items())
+        print(f"  {name:<14} {cells}  {verdict(min(shares.values()) >= CONTROL_MIN_SHARE)}")
+
     t = r["timing"]
     print(
-        f"\n(d) Speed of generate() on {cfg['device']} ({t['threads']} torch threads; load average "
+        f"\n(e) Speed of generate() on {cfg['device']} ({t['threads']} torch threads; load average "
         f"{t['load_average']:.1f} while timing): 16 faces {t['batch16_seconds'] * 1000:.0f} ms "
         f"{verdict(t['batch16_seconds'] <= BATCH16_MAX_SECONDS)}, one face {t['single_seconds'] * 1000:.1f} ms "
         f"{verdict(t['single_seconds'] <= SINGLE_MAX_SECONDS)} (medians of 7 after a warm-up)"
@@ -435,6 +476,9 @@ def main(argv: list[str] | None = None) -> dict:
     frequencies["max_gap_pp"] = max_gap(frequencies["gen"], freq_a)
     frequencies["max_gap_pp_real_floor"] = max_gap(frequencies["real_B_predicted"], freq_a)
 
+    log(f"attribute control: {CONTROL_FACES} faces per fixed class")
+    control = attribute_control(pipe, net, device)
+
     log("timing generation")
     timing = {
         "threads": torch.get_num_threads(),
@@ -465,12 +509,14 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "rows": rows,
         "frequencies": frequencies,
+        "control": control,
         "timing": timing,
         "targets": {
             "fd_ratio_max": FD_RATIO_MAX,
             "fd_ratio_goal": FD_RATIO_GOAL,
             "recall_share_min": RECALL_SHARE_MIN,
             "freq_max_pp": FREQ_MAX_POINTS,
+            "control_min_share": CONTROL_MIN_SHARE,
             "batch16_max_seconds": BATCH16_MAX_SECONDS,
             "single_max_seconds": SINGLE_MAX_SECONDS,
         },
