@@ -19,7 +19,9 @@ Judged only in networks that training never saw (the renderer's perceptual loss 
         classifier's bias cancels): within 5 points;
     (d) attribute control: each class the app offers, fixed on 64 faces, is recognised by the classifier on
         >= 90% of them;
-    (e) speed of the app's generate(): 16 faces <= 150 ms, one face <= 15 ms.
+    (e) the parts the renderer does not draw (a value that leaves the picture as it is with "none"), which
+        config.json's undrawn_values must list: the app never draws nor offers them;
+    (f) speed of the app's generate(): 16 faces <= 150 ms, one face <= 15 ms.
 Everything is seeded, so a rerun on the same machine and thread count prints the same numbers.
 """
 
@@ -45,6 +47,7 @@ from torch import nn
 
 from gen_app.faces.attributes import ATTRIBUTES, load_labels
 from gen_app.faces.dataset import load_faces
+from gen_app.faces.params import CATEGORICAL_FIELDS
 from gen_app.faces.pipeline import FacePipeline
 from gen_app.faces.prior import FacePrior
 from gen_app.faces.renderer import FaceRenderer
@@ -59,6 +62,10 @@ RECALL_SHARE_MIN = 0.5  # recall at least half of the real-vs-real recall
 FREQ_MAX_POINTS = 5.0
 CONTROL_MIN_SHARE = 0.9  # a fixed attribute is recognised by the classifier on at least 90% of the faces
 CONTROL_FACES = 64
+# A part the renderer does not draw changes its picture by ~0.005 (mean |difference| in [-1, 1] units, against
+# "none" on the same faces); the thinnest drawn ones by >= 0.012: below this, a value is listed as undrawn.
+UNDRAWN_DIFF = 0.008
+PART_ATTRIBUTES = {"glasses.id": "glasses", "accessories.id": "hat/accessory", "facialHair.id": "facial hair"}
 BATCH16_MAX_SECONDS, SINGLE_MAX_SECONDS = 0.150, 0.015
 TEMPERATURES = (1.0, 0.8)
 K_NEAREST = 3
@@ -216,13 +223,41 @@ def attribute_control(
         for first in range(0, count, 16):
             faces = pipe.generate(FIRST_SEED + first, min(16, count - first), attributes={name: value})
             images += [
-                torch.from_numpy(np.asarray(image.resize((resolution, resolution), Image.NEAREST))).permute(2, 0, 1)
+                torch.from_numpy(np.array(image.resize((resolution, resolution), Image.NEAREST))).permute(2, 0, 1)
                 for image in faces.images
             ]
         _, predicted = classify(net, torch.stack(images), device)
         k = list(ATTRIBUTES).index(name)
         shares.setdefault(name, {})[value] = float((predicted[:, k] == ATTRIBUTES[name].index(value)).mean())
     return shares
+
+
+@torch.inference_mode()
+def value_visibility(pipe: FacePipeline, field_name: str, count: int = 16) -> dict[str, float]:
+    """Per value of `field_name` (a key of PART_ATTRIBUTES), how much the renderer's picture changes when that
+    value replaces "none" in `count` faces drawn without it (men, for facial hair): the mean absolute difference
+    in [-1, 1] units, about 0 for a value the renderer does not draw."""
+    fixed = {PART_ATTRIBUTES[field_name]: "none"} | ({"gender": "male"} if field_name == "facialHair.id" else {})
+    faces = pipe.generate(FIRST_SEED, count, attributes=fixed)
+    encoded = [pipe.codec.encode(record) for record in faces.faces]
+    categorical = torch.tensor([c for c, _ in encoded], device=pipe.device)
+    continuous = torch.tensor([x for _, x in encoded], device=pipe.device)
+    renderer, k = pipe.renderer.float(), CATEGORICAL_FIELDS.index(field_name)
+    reference = renderer(categorical, continuous)
+    differences = {}
+    for index, value in enumerate(pipe.codec.values_of(field_name)):
+        swapped = categorical.clone()
+        swapped[:, k] = index
+        differences[str(value)] = float((renderer(swapped, continuous) - reference).abs().mean())
+    return differences
+
+
+def undrawn_values(visibility: dict[str, dict[str, float]]) -> dict[str, list[str]]:
+    """The values value_visibility finds undrawn, per field (fields with none are left out)."""
+    found = {
+        f: sorted(v for v, d in diffs.items() if v != "none" and d < UNDRAWN_DIFF) for f, diffs in visibility.items()
+    }
+    return {f: values for f, values in found.items() if values}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -355,9 +390,23 @@ def print_report(r: dict) -> None:
         cells = ", ".join(f"{value} {share:.0%}" for value, share in shares.items())
         print(f"  {name:<14} {cells}  {verdict(min(shares.values()) >= CONTROL_MIN_SHARE)}")
 
+    if "visibility" in r:
+        print(
+            f"\n(e) Parts the renderer does not draw: a value changes the picture by < {UNDRAWN_DIFF} (mean |diff.| "
+            "against none, 16 faces); config.json's undrawn_values must list exactly these (the app never draws them)"
+        )
+        found = undrawn_values(r["visibility"])
+        for field_name, diffs in r["visibility"].items():
+            drawn = [d for v, d in diffs.items() if v != "none" and d >= UNDRAWN_DIFF]
+            listed = sorted(r["undrawn_values_config"].get(field_name, []))
+            print(
+                f"  {field_name:<15} undrawn: {', '.join(found.get(field_name, [])) or '-'} (least visible drawn "
+                f"value: {min(drawn, default=float('nan')):.4f})  {verdict(listed == found.get(field_name, []))}"
+            )
+
     t = r["timing"]
     print(
-        f"\n(e) Speed of generate() on {cfg['device']} ({t['threads']} torch threads; load average "
+        f"\n(f) Speed of generate() on {cfg['device']} ({t['threads']} torch threads; load average "
         f"{t['load_average']:.1f} while timing): 16 faces {t['batch16_seconds'] * 1000:.0f} ms "
         f"{verdict(t['batch16_seconds'] <= BATCH16_MAX_SECONDS)}, one face {t['single_seconds'] * 1000:.1f} ms "
         f"{verdict(t['single_seconds'] <= SINGLE_MAX_SECONDS)} (medians of 7 after a warm-up)"
@@ -479,6 +528,9 @@ def main(argv: list[str] | None = None) -> dict:
     log(f"attribute control: {CONTROL_FACES} faces per fixed class")
     control = attribute_control(pipe, net, device)
 
+    log("parts the renderer does not draw")
+    visibility = {field_name: value_visibility(pipe, field_name) for field_name in PART_ATTRIBUTES}
+
     log("timing generation")
     timing = {
         "threads": torch.get_num_threads(),
@@ -510,6 +562,8 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
         "frequencies": frequencies,
         "control": control,
+        "visibility": visibility,
+        "undrawn_values_config": renderer.undrawn_values,
         "timing": timing,
         "targets": {
             "fd_ratio_max": FD_RATIO_MAX,

@@ -127,6 +127,25 @@ def test_what_a_renderer_cannot_draw_is_fixed_and_not_offered(face_pipeline):
         pipe.generate(seed=1, parts={"glasses style": "glasses1-primary"})
 
 
+def test_values_a_renderer_cannot_draw_are_never_drawn_nor_offered(face_pipeline):
+    # A renderer whose config lists values under `undrawn_values` (headbands and eye-black, which the stage-3
+    # renderer did not draw): the prior never picks them, the parts do not offer them, and "accessory" means the rest.
+    renderer = copy.copy(face_pipeline.renderer)
+    renderer.undrawn_values = {"accessories.id": ["eye-black", "headband", "headband-high"]}
+    pipe = FacePipeline(renderer, face_pipeline.prior, face_pipeline.origins, face_pipeline.folders)
+    hidden = set(renderer.undrawn_values["accessories.id"])
+    assert not hidden & set(pipe.parts["headwear"]) and "hat" in pipe.parts["headwear"]
+    faces = pipe.generate(seed=0, count=16, attributes={"hat/accessory": "accessory"})
+    assert not hidden & set(field_values(faces, "accessories.id"))
+    more = pipe.variations(seed=0, count=8, amount=1.0, attributes={"hat/accessory": "accessory"})
+    assert not hidden & set(field_values(more, "accessories.id"))
+    with pytest.raises(InvalidInput, match="headwear must be random or one of the model's"):
+        pipe.generate(seed=1, parts={"headwear": "headband"})
+    renderer.undrawn_values = {"accessories.id": ["no-such-hat"]}
+    with pytest.raises(ValueError, match="not in its vocabulary"):
+        FacePipeline(renderer, face_pipeline.prior)
+
+
 @pytest.mark.parametrize("name", list(ATTRIBUTES))
 def test_every_attribute_class_can_be_fixed(face_pipeline, name):
     for wanted in ATTRIBUTES[name]:

@@ -115,9 +115,11 @@ class FacePipeline:
         self.device = next(renderer.parameters()).device
         self.precision = precision or render_precision(self.device)
         self.undrawn = dict(renderer.undrawn)  # field -> the value that matches what the renderer draws
-        for field_name, value in self.undrawn.items():
+        self.undrawn_values = {f: set(values) for f, values in renderer.undrawn_values.items()}  # never drawn
+        listed = [*self.undrawn.items(), *((f, v) for f, values in self.undrawn_values.items() for v in values)]
+        for field_name, value in listed:
             if field_name not in CATEGORICAL_FIELDS or value not in self.codec.values_of(field_name):
-                raise ValueError(f"the renderer's undrawn field {field_name}={value!r} is not in its vocabulary")
+                raise ValueError(f"the renderer's undrawn {field_name}={value!r} is not in its vocabulary")
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> FacePipeline:
@@ -137,15 +139,22 @@ class FacePipeline:
     @property
     def parts(self) -> dict[str, list[str]]:
         """The parts a user can choose, with their values (facesjs ids and colours): those the renderer draws."""
-        return {label: [str(v) for v in self.codec.values_of(f)] for label, f in PARTS.items() if f not in self.undrawn}
+        return {
+            label: [str(v) for v in self.codec.values_of(f) if v not in self.undrawn_values.get(f, ())]
+            for label, f in PARTS.items()
+            if f not in self.undrawn
+        }
 
     def _allowed(self, attributes: dict[str, str | None] | None, parts: dict[str, str | None] | None) -> dict:
         """Per field index, the bool mask of values the user's choices allow (fields left free are absent). Fields
-        the renderer does not draw are fixed to the value that matches what it draws."""
+        the renderer does not draw are fixed to the value that matches what it draws; values it does not draw are
+        never drawn."""
         allowed: dict[int, torch.Tensor] = {
-            CATEGORICAL_FIELDS.index(f): torch.tensor([v == value for v in self.codec.values_of(f)])
-            for f, value in self.undrawn.items()
+            CATEGORICAL_FIELDS.index(f): torch.tensor([v not in values for v in self.codec.values_of(f)])
+            for f, values in self.undrawn_values.items()
         }
+        for f, value in self.undrawn.items():
+            allowed[CATEGORICAL_FIELDS.index(f)] = torch.tensor([v == value for v in self.codec.values_of(f)])
 
         def restrict(field_name: str, keep: list[bool], what: str) -> None:
             f = CATEGORICAL_FIELDS.index(field_name)
@@ -172,7 +181,7 @@ class FacePipeline:
                 raise InvalidInput(
                     f"{label} must be {RANDOM} or one of the model's {len(choices)} values; got {value!r}."
                 )
-            restrict(PARTS[label], [v == value for v in choices], f"{label} {value}")
+            restrict(PARTS[label], [str(v) == value for v in self.codec.values_of(PARTS[label])], f"{label} {value}")
         return allowed
 
     def _draw(self, seeds: list[int], temperature: float, allowed: dict) -> Drawn:

@@ -74,6 +74,7 @@ class FaceRenderer(
         convs_per_block: tuple[int, ...] | list[int] = (2, 2, 2, 2),
         undrawn: dict[str, str] | None = None,
         direct_channels: int = 0,
+        undrawn_values: dict[str, list] | None = None,
     ):
         super().__init__()
         # The last block works at half the output resolution; a sub-pixel layer (3x3 conv to 4 RGB values per
@@ -89,6 +90,9 @@ class FaceRenderer(
         # Fields these weights do not draw (found by the bench: the same face for every value), each with the value
         # that matches what they draw instead: the app fixes them to it and does not offer them.
         self.undrawn = dict(undrawn or {})
+        # Values of a field that these weights do not draw (the picture is the same as with "none"; bench/faces.py
+        # finds them): the app never draws them and does not offer them.
+        self.undrawn_values = {field: list(values) for field, values in (undrawn_values or {}).items()}
         self.embeddings = nn.ModuleList(nn.Embedding(len(v), embed_dim) for v in categorical_values)
         in_dim = embed_dim * len(categorical_values) + len(continuous_ranges)
         layers: list[nn.Module] = []

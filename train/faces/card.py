@@ -238,17 +238,28 @@ def direct_layout_text(config: dict) -> str:
 
 
 def undrawn_section(config: dict) -> str:
-    """What these weights do not draw (config.json's `undrawn`, from the bench), and what the app does about it."""
+    """What these weights do not draw (config.json's `undrawn` fields and `undrawn_values`, found by the bench), and
+    what the app does about it."""
     undrawn = config.get("undrawn") or {}
-    if not undrawn:
-        return ""
-    fields = ", ".join(f"`{field}`" for field in undrawn)
-    fixed = ", ".join(f"`{field}` = `{value}`" for field, value in undrawn.items())
-    return f"""
+    values = config.get("undrawn_values") or {}
+    text = ""
+    if undrawn:
+        fields = ", ".join(f"`{field}`" for field in undrawn)
+        fixed = ", ".join(f"`{field}` = `{value}`" for field, value in undrawn.items())
+        text += f"""
 These weights do not draw {fields}: no value of it shows in the picture (the bench's attribute gaps show it).
 `config.json` lists such fields under `undrawn`; the app fixes them ({fixed}) and does not
 offer them as attributes or parts, so a face's saved parameters say what is drawn.
 """
+    if values:
+        listed = "; ".join(f"`{field}`: {', '.join(f'`{v}`' for v in sorted(vs))}" for field, vs in values.items())
+        text += f"""
+Some parts are not drawn either: with them, the picture is the same as with none (the bench's section (e)
+measures it: `python -m bench.faces`). `config.json` lists them under `undrawn_values`; the app never draws them and
+does not offer them, so the "hat/accessory" and "facial hair" attributes mean the parts that are drawn, and the
+attribute frequencies fall short of the real ones by those parts' share. They are: {listed}.
+"""
+    return text
 
 
 def prior_card(folder: Path) -> str:
