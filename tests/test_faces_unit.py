@@ -1,7 +1,6 @@
 """Unit tests of the face models (parameter prior + renderer) and their pipeline, on the shipped checkpoints."""
 
 import copy
-import json
 import shutil
 
 import numpy as np
@@ -302,25 +301,3 @@ def test_reduced_precision_draws_the_same_faces(face_pipeline):
     a, b = full.sample(list(range(8))), reduced.sample(list(range(8)))
     mse = ((a - b) / 2).pow(2).mean()
     assert 10 * torch.log10(1 / mse) > 40
-
-
-def test_the_direct_layout_map_starts_at_zero_and_carries_the_embedding(face_pipeline):
-    """A fine-tune that adds the direct map from e to the layout starts from the same pictures; once trained, a
-    change in the embedding reaches the layout through it, linearly in e (so morphs stay smooth)."""
-    config = json.loads((face_pipeline.folders["faces"] / "config.json").read_text())
-    shared = {k: v for k, v in face_pipeline.renderer.state_dict().items() if not k.startswith("direct_")}
-    plain = FaceRenderer(**config | {"direct_channels": 0}).eval()
-    plain.load_state_dict(shared)
-    direct = FaceRenderer(**config | {"direct_channels": 8}).eval()
-    missing = direct.load_state_dict(shared, strict=False).missing_keys
-    assert set(missing) == {"direct_layout.weight", "direct_mix.weight"}  # new: direct_layout is built at zero
-    generator = torch.Generator().manual_seed(3)
-    cat = torch.stack([torch.randint(len(v), (2,), generator=generator) for v in config["categorical_values"]], 1)
-    cont = torch.rand(2, len(config["continuous_ranges"]), generator=generator) * 2 - 1
-    with torch.no_grad():
-        assert torch.equal(direct(cat, cont), plain(cat, cont))
-        torch.nn.init.normal_(direct.direct_layout.weight, std=0.1)
-        assert not torch.equal(direct(cat, cont), plain(cat, cont))
-        e = direct.embed(cat, cont)
-        both, halfway = (direct.direct_mix(direct.direct_layout(x).view(len(x), 8, 8, 8)) for x in (e, e.mean(0)[None]))
-        assert torch.allclose(halfway[0], both.mean(0), atol=1e-5)

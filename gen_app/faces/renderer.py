@@ -1,19 +1,13 @@
 """Face renderer: a neural network that draws a facesjs face from its parameters (see params.py).
 
 parameters -> input embedding e (one learned vector per categorical value, concatenated with the continuous
-values) -> MLP -> style w -> an 8x8 layout (a linear map of w, plus a direct linear map of e, plus a learned
-constant) -> upsampling convolutions whose per-channel scale and shift come from w (AdaIN, as in StyleGAN) up
-to half the output size -> a sub-pixel layer -> RGB in [-1, 1].
+values) -> MLP -> style w -> an 8x8 layout (a linear map of w plus a learned constant) -> upsampling
+convolutions whose per-channel scale and shift come from w (AdaIN, as in StyleGAN) up to half the
+output size -> a sub-pixel layer -> RGB in [-1, 1].
 
 The layout map gives each position its own weights for every parameter, which suits faces whose parts sit
 in fixed places; the styles carry colours and shapes. Morphs interpolate e, so a face can move smoothly
-between two sets of parts (both layout maps are functions of e).
-
-Why the direct map (`direct_channels`): through the MLP alone, a rare part that covers a band of the face
-(headbands, eye-black) got almost no gradient: the trained MLP is flat in that embedding's directions, and the
-renderer never drew those parts (its picture with a headband differed from the one without by 0.005). A
-linear map from e to the layout gets a gradient proportional to the embedding itself. It starts at zero, so a
-fine-tune from weights without it starts from the same pictures.
+between two sets of parts.
 """
 
 from __future__ import annotations
@@ -73,7 +67,6 @@ class FaceRenderer(
         channels: tuple[int, ...] | list[int] = (128, 128, 64, 32),
         convs_per_block: tuple[int, ...] | list[int] = (2, 2, 2, 2),
         undrawn: dict[str, str] | None = None,
-        direct_channels: int = 0,
         undrawn_values: dict[str, list] | None = None,
     ):
         super().__init__()
@@ -90,8 +83,8 @@ class FaceRenderer(
         # Fields these weights do not draw (found by the bench: the same face for every value), each with the value
         # that matches what they draw instead: the app fixes them to it and does not offer them.
         self.undrawn = dict(undrawn or {})
-        # Values of a field that these weights do not draw (the picture is the same as with "none"; bench/faces.py
-        # finds them): the app never draws them and does not offer them.
+        # Values of a field that these weights do not draw (drawing one does not bring the picture closer to the real
+        # face; bench/faces.py finds them): the app never draws them and does not offer them.
         self.undrawn_values = {field: list(values) for field, values in (undrawn_values or {}).items()}
         self.embeddings = nn.ModuleList(nn.Embedding(len(v), embed_dim) for v in categorical_values)
         in_dim = embed_dim * len(categorical_values) + len(continuous_ranges)
@@ -101,12 +94,6 @@ class FaceRenderer(
         self.mapping = nn.Sequential(*layers)
         self.layout = nn.Linear(w_dim, channels[0] * BASE_RESOLUTION**2)
         self.const = nn.Parameter(torch.randn(1, channels[0], BASE_RESOLUTION, BASE_RESOLUTION))
-        # A narrow map (e -> direct_channels x 8 x 8, then 1x1 to the layout's width) keeps the checkpoint small.
-        self.direct_channels = direct_channels
-        if direct_channels:
-            self.direct_layout = nn.Linear(in_dim, direct_channels * BASE_RESOLUTION**2, bias=False)
-            nn.init.zeros_(self.direct_layout.weight)
-            self.direct_mix = nn.Conv2d(direct_channels, channels[0], 1, bias=False)
         convs = []
         for block, (c_out, repeats) in enumerate(zip(channels, convs_per_block, strict=True)):
             c_in = channels[max(0, block - 1)]
@@ -123,8 +110,6 @@ class FaceRenderer(
     def render(self, e: torch.Tensor) -> torch.Tensor:
         w = self.mapping(e)
         x = self.const + self.layout(w).view(len(w), -1, BASE_RESOLUTION, BASE_RESOLUTION)
-        if self.direct_channels:
-            x = x + self.direct_mix(self.direct_layout(e).view(len(e), -1, BASE_RESOLUTION, BASE_RESOLUTION))
         for conv in self.convs:
             x = conv(x, w)
         return self.to_rgb(x)

@@ -189,7 +189,7 @@ L1 {last.get("l1", float("nan")):.4f} (pixels in [-1, 1]).
 - Input embedding: one learned {config["embed_dim"]}-d vector per value of each categorical field (part ids,
   colours, flips, gender), concatenated with the continuous fields scaled to [-1, 1].
 - A {config["mapping_layers"]}-layer MLP maps it to a style vector w ({config["w_dim"]}-d); w sets an 8×8 layout
-  (a linear map plus a learned constant{direct_layout_text(config)}) and, in every convolution, a per-channel scale and shift after instance
+  (a linear map plus a learned constant) and, in every convolution, a per-channel scale and shift after instance
   normalisation (AdaIN, fused into one multiply-add). Nearest ×2 upsampling, two 3×3 convolutions per
   resolution, widths {config["channels"]} from 8×8 to {res // 2}×{res // 2}, then a sub-pixel layer (3×3 convolution to
   4 RGB values per pixel, pixel shuffle) to {res}×{res}.
@@ -222,18 +222,6 @@ Cartoon faces in the facesjs style only, at {res}×{res}. The renderer is a lear
 vector drawing: thin lines and small parts can be softer than the original. Generated images carry an
 "AI-generated" mark in their PNG metadata in the app.
 {undrawn_section(config)}"""
-    )
-
-
-def direct_layout_text(config: dict) -> str:
-    """The direct map from the embedding to the layout, where these weights have one (renderer.py says why)."""
-    width = config.get("direct_channels") or 0
-    if not width:
-        return ""
-    return (
-        f", plus a direct linear map of the embedding itself to {width} channels at 8×8, mixed to the layout's width "
-        "by a 1×1 convolution: through the MLP alone, rare parts that cover a band of the face (headbands, "
-        "eye-black) got almost no gradient and were never drawn"
     )
 
 

@@ -59,9 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--convs-per-block", type=str, default="2,2,2,2")
     p.add_argument("--w-dim", type=int, default=256)
-    p.add_argument(
-        "--direct-channels", type=int, default=32, help="width of the direct map from e to the layout (0: none)"
-    )
     add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500, init_from=True)
     p.add_argument(
         "--oversample",
@@ -70,13 +67,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FIELD=FACTOR",
         help='draw the faces whose categorical FIELD is not "none" FACTOR times as often (e.g. glasses.id=5: thin '
         "parts that cover few pixels, which a pixel loss lets the renderer leave out)",
-    )
-    p.add_argument(
-        "--direct-lr-scale",
-        type=float,
-        default=1.0,
-        help="learning-rate multiplier for the direct layout map (a fine-tune that adds it: it starts at zero and "
-        "must catch up with weights trained for hours)",
     )
     p.add_argument("--perceptual", type=float, default=0.2, help="weight of the perceptual term (0: L1 only)")
     p.add_argument("--ema-beta", type=float, default=0.999)
@@ -145,7 +135,6 @@ def main(argv: list[str] | None = None) -> None:
         **codec.config(),
         resolution=args.resolution,
         w_dim=args.w_dim,
-        direct_channels=args.direct_channels,
         channels=[int(c) for c in args.channels.split(",")],
         convs_per_block=[int(c) for c in args.convs_per_block.split(",")],
     ).to(device)
@@ -155,10 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     weights = sampling_weights(cat, codec, args.oversample)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     features = FeatureNet("lite0", last_block=4).to(device) if args.perceptual else None
-    direct = [p for name, p in model.named_parameters() if name.startswith("direct_")]
-    others = [p for name, p in model.named_parameters() if not name.startswith("direct_")]
-    groups = [{"params": others, "lr_scale": 1.0}, {"params": direct, "lr_scale": args.direct_lr_scale}]
-    opt = torch.optim.Adam([g for g in groups if g["params"]], lr=args.lr, betas=(0.9, 0.99))
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     summary = f"{len(faces)} faces at {args.resolution} px on {device}"
     run, train_model, data_gen, progress = setup_run(
         args, {"model": model, "ema": ema, "opt": opt}, rank, world, device, summary
@@ -186,7 +172,6 @@ def main(argv: list[str] | None = None) -> None:
             parameters=sum(p.numel() for p in model.parameters()),
             history=run.history,
             lr=args.lr,
-            direct_lr_scale=args.direct_lr_scale,
             perceptual=args.perceptual,
             precision=args.precision,
             oversample=args.oversample,
@@ -198,8 +183,7 @@ def main(argv: list[str] | None = None) -> None:
 
     while step < args.steps:
         for group in opt.param_groups:
-            lr = warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.02)
-            group["lr"] = lr * group["lr_scale"]
+            group["lr"] = warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.02)
         if weights is None:
             idx = torch.randint(len(faces), (args.batch,), generator=data_gen)
         else:
