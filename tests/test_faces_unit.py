@@ -301,3 +301,13 @@ def test_reduced_precision_draws_the_same_faces(face_pipeline):
     a, b = full.sample(list(range(8))), reduced.sample(list(range(8)))
     mse = ((a - b) / 2).pow(2).mean()
     assert 10 * torch.log10(1 / mse) > 40
+
+
+def test_values_the_renderer_does_not_draw_cost_no_rejection(face_pipeline):
+    """The renderer's undrawn values are a plain mask on every draw (the prior's support), not a choice drawn by
+    rejection: an unconstrained face is drawn in one pass, and no choice is recorded."""
+    assert face_pipeline.support and face_pipeline._allowed(None, None) == {}
+    faces = face_pipeline.generate(seed=4, count=16)
+    for f, values in face_pipeline.undrawn_values.items():
+        assert not values & set(field_values(faces, f))
+    assert faces.params["choices"] == {}

@@ -120,6 +120,14 @@ class FacePipeline:
         for field_name, value in listed:
             if field_name not in CATEGORICAL_FIELDS or value not in self.codec.values_of(field_name):
                 raise ValueError(f"the renderer's undrawn {field_name}={value!r} is not in its vocabulary")
+        # Per field index, the values the prior may draw at all: an undrawn field's one value; a field's values but
+        # the undrawn ones. A plain mask on every draw (not a choice to condition on, so it costs nothing).
+        self.support = {
+            CATEGORICAL_FIELDS.index(f): torch.tensor([v not in values for v in self.codec.values_of(f)])
+            for f, values in self.undrawn_values.items()
+        }
+        for f, value in self.undrawn.items():
+            self.support[CATEGORICAL_FIELDS.index(f)] = torch.tensor([v == value for v in self.codec.values_of(f)])
 
     @classmethod
     def load(cls, device: torch.device | None = None) -> FacePipeline:
@@ -146,19 +154,13 @@ class FacePipeline:
         }
 
     def _allowed(self, attributes: dict[str, str | None] | None, parts: dict[str, str | None] | None) -> dict:
-        """Per field index, the bool mask of values the user's choices allow (fields left free are absent). Fields
-        the renderer does not draw are fixed to the value that matches what it draws; values it does not draw are
-        never drawn."""
-        allowed: dict[int, torch.Tensor] = {
-            CATEGORICAL_FIELDS.index(f): torch.tensor([v not in values for v in self.codec.values_of(f)])
-            for f, values in self.undrawn_values.items()
-        }
-        for f, value in self.undrawn.items():
-            allowed[CATEGORICAL_FIELDS.index(f)] = torch.tensor([v == value for v in self.codec.values_of(f)])
+        """Per field index, the bool mask of values the user's choices allow (fields left free are absent), within
+        the values the renderer draws (self.support)."""
+        allowed: dict[int, torch.Tensor] = {}
 
         def restrict(field_name: str, keep: list[bool], what: str) -> None:
             f = CATEGORICAL_FIELDS.index(field_name)
-            mask = torch.tensor(keep) & allowed.get(f, torch.ones(len(keep), dtype=torch.bool))
+            mask = torch.tensor(keep) & allowed.get(f, self.support.get(f, torch.ones(len(keep), dtype=torch.bool)))
             if not mask.any():
                 raise InvalidInput(f"No face fits both {what} and the other choices; leave one of them random.")
             allowed[f] = mask
@@ -196,7 +198,7 @@ class FacePipeline:
         # One thread: the prior's steps are tiny (30 fields, a few rows), and a second thread only waits for a core
         # that may be busy elsewhere (3-5x slower under load, here).
         with cpu_threads(1, torch.device("cpu")):
-            return self.prior.sample(generators, temperature, allowed, proposals)
+            return self.prior.sample(generators, temperature, allowed, proposals, self.support)
 
     def _from_tokens(self, tokens: torch.Tensor, generators: list[torch.Generator], temperature: float) -> Drawn:
         n_cat = len(CATEGORICAL_FIELDS)

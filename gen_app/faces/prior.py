@@ -88,9 +88,12 @@ class FacePrior(
         temperature: float = 1.0,
         allowed: dict[int, torch.Tensor] | None = None,
         proposals: int = 0,
+        support: dict[int, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Per-field indices (N, fields), one face per generator (each draws only from its own stream, so a
-        face depends on its seed alone). `allowed` maps a field to a bool mask over its values.
+        face depends on its seed alone). `allowed` maps a field to a bool mask over its values: a user's choice.
+        `support` maps a field to the values that may be drawn at all (e.g. those the renderer draws): applied to
+        every draw, proposals included, as a plain mask, so it costs nothing.
 
         A mask alone conditions only the fields after it: fixing "facial hair" would still draw the gender first,
         from p(gender), and pair a beard with a female face half the time, which the data never does. With
@@ -98,9 +101,13 @@ class FacePrior(
         rejection: each face draws that many unmasked prefixes from its own stream and keeps the first that fits
         every mask (the rest is then drawn after it as usual); a face none of whose proposals fits (a rare choice)
         falls back to the masked draw."""
+        support = support or {}
         forced = None
         if allowed and proposals > 0:
-            forced = self._fitting_prefixes(generators, temperature, allowed, proposals)
+            forced = self._fitting_prefixes(generators, temperature, allowed, proposals, support)
+        masks = dict(support)
+        for t, mask in (allowed or {}).items():
+            masks[t] = mask & support[t].to(mask.device) if t in support else mask
         n = len(generators)
         device = self.head.weight.device
         cache = KVCache.empty(self.n_layer)
@@ -108,7 +115,7 @@ class FacePrior(
         out = []
         for t in range(len(self.token_sizes)):
             offset = int(self.offsets[t])
-            probs = self._field_probs(self(inputs, cache), t, temperature, allowed.get(t) if allowed else None)
+            probs = self._field_probs(self(inputs, cache), t, temperature, masks.get(t))
             picks = torch.stack(
                 [
                     forced[i, t]
@@ -135,11 +142,17 @@ class FacePrior(
 
     @torch.no_grad()
     def _fitting_prefixes(
-        self, generators: list[torch.Generator], temperature: float, allowed: dict[int, torch.Tensor], proposals: int
+        self,
+        generators: list[torch.Generator],
+        temperature: float,
+        allowed: dict[int, torch.Tensor],
+        proposals: int,
+        support: dict[int, torch.Tensor],
     ) -> torch.Tensor:
-        """(N, last masked field + 1): per face, the first of its `proposals` unmasked prefixes that fits every
-        mask, or a row of -1 where none does. Proposal j of face i uses the j-th of the numbers face i's generator
-        gives at each field (inverse-CDF draws), so the result depends on the face's seed alone."""
+        """(N, last masked field + 1): per face, the first of its `proposals` prefixes (drawn within `support`) that
+        fits every mask of `allowed`, or a row of -1 where none does. Proposal j of face i uses the j-th of the
+        numbers face i's generator gives at each field (inverse-CDF draws), so the result depends on the face's seed
+        alone."""
         n, last = len(generators), max(allowed)
         device = self.head.weight.device
         cache = KVCache.empty(self.n_layer)
@@ -148,7 +161,7 @@ class FacePrior(
         drawn = []
         for t in range(last + 1):
             offset, size = int(self.offsets[t]), self.token_sizes[t]
-            probs = self._field_probs(self(inputs, cache), t, temperature)
+            probs = self._field_probs(self(inputs, cache), t, temperature, support.get(t))
             uniform = torch.cat([torch.rand(proposals, generator=g, dtype=torch.float64) for g in generators])
             picks = (probs.cumsum(dim=-1) < uniform[:, None]).sum(dim=-1).clamp(max=size - 1)
             if t in allowed:
