@@ -70,6 +70,20 @@ def curve(history: list[dict], out: Path) -> bool:
     return True
 
 
+def control_line(metrics: dict) -> list[str]:
+    """The bench's attribute control, where it measured it: the least honoured class of each attribute."""
+    control, floor = metrics.get("control"), metrics["targets"].get("control_min_share", 0.9)
+    if not control:
+        return []
+    worst = {name: min(shares.items(), key=lambda item: item[1]) for name, shares in control.items()}
+    cells = ", ".join(f"{name} {value} {share:.0%}" for name, (value, share) in worst.items())
+    met = all(share >= floor for _, share in worst.values())
+    return [
+        f"- Attribute control (a fixed class recognised on ≥ {floor:.0%} of 64 faces; the least honoured class of "
+        f"each attribute): {cells} — {'met' if met else 'not met'}"
+    ]
+
+
 def metrics_section(metrics: dict | None) -> str:
     command = "python -m bench.faces --json checkpoints/faces/metrics.json"
     if not metrics:
@@ -92,6 +106,7 @@ def metrics_section(metrics: dict | None) -> str:
         + ", ".join(f"{row['features']} {row['recall']:.3f} (real {row['real_recall']:.3f})" for row in rows)
         + f" — {'met' if recall_ok else 'not met'}",
         f"- Largest attribute-frequency gap: **{gap:.1f} points** (floor 5) — {'met' if gap <= 5 else 'not met'}",
+        *control_line(metrics),
         f"- Speed ({timing['threads']} threads): 16 faces {timing['batch16_seconds'] * 1000:.0f} ms, one face "
         f"{timing['single_seconds'] * 1000:.1f} ms (floors 150 and 15 ms) — {'met' if speed_ok else 'not met'}",
     ]
