@@ -236,29 +236,32 @@ def attribute_control(
 
 @torch.inference_mode()
 def part_fidelity(
-    renderer: FaceRenderer, codec: FaceCodec, real: torch.Tensor, records: list[dict], field_name: str
-) -> dict[str, list[float]]:
-    """Per value of `field_name` but "none": [change, share] over the first PART_FACES held-out faces that have it,
-    where change is the mean absolute difference between the renderer's picture of each face with the value and with
-    "none" ([-1, 1] units), and share is how much of that change brings the picture closer to the real face (1: all
-    of it; about 0 for a part drawn as nothing or as a smudge)."""
-    k = CATEGORICAL_FIELDS.index(field_name)
+    renderer: FaceRenderer, codec: FaceCodec, real: torch.Tensor, records: list[dict]
+) -> dict[str, dict[str, list[float]]]:
+    """Per field of PART_FIELDS and value but "none": [change, share] over the first PART_FACES held-out faces that
+    have it, where change is the mean absolute difference between the renderer's picture of each face with the value
+    and with "none" ([-1, 1] units), and share is how much of that change brings the picture closer to the real face
+    (1: all of it; about 0 for a part drawn as nothing or as a smudge)."""
+    device = next(renderer.parameters()).device
     encoded = [codec.encode(record) for record in records]
-    none = codec.values_of(field_name).index("none")
-    fidelity = {}
-    for index, value in enumerate(codec.values_of(field_name)):
-        rows = [i for i, (c, _) in enumerate(encoded) if c[k] == index][:PART_FACES]
-        if value == "none" or not rows:
-            continue
-        categorical = torch.tensor([encoded[i][0] for i in rows])
-        continuous = torch.tensor([encoded[i][1] for i in rows])
-        without = categorical.clone()
-        without[:, k] = none
-        target = to_float(real[rows], torch.device("cpu"))
-        drawn, bare = renderer(categorical, continuous).float(), renderer(without, continuous).float()
-        change = float((drawn - bare).abs().mean())
-        gain = float((bare - target).abs().mean() - (drawn - target).abs().mean())
-        fidelity[str(value)] = [change, gain / max(change, 1e-12)]
+    fidelity: dict[str, dict[str, list[float]]] = {}
+    for field_name in PART_FIELDS:
+        k = CATEGORICAL_FIELDS.index(field_name)
+        none = codec.values_of(field_name).index("none")
+        fidelity[field_name] = {}
+        for index, value in enumerate(codec.values_of(field_name)):
+            rows = [i for i, (c, _) in enumerate(encoded) if c[k] == index][:PART_FACES]
+            if value == "none" or not rows:
+                continue
+            categorical = torch.tensor([encoded[i][0] for i in rows], device=device)
+            continuous = torch.tensor([encoded[i][1] for i in rows], device=device)
+            without = categorical.clone()
+            without[:, k] = none
+            target = to_float(real[rows], device)
+            drawn, bare = renderer(categorical, continuous).float(), renderer(without, continuous).float()
+            change = float((drawn - bare).abs().mean())
+            gain = float((bare - target).abs().mean() - (drawn - target).abs().mean())
+            fidelity[field_name][str(value)] = [change, gain / max(change, 1e-12)]
     return fidelity
 
 
@@ -541,9 +544,7 @@ def main(argv: list[str] | None = None) -> dict:
     control = attribute_control(pipe, net, device)
 
     log("parts the renderer does not draw")
-    cpu_renderer = renderer.to("cpu").float()
-    fidelity = {f: part_fidelity(cpu_renderer, pipe.codec, real, records, f) for f in PART_FIELDS}
-    renderer.to(device)
+    fidelity = part_fidelity(renderer, pipe.codec, real, records)
 
     log("timing generation")
     timing = {

@@ -11,7 +11,6 @@ import torch
 
 from bench.faces import (
     CONTROL_MIN_SHARE,
-    PART_FIELDS,
     UNDRAWN_SHARE,
     attribute_control,
     frechet_distance,
@@ -87,8 +86,7 @@ def test_the_config_lists_exactly_the_parts_the_renderer_does_not_draw(face_pipe
     (the bench's section (e)), and no others, each at least 0.03 from the threshold."""
     real = load_faces(heldout_faces, face_pipeline.renderer.resolution)
     records = read_records(heldout_faces.with_suffix(".jsonl").read_text())
-    renderer = face_pipeline.renderer.float()
-    fidelity = {f: part_fidelity(renderer, face_pipeline.codec, real, records, f) for f in PART_FIELDS}
+    fidelity = part_fidelity(face_pipeline.renderer, face_pipeline.codec, real, records)
     assert undrawn_values(fidelity) == {f: sorted(v) for f, v in face_pipeline.renderer.undrawn_values.items()}
     shares = [share for values in fidelity.values() for _, share in values.values()]
     assert all(abs(share - UNDRAWN_SHARE) >= 0.03 for share in shares)

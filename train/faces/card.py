@@ -257,8 +257,8 @@ offer them as attributes or parts, so a face's saved parameters say what is draw
     if values:
         listed = "; ".join(f"`{field}`: {', '.join(f'`{v}`' for v in sorted(vs))}" for field, vs in values.items())
         text += f"""
-Some parts are not drawn either: with them, the picture is the same as with none (the bench's section (e)
-measures it: `python -m bench.faces`). `config.json` lists them under `undrawn_values`; the app never draws them and
+Some parts are not drawn either: drawing them does not bring the picture closer to the real face (the bench's
+section (e) measures it: `python -m bench.faces`). `config.json` lists them under `undrawn_values`; the app never draws them and
 does not offer them, so the "hat/accessory" and "facial hair" attributes mean the parts that are drawn, and the
 attribute frequencies fall short of the real ones by those parts' share. They are: {listed}.
 """
