@@ -105,8 +105,14 @@ def test_mild_plans_are_in_range_and_half_of_training_pairs():
     assert abs(float(np.mean([p.final_jpeg is not None for p in mild])) - d.MILD.jpeg_prob) < 0.04
     clean = [p for p in mild if p.first.blur is None and p.second.noise is None and p.final_jpeg is None]
     assert clean  # some pairs are clean shrinks
-    training = [d.training_plan(rng) for _ in range(DRAWS)]
-    assert abs(float(np.mean([p.final_sinc is None and p.first.resize is None for p in training])) - 0.5) < 0.06
+    def mild_share(mild_prob: float) -> float:
+        plans = [d.training_plan(rng, mild_prob) for _ in range(DRAWS)]
+        return float(np.mean([p.final_sinc is None and p.first.resize is None for p in plans]))
+
+    # A second-order plan has a first-order resize or a final sinc, except (1 - 0.8) * 0.1 of them.
+    assert abs(mild_share(d.MILD_PROB) - d.MILD_PROB) < 0.06
+    assert abs(mild_share(0.8) - 0.8) < 0.06
+    assert mild_share(1.0) == 1.0
 
 
 def test_a_clean_mild_pair_is_an_antialiased_shrink(photo):

@@ -273,9 +273,9 @@ def random_mild_plan(rng: np.random.Generator, ranges: MildRanges = MILD) -> Pla
     return Plan(Order(blur, None, mode, None, None), Order(None, 1.0, mode, noise, None), None, mode, quality, False)
 
 
-def training_plan(rng: np.random.Generator) -> Plan:
-    """A training pair's degradation: mild with probability MILD_PROB, else Real-ESRGAN's second order."""
-    return random_mild_plan(rng) if rng.uniform() < MILD_PROB else random_plan(rng)
+def training_plan(rng: np.random.Generator, mild_prob: float = MILD_PROB) -> Plan:
+    """A training pair's degradation: mild with probability `mild_prob`, else Real-ESRGAN's second order."""
+    return random_mild_plan(rng) if rng.uniform() < mild_prob else random_plan(rng)
 
 
 def random_plan(rng: np.random.Generator, first: StageRanges = FIRST, second: StageRanges = SECOND) -> Plan:
@@ -388,10 +388,12 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, scale: int = 4) -> np.ndar
     return to_uint8(apply_plan(to_tensor(hr), training_plan(rng), scale))
 
 
-def degrade_batch(high: torch.Tensor, seeds: list[tuple[int, ...]], scale: int = 4) -> torch.Tensor:
+def degrade_batch(
+    high: torch.Tensor, seeds: list[tuple[int, ...]], scale: int = 4, mild_prob: float = MILD_PROB
+) -> torch.Tensor:
     """Degrade a (N, 3, H, W) batch in [0, 1], sample i with a plan drawn from default_rng(seeds[i])
     (training: seeds made of the run's seed, rank, step and sample index, so a resumed run sees the same data)."""
-    plans = [training_plan(np.random.default_rng(seed)) for seed in seeds]
+    plans = [training_plan(np.random.default_rng(seed), mild_prob) for seed in seeds]
     return torch.stack([apply_plan(image, plan, scale) for image, plan in zip(high, plans, strict=True)])
 
 

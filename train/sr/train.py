@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from gen_app.sr.degradations import VALIDATION_SETTINGS, degrade_batch, validation_lr
+from gen_app.sr.degradations import MILD_PROB, VALIDATION_SETTINGS, degrade_batch, validation_lr
 from gen_app.sr.model import SRNet
 from train.common import (
     ROOT,
@@ -81,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["bicubic", "realistic"],
         default="bicubic",
         help="low-resolution inputs: the data set's bicubic shrink, or made on the fly with blur, noise and JPEG",
+    )
+    p.add_argument(
+        "--mild-prob",
+        type=float,
+        default=MILD_PROB,
+        help="with --degradation realistic: share of mild (first-order) training pairs, the rest second-order",
     )
     p.add_argument(
         "--loss",
@@ -128,7 +134,7 @@ def realistic_batch(
     """Patches and their degraded inputs, a function of (seed, rank, step) only: resuming changes nothing."""
     seed = int(np.random.default_rng((args.seed, rank, step)).integers(2**63))
     _, high = batch_of(hr, None, args, torch.Generator().manual_seed(seed))
-    low = degrade_batch(high, [(args.seed, rank, step, i) for i in range(len(high))], args.scale)
+    low = degrade_batch(high, [(args.seed, rank, step, i) for i in range(len(high))], args.scale, args.mild_prob)
     return low, high
 
 
@@ -224,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
             "data_command": built_by.read_text().strip() if built_by.exists() else None,
             "precision": "bf16" if use_amp else "fp32",
             "degradation": args.degradation,
+            **({"mild_prob": args.mild_prob} if realistic else {}),
             "steps_done": step,
             "best_step": max(history, key=lambda h: h["psnr"])["step"] if history else step,
         }
