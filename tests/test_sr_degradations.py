@@ -105,6 +105,7 @@ def test_mild_plans_are_in_range_and_half_of_training_pairs():
     assert abs(float(np.mean([p.final_jpeg is not None for p in mild])) - d.MILD.jpeg_prob) < 0.04
     clean = [p for p in mild if p.first.blur is None and p.second.noise is None and p.final_jpeg is None]
     assert clean  # some pairs are clean shrinks
+
     def mild_share(mild_prob: float) -> float:
         plans = [d.training_plan(rng, mild_prob) for _ in range(DRAWS)]
         return float(np.mean([p.final_sinc is None and p.first.resize is None for p in plans]))
