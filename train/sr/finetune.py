@@ -48,7 +48,7 @@ from train.common import (
     start_process,
     training_record,
 )
-from train.sr.train import HELD_OUT, degraded_held_out, held_out_psnr, realistic_batch, to_tensor
+from train.sr.train import HELD_OUT, add_mild_prob_arg, degraded_held_out, held_out_psnr, realistic_batch, to_tensor
 
 PERCEPTUAL_LAYERS = {"stem": 0.1, "block0": 0.1, "block2": 1.0, "block4": 1.0, "block7": 1.0}
 
@@ -112,6 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-convs", type=int, default=12)
     p.add_argument("--patch", type=int, default=48, help="low-resolution patch size (x scale: even, for the nets)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="as train/sr/train.py")
+    add_mild_prob_arg(p)
     p.add_argument("--l1-weight", type=float, default=1.0)
     p.add_argument("--perceptual-weight", type=float, default=1.0)
     p.add_argument("--gan-weight", type=float, default=0.02, help="0: perceptual only, no discriminator")
@@ -229,6 +230,7 @@ def export(model: SRNet, args, history: list[dict], hours: float, world: int, de
         data_command=built_by.read_text().strip() if built_by.exists() else None,
         precision="bf16" if use_amp else "fp32",
         degradation="realistic",
+        mild_prob=args.mild_prob,
         steps_done=step,
     )
     export_checkpoint(model, args, record | {"history": history} | stage)

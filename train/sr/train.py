@@ -63,6 +63,16 @@ from train.common import (
 HELD_OUT = 256
 
 
+def add_mild_prob_arg(p: argparse.ArgumentParser) -> None:
+    """--mild-prob, for every stage that trains on realistic pairs (`realistic_batch`)."""
+    p.add_argument(
+        "--mild-prob",
+        type=float,
+        default=MILD_PROB,
+        help="realistic inputs: share of mild (first-order) training pairs, the rest second-order",
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=ROOT / "data/sr", help="folder with hr.npy, lr2.npy, lr4.npy")
@@ -82,12 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="bicubic",
         help="low-resolution inputs: the data set's bicubic shrink, or made on the fly with blur, noise and JPEG",
     )
-    p.add_argument(
-        "--mild-prob",
-        type=float,
-        default=MILD_PROB,
-        help="with --degradation realistic: share of mild (first-order) training pairs, the rest second-order",
-    )
+    add_mild_prob_arg(p)
     p.add_argument(
         "--loss",
         choices=["l1", "l2"],
