@@ -158,6 +158,20 @@ def test_attribute_fields_decide_the_attribute():
     assert attribute_class("glasses", "none") == 0 and attribute_class("glasses", "glasses1-primary") == 1
 
 
+def test_hair_style_names_the_hair_that_shows(face_pipeline):
+    """A short cut with long hair behind the head (hairBg, which also shows below a cap) looks long: labelled long,
+    and a face drawn for "short" has no hair behind the head."""
+    record = face_pipeline.generate(seed=3).faces[0]
+    hair_style = list(ATTRIBUTES).index("hair style")
+    record["face"]["hair"]["id"] = "short2"
+    record["face"]["hairBg"]["id"] = "none"
+    assert face_labels(record)[hair_style] == ATTRIBUTES["hair style"].index("short")
+    record["face"]["hairBg"]["id"] = "female2"
+    assert face_labels(record)[hair_style] == ATTRIBUTES["hair style"].index("long")
+    short = face_pipeline.generate(seed=5, count=16, attributes={"hair style": "short"}).faces
+    assert {face["face"]["hairBg"]["id"] for face in short} == {"none"}
+
+
 def test_conflicting_choices_are_explained(face_pipeline):
     with pytest.raises(InvalidInput, match="No face fits"):
         face_pipeline.generate(seed=1, attributes={"hat/accessory": "none"}, parts={"headwear": "hat"})

@@ -110,6 +110,21 @@ def test_renderer_fine_tunes_from_a_checkpoint_with_a_part_oversampled(tiny_face
     assert "--oversample" in bad
 
 
+def test_renderer_adversarial_fine_tune_resumes_with_its_discriminator(tiny_faces, tmp_path):
+    train_renderer(tiny_faces, tmp_path / "first", 2)
+    args = ["--data", str(tiny_faces / "train.rgb"), "--heldout", str(tiny_faces / "heldout.rgb")]
+    args += ["--eval-every", "2", "--save-every", "2", "--run-dir", str(tmp_path / "gan"), "--out", str(tmp_path / "g")]
+    args += ["--init-from", str(tmp_path / "first" / "r"), "--adversarial", "0.05", "--disc-features", "4"]
+    run("train.faces.train_renderer", [*TINY_RENDERER, *args, "--steps", "2"])
+    state = torch.load(tmp_path / "gan" / "state.pt", weights_only=False)
+    assert {"discriminator", "disc_opt"} <= set(state)
+    out = run("train.faces.train_renderer", [*TINY_RENDERER, *args, "--steps", "4"])
+    assert "resumed from" in out and "at step 2" in out
+    record = json.loads((tmp_path / "g" / "training.json").read_text())
+    assert record["adversarial"] == 0.05 and record["disc_features"] == 4 and record["steps_done"] == 4
+    FaceRenderer.from_pretrained(tmp_path / "g", strict=True)
+
+
 def test_renderer_trains_with_torchrun_two_processes_gloo(tiny_faces, tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     train_renderer(tiny_faces, tmp_path, 2, launcher)

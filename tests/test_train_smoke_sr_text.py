@@ -131,7 +131,7 @@ def test_deepening_starts_from_the_same_function():
 
 
 def test_unet_discriminator_scores_every_pixel():
-    from train.sr.finetune import UNetDiscriminator
+    from train.gan import UNetDiscriminator
 
     disc = UNetDiscriminator(8)
     assert disc(torch.rand(2, 3, 32, 48)).shape == (2, 1, 32, 48)

@@ -2,12 +2,15 @@
 
 Six attributes, each a small set of classes that stay visible at 64 px. facesjs has 51 hair ids, none more
 than ~5% of faces, so hair is grouped into families that look alike; its 11 skin colours into four tones.
+An attribute names what a face shows: a short cut with long hair behind the head (facesjs's `hairBg`, which also
+shows below a cap that hides the cut) looks long, and is labelled long.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,7 +46,7 @@ def hair_family(hair_id: str) -> int:
     return len(HAIR_FAMILIES)  # "other"
 
 
-# The facesjs field (see params.py) that decides each attribute.
+# The facesjs field (see params.py) that decides each attribute, given the other fields CLASS_REQUIREMENTS names.
 ATTRIBUTE_FIELDS = {
     "gender": "gender",
     "glasses": "glasses.id",
@@ -54,8 +57,23 @@ ATTRIBUTE_FIELDS = {
 }
 
 
+class Requirement(NamedTuple):
+    """What other fields a class needs (field -> allowed values), and the class the face shows without them."""
+
+    fields: dict[str, tuple[str, ...]]
+    otherwise: str
+
+
+# Classes that their field's value alone does not make. Fixing such a class fixes those fields too (FacePipeline),
+# so every face drawn for it shows it.
+CLASS_REQUIREMENTS: dict[tuple[str, str], Requirement] = {
+    ("hair style", "short"): Requirement({"hairBg.id": ("none",)}, otherwise="long"),
+}
+
+
 def attribute_class(name: str, value: str) -> int:
-    """The class index of attribute `name` for its field's value (e.g. "hair style", "female3" -> "long")."""
+    """The class index of attribute `name` for its field's value (e.g. "hair style", "female3" -> "long"), for a
+    face whose other fields hold what CLASS_REQUIREMENTS asks of that class (face_labels checks them)."""
     if name == "gender":
         return ATTRIBUTES["gender"].index(value)
     if name == "hair style":
@@ -65,14 +83,23 @@ def attribute_class(name: str, value: str) -> int:
     return int(value != "none")
 
 
+def _field(record: dict, field: str) -> str:
+    if field == "gender":
+        return record["gender"]
+    part, key = field.split(".")
+    return record["face"][part][key]
+
+
 def face_labels(record: dict) -> list[int]:
     """One class index per attribute, in ATTRIBUTES order, for one rendered face's JSON record."""
-    values = {"gender": record["gender"]}
+    labels = []
     for name, field in ATTRIBUTE_FIELDS.items():
-        if name != "gender":
-            part, key = field.split(".")
-            values[name] = record["face"][part][key]
-    return [attribute_class(name, values[name]) for name in ATTRIBUTES]
+        label = attribute_class(name, _field(record, field))
+        needs = CLASS_REQUIREMENTS.get((name, ATTRIBUTES[name][label]))
+        if needs and any(_field(record, other) not in values for other, values in needs.fields.items()):
+            label = ATTRIBUTES[name].index(needs.otherwise)
+        labels.append(label)
+    return labels
 
 
 def load_labels(jsonl: Path, limit: int | None = None) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from gen_app.device import cpu_threads
-from gen_app.faces.attributes import ATTRIBUTE_FIELDS, ATTRIBUTES, attribute_class
+from gen_app.faces.attributes import ATTRIBUTE_FIELDS, ATTRIBUTES, CLASS_REQUIREMENTS, attribute_class
 from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_FIELDS, FaceCodec
 from gen_app.faces.prior import FacePrior
 from gen_app.faces.renderer import FaceRenderer
@@ -174,6 +174,9 @@ class FacePipeline:
             wanted = ATTRIBUTES[name].index(value)
             values = self.codec.values_of(ATTRIBUTE_FIELDS[name])
             restrict(ATTRIBUTE_FIELDS[name], [attribute_class(name, v) == wanted for v in values], f"{name} {value}")
+            needs = CLASS_REQUIREMENTS.get((name, value))
+            for other, wanted_values in needs.fields.items() if needs else ():
+                restrict(other, [str(v) in wanted_values for v in self.codec.values_of(other)], f"{name} {value}")
         for label, value in (parts or {}).items():
             if value in (None, "", RANDOM):
                 continue

@@ -43,6 +43,7 @@ from train.common import (
     warmup_cosine,
     write_training_record,
 )
+from train.gan import PatchDiscriminator, discriminator_loss, generator_loss
 
 PERCEPTUAL_LAYERS = ("stem", "block0", "block2", "block4")
 EVAL_FACES = 512
@@ -69,6 +70,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "parts that cover few pixels, which a pixel loss lets the renderer leave out)",
     )
     p.add_argument("--perceptual", type=float, default=0.2, help="weight of the perceptual term (0: L1 only)")
+    p.add_argument(
+        "--adversarial",
+        type=float,
+        default=0.0,
+        help="weight of a light adversarial term (0: none): a patch discriminator (train/gan.py) that "
+        "pulls back the thin lines (eye outlines, noses, brows) a pixel loss leaves faint; for a fine-tune",
+    )
+    p.add_argument("--disc-features", type=int, default=32)
+    p.add_argument("--disc-lr", type=float, default=1e-4)
     p.add_argument("--ema-beta", type=float, default=0.999)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="autocast for forward passes")
     p.add_argument("--save-every", type=int, default=200)
@@ -145,10 +155,17 @@ def main(argv: list[str] | None = None) -> None:
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     features = FeatureNet("lite0", last_block=4).to(device) if args.perceptual else None
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    parts = {"model": model, "ema": ema, "opt": opt}
     summary = f"{len(faces)} faces at {args.resolution} px on {device}"
-    run, train_model, data_gen, progress = setup_run(
-        args, {"model": model, "ema": ema, "opt": opt}, rank, world, device, summary
-    )
+    disc = None
+    if args.adversarial:
+        if world > 1:
+            raise SystemExit("--adversarial runs in one process")
+        disc = PatchDiscriminator(args.disc_features).to(device)
+        opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.9, 0.99))
+        parts |= {"discriminator": disc, "disc_opt": opt_d}
+        summary += f", adversarial weight {args.adversarial}"
+    run, train_model, data_gen, progress = setup_run(args, parts, rank, world, device, summary)
     step = run.step
     use_bf16 = args.precision == "bf16"
 
@@ -173,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
             history=run.history,
             lr=args.lr,
             perceptual=args.perceptual,
+            adversarial=args.adversarial,
+            **({"disc_features": args.disc_features, "disc_lr": args.disc_lr} if args.adversarial else {}),
             precision=args.precision,
             oversample=args.oversample,
             **stage,
@@ -198,9 +217,17 @@ def main(argv: list[str] | None = None) -> None:
                 got, want = features((out.float() + 1) / 2), features((real + 1) / 2)
                 perceptual = sum(relative_error(got[k], want[k].float()).mean() for k in PERCEPTUAL_LAYERS)
                 loss = loss + args.perceptual * perceptual / len(PERCEPTUAL_LAYERS)
+            if disc is not None:
+                loss = loss + args.adversarial * generator_loss(disc, out)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if disc is not None:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                disc_loss = discriminator_loss(disc, real, out)
+            opt_d.zero_grad(set_to_none=True)
+            disc_loss.backward()
+            opt_d.step()
         with torch.no_grad():
             beta = min(args.ema_beta, (1 + step) / (10 + step))
             for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
@@ -208,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
         step += 1
         progress.update(1)
         if step % 25 == 0:
-            progress.set_postfix(l1=f"{loss_l1.item():.4f}", loss=f"{loss.item():.4f}")
+            extra = {"disc": f"{disc_loss.item():.3f}"} if disc is not None else {}
+            progress.set_postfix(l1=f"{loss_l1.item():.4f}", loss=f"{loss.item():.4f}", **extra)
         if step % args.save_every == 0 or step == args.steps:
             run.step = step
             run.save()

@@ -33,8 +33,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.nn.utils import spectral_norm
 
 from gen_app.sr.model import SRNet
 from gen_app.style.features import FeatureNet
@@ -48,50 +46,10 @@ from train.common import (
     start_process,
     training_record,
 )
+from train.gan import UNetDiscriminator, discriminator_loss, generator_loss
 from train.sr.train import HELD_OUT, add_mild_prob_arg, degraded_held_out, held_out_psnr, realistic_batch, to_tensor
 
 PERCEPTUAL_LAYERS = {"stem": 0.1, "block0": 0.1, "block2": 1.0, "block4": 1.0, "block7": 1.0}
-
-
-class UNetDiscriminator(nn.Module):
-    """Real-ESRGAN's UNetDiscriminatorSN: a U-Net (3 downsamplings, skip connections) that outputs a real/fake
-    logit per pixel; spectral norm on every convolution but the first and last."""
-
-    def __init__(self, features: int = 32):
-        super().__init__()
-        f = features
-        self.conv0 = nn.Conv2d(3, f, 3, 1, 1)
-        self.down = nn.ModuleList(
-            [
-                spectral_norm(nn.Conv2d(f, f * 2, 4, 2, 1, bias=False)),
-                spectral_norm(nn.Conv2d(f * 2, f * 4, 4, 2, 1, bias=False)),
-                spectral_norm(nn.Conv2d(f * 4, f * 8, 4, 2, 1, bias=False)),
-            ]
-        )
-        self.up = nn.ModuleList(
-            [
-                spectral_norm(nn.Conv2d(f * 8, f * 4, 3, 1, 1, bias=False)),
-                spectral_norm(nn.Conv2d(f * 4, f * 2, 3, 1, 1, bias=False)),
-                spectral_norm(nn.Conv2d(f * 2, f, 3, 1, 1, bias=False)),
-            ]
-        )
-        self.head = nn.Sequential(
-            spectral_norm(nn.Conv2d(f, f, 3, 1, 1, bias=False)),
-            nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(f, f, 3, 1, 1, bias=False)),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(f, 1, 3, 1, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = [F.leaky_relu(self.conv0(x), 0.2)]
-        for conv in self.down:
-            skips.append(F.leaky_relu(conv(skips[-1]), 0.2))
-        h = skips.pop()
-        for conv in self.up:
-            h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
-            h = F.leaky_relu(conv(h), 0.2) + skips.pop()
-        return self.head(h)
 
 
 def perceptual_loss(net: FeatureNet, out: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
@@ -179,21 +137,15 @@ def main(argv: list[str] | None = None) -> None:
             perceptual = perceptual_loss(features, out, high)
             adversarial = torch.zeros((), device=device)
             if use_gan:
-                disc.requires_grad_(False)  # the generator's step must not move the discriminator
-                fake = disc(out).float()
-                adversarial = F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+                adversarial = generator_loss(disc, out)
         loss = args.l1_weight * l1 + args.perceptual_weight * perceptual + args.gan_weight * adversarial
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
         disc_loss = torch.zeros(())
         if use_gan:
-            disc.requires_grad_(True)
             with autocast:
-                real, fake = disc(high).float(), disc(out.detach()).float()
-                disc_loss = F.binary_cross_entropy_with_logits(
-                    real, torch.ones_like(real)
-                ) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+                disc_loss = discriminator_loss(disc, high, out)
             opt_d.zero_grad(set_to_none=True)
             disc_loss.backward()
             opt_d.step()
