@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from gen_app.sr import degradations as d
+from gen_app.sr.pipeline import jpeg_quality
 
 DRAWS = 2000
 
@@ -186,9 +187,21 @@ def test_output_size_and_values(photo, plans, scale):
 def test_batch_matches_one_by_one(photo):
     high = torch.stack([d.to_tensor(photo), d.to_tensor(photo[::-1].copy())])
     seeds = [(0, 0, 5, 0), (0, 0, 5, 1)]
-    low = d.degrade_batch(high, seeds)
+    low, qualities = d.degrade_batch(high, seeds)
     assert low.shape == (2, 3, 24, 32)
     np.testing.assert_array_equal(d.to_uint8(low[1]), d.degrade(photo[::-1], np.random.default_rng(seeds[1])))
+    plans = [d.training_plan(np.random.default_rng(seed)) for seed in seeds]
+    assert qualities == [plan.file_quality for plan in plans]
+
+
+def test_a_plan_names_its_file_quality_only_when_a_jpeg_save_comes_last():
+    rng = np.random.default_rng(3)
+    plans = [d.training_plan(rng) for _ in range(400)]
+    for plan in plans:
+        last_is_jpeg = plan.final_jpeg is not None and not plan.jpeg_before_resize
+        assert plan.file_quality == (plan.final_jpeg if last_is_jpeg else None)
+    qualities = [p.file_quality for p in plans if p.file_quality is not None]
+    assert 0.4 < len(qualities) / len(plans) < 0.9 and min(qualities) >= 40 and max(qualities) <= 95
 
 
 def blockiness(array: np.ndarray) -> float:
@@ -225,6 +238,8 @@ def test_validation_settings_are_fixed_and_sized(photo, setting):
     hr = Image.fromarray(photo[:95, :127])  # not a multiple of 4: cropped like bench/sr.py's photos
     low = d.validation_lr(hr, setting)
     assert low.size == (31, 23) and low.mode == "RGB"
+    quality = {"jpeg75": 75, "blur-jpeg60": 60, "noise-jpeg50": 50, "second-order": 60}[setting]
+    assert low.format == "JPEG" and jpeg_quality(low) == quality  # a JPEG file, as an upload is
     np.testing.assert_array_equal(np.asarray(low), np.asarray(d.validation_lr(hr, setting)))
     clean = np.asarray(Image.fromarray(photo[:92, :124]).resize((31, 23), Image.BICUBIC), dtype=int)
     assert np.abs(np.asarray(low, dtype=int) - clean).mean() > 0.5  # something was degraded

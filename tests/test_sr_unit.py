@@ -246,3 +246,54 @@ def test_a_missing_real_photo_model_leaves_the_clean_ones(monkeypatch, tmp_path)
     pipe = SRPipeline.load(torch.device("cpu"))
     assert pipe.photo_types == ["clean"] and "is missing" in pipe.real_error
     assert pipe.upscale(jpeg_file(tmp_path), 4).photo_type == "clean"
+
+
+@pytest.mark.parametrize("quality", [10, 35, 50, 62, 75, 90, 97])
+def test_jpeg_quality_is_read_from_the_file(tmp_path, quality):
+    from gen_app.sr.pipeline import jpeg_quality
+
+    path = tmp_path / "photo.jpg"
+    noise_image("RGB", (48, 40)).save(path, quality=quality)
+    assert jpeg_quality(path) == quality == jpeg_quality(Image.open(path))
+    noise_image("L", (48, 40)).save(path, quality=quality)  # one table only
+    assert jpeg_quality(str(path)) == quality
+
+
+def test_jpeg_quality_is_none_for_anything_else(tmp_path):
+    from gen_app.sr.pipeline import jpeg_quality
+
+    noise_image("RGB").save(tmp_path / "a.png")
+    (tmp_path / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    assert jpeg_quality(tmp_path / "a.png") is None and jpeg_quality(tmp_path / "b.jpg") is None
+    assert jpeg_quality(noise_image("RGB")) is None and jpeg_quality(None) is None
+
+
+def test_a_network_told_the_jpeg_quality_gets_it_from_the_upload(tmp_path):
+    """A jpeg_input network starts as the unconditioned one; once trained, the pipeline passes the file's quality
+    through every tile (tiles still join exactly) and nothing for a PNG."""
+    torch.manual_seed(0)
+    plain = SRNet(scale=4, channels=16, num_convs=4)
+    for parameter in plain.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    told = SRNet(scale=4, channels=16, num_convs=4, jpeg_input=True)
+    told.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.rand(2, 3, 20, 24)
+    with torch.no_grad():
+        assert torch.allclose(told(x, [60, None]), plain(x))  # zero-initialised biases
+        torch.nn.init.normal_(told.jpeg_bias.weight, std=0.3)
+        assert not torch.allclose(told(x, 60), told(x, 90)) and not torch.allclose(told(x, 60), told(x, None))
+        assert torch.allclose(told(x, [60, 60]), told(x, 60))
+    pipe = SRPipeline({4: told.eval()})
+    photo = noise_image("RGB", (60, 44))
+    photo.save(tmp_path / "p.jpg", quality=60)
+    photo.save(tmp_path / "p.png")
+    at_60 = upscale_tiled(told, torch.rand(1, 3, 60, 70), tile=1000, jpeg_quality=60)
+    assert at_60.shape == (240, 280, 3)
+    from_jpeg = np.asarray(pipe.upscale(tmp_path / "p.jpg", 4, tile=16).image, dtype=int)
+    with Image.open(tmp_path / "p.jpg") as decoded:
+        planes = torch.from_numpy(np.asarray(decoded.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    expected = upscale_tiled(told, planes, tile=1000, jpeg_quality=60).numpy().astype(int)
+    assert np.abs(from_jpeg - expected).max() <= 1
+    from_png = np.asarray(pipe.upscale(tmp_path / "p.png", 4).image, dtype=int)
+    as_png = upscale_tiled(told, torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255).permute(2, 0, 1)[None])
+    assert np.abs(from_png - as_png.numpy().astype(int)).max() <= 1

@@ -93,6 +93,25 @@ def test_sr_training_on_realistic_degradations(sr_data, tmp_path):
     assert pipe.upscale(Image.new("RGB", (10, 8)), 4).image.size == (40, 32)
 
 
+def test_sr_realistic_training_told_the_jpeg_quality(sr_data, tmp_path):
+    """--jpeg-input: from an unconditioned checkpoint (all its tensors copied, the quality biases start at zero);
+    the export keeps it, and a stage from that export has it without the flag."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    SRNet(scale=4, channels=8, num_convs=2).save_pretrained(tmp_path / "plain")
+    args = [*SR_TRAIN, "--scale", "4", "--channels", "8", "--num-convs", "2", "--batch", "4", "--eval-every", "2"]
+    args += ["--degradation", "realistic", "--data", str(sr_data), "--steps", "2"]
+    out = run(
+        [sys.executable, *args, "--init-from", str(tmp_path / "plain"), "--jpeg-input"]
+        + ["--run-dir", str(tmp_path / "run1"), "--out", str(first)]
+    )
+    assert "initialised 11/13 tensors" in out
+    assert json.loads((first / "training.json").read_text())["jpeg_input"] is True
+    model = SRNet.from_pretrained(first, strict=True)
+    assert model.jpeg_input and model.jpeg_bias.weight.abs().sum() > 0  # it learned from the qualities
+    run([sys.executable, *args, "--init-from", str(first), "--run-dir", str(tmp_path / "run2"), "--out", str(second)])
+    assert SRNet.from_pretrained(second, strict=True).jpeg_input
+
+
 def test_sr_perceptual_finetune_resumes_and_exports(sr_data, tmp_path):
     """train.sr.finetune: L1 + EfficientNet-Lite0 perceptual + U-Net discriminator (spectral norm), a few steps on
     realistic inputs; every evaluation exports a loadable generator; a second call resumes."""
@@ -144,10 +163,10 @@ def test_realistic_batches_depend_only_on_seed_rank_and_step():
 
     hr = np.random.default_rng(0).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
     args = parse_args(["--batch", "3", "--patch", "8", "--scale", "4", "--degradation", "realistic"])
-    low, high = realistic_batch(hr, args, rank=0, step=5)
-    assert low.shape == (3, 3, 8, 8) and high.shape == (3, 3, 32, 32)
+    low, high, qualities = realistic_batch(hr, args, rank=0, step=5)
+    assert low.shape == (3, 3, 8, 8) and high.shape == (3, 3, 32, 32) and len(qualities) == 3
     again = realistic_batch(hr, args, rank=0, step=5)
-    assert torch.equal(low, again[0]) and torch.equal(high, again[1])
+    assert torch.equal(low, again[0]) and torch.equal(high, again[1]) and qualities == again[2]
     assert not torch.equal(low, realistic_batch(hr, args, rank=0, step=6)[0])
     assert not torch.equal(low, realistic_batch(hr, args, rank=1, step=5)[0])
 

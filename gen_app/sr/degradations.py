@@ -210,6 +210,12 @@ class Plan:
     final_jpeg: int | None
     jpeg_before_resize: bool  # the final step's order: JPEG then resize + sinc, or resize + sinc then JPEG
 
+    @property
+    def file_quality(self) -> int | None:
+        """The JPEG quality the degraded image is saved at, when its last step is a JPEG (None: not a JPEG file):
+        what a network that is told an upload's JPEG quality (gen_app/sr/model.py) sees for this pair."""
+        return self.final_jpeg if not self.jpeg_before_resize else None
+
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return float(rng.uniform(bounds[0], bounds[1]))
@@ -331,12 +337,17 @@ def add_noise(image: torch.Tensor, noise: Noise) -> torch.Tensor:
     return (image + n.to(image.dtype)).clamp(0, 1)
 
 
-def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
-    """Save as JPEG (PIL, in memory: 4:2:0 chroma as most cameras and web tools) and decode."""
-    array = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+def jpeg_file(array: np.ndarray, quality: int) -> Image.Image:
+    """An (H, W, 3) uint8 image saved as JPEG (PIL, in memory: 4:2:0 chroma as most cameras and web tools) and
+    opened again: a JPEG image as an upload is, with its format and quantisation tables."""
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="JPEG", quality=int(quality))
-    decoded = np.asarray(Image.open(buffer).convert("RGB"))
+    return Image.open(buffer)
+
+
+def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """Save as JPEG (`jpeg_file`) and decode."""
+    decoded = np.asarray(jpeg_file(to_uint8(image), quality).convert("RGB"))
     return torch.from_numpy(decoded.copy()).permute(2, 0, 1).to(image.dtype) / 255
 
 
@@ -390,11 +401,13 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, scale: int = 4) -> np.ndar
 
 def degrade_batch(
     high: torch.Tensor, seeds: list[tuple[int, ...]], scale: int = 4, mild_prob: float = MILD_PROB
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, list[int | None]]:
     """Degrade a (N, 3, H, W) batch in [0, 1], sample i with a plan drawn from default_rng(seeds[i])
-    (training: seeds made of the run's seed, rank, step and sample index, so a resumed run sees the same data)."""
+    (training: seeds made of the run's seed, rank, step and sample index, so a resumed run sees the same data).
+    Returns the degraded batch and each sample's JPEG file quality (`Plan.file_quality`)."""
     plans = [training_plan(np.random.default_rng(seed), mild_prob) for seed in seeds]
-    return torch.stack([apply_plan(image, plan, scale) for image, plan in zip(high, plans, strict=True)])
+    low = torch.stack([apply_plan(image, plan, scale) for image, plan in zip(high, plans, strict=True)])
+    return low, [plan.file_quality for plan in plans]
 
 
 # ---------------------------------------------------------------------------------------- validation protocol
@@ -427,6 +440,7 @@ def _validation_plan(setting: str) -> Plan | None:
 
 def validation_lr(hr: Image.Image, setting: str, scale: int = 4) -> Image.Image:
     """The degraded LR image of an HR photo for one of VALIDATION_SETTINGS: deterministic, size = HR // scale.
+    Every setting ends with a JPEG save, and the image is that JPEG file opened (as an upload would be).
 
     The single-order settings shrink with PIL's antialiased bicubic (what bench/sr.py's clean set does and what
     photo tools do) rather than F.interpolate, so they differ from the clean set only by the named degradation."""
@@ -436,12 +450,13 @@ def validation_lr(hr: Image.Image, setting: str, scale: int = 4) -> Image.Image:
     h, w = array.shape[0] // scale * scale, array.shape[1] // scale * scale
     image = to_tensor(array[:h, :w])
     plan = _validation_plan(setting)
-    if plan is not None:
-        return Image.fromarray(to_uint8(apply_plan(image, plan, scale)))
+    if plan is not None:  # all but its final JPEG (jpeg_file saves the same 8-bit image at the same quality)
+        without_jpeg = Plan(plan.first, plan.second, plan.final_sinc, plan.final_mode, None, False)
+        return jpeg_file(to_uint8(apply_plan(image, without_jpeg, scale)), plan.final_jpeg)
     if setting == "blur-jpeg60":
         image = filter2d(image, Blur("iso", 13, (1.5, 1.5)).kernel())
     low = to_tensor(np.asarray(Image.fromarray(to_uint8(image)).resize((w // scale, h // scale), Image.BICUBIC)))
     if setting == "noise-jpeg50":
         low = add_noise(low, Noise("gaussian", 6.0, False, _NOISE_SEED))
     quality = {"jpeg75": 75, "blur-jpeg60": 60, "noise-jpeg50": 50}[setting]
-    return Image.fromarray(to_uint8(jpeg(low, quality)))
+    return jpeg_file(to_uint8(low), quality)

@@ -22,6 +22,8 @@ changes nothing (no seams) and memory stays bounded.
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +96,37 @@ def is_jpeg(source: str | Path | Image.Image) -> bool:
         return False
 
 
+@functools.cache
+def _libjpeg_luma_tables() -> np.ndarray:
+    """(100, 64): the luminance quantisation table PIL's libjpeg writes at each quality 1-100, read back by PIL (so
+    in the order and scaling `Image.quantization` gives)."""
+    tables = []
+    for quality in range(1, 101):
+        buffer = io.BytesIO()
+        Image.new("L", (8, 8)).save(buffer, format="JPEG", quality=quality)
+        tables.append(Image.open(buffer).quantization[0])
+    return np.array(tables, dtype=np.int64)
+
+
+def jpeg_quality(source: str | Path | Image.Image | None) -> int | None:
+    """The quality (1-100) a JPEG was saved at, read from its luminance quantisation table: exact for libjpeg's
+    tables (most software), the nearest libjpeg quality for a camera's own. None for anything not a JPEG."""
+    if source is None or not is_jpeg(source):
+        return None
+    try:
+        if isinstance(source, Image.Image):
+            tables = source.quantization
+        else:
+            with Image.open(source) as image:
+                tables = image.quantization
+        luma = np.array(tables[min(tables)], dtype=np.int64)
+    except (AttributeError, KeyError, OSError, TypeError, ValueError):
+        return None
+    if luma.shape != (64,):
+        return None
+    return int(np.abs(_libjpeg_luma_tables() - luma).sum(axis=1).argmin()) + 1
+
+
 def default_photo_type(source: str | Path | Image.Image | None) -> str:
     """The photo type used when none is chosen: REAL for a JPEG, CLEAN for anything else (see the module's doc)."""
     return REAL if source is not None and is_jpeg(source) else CLEAN
@@ -109,8 +142,8 @@ class HalvedX4(torch.nn.Module):
             raise ValueError(f"HalvedX4 takes a x4 network, got x{model.scale}")
         self.model, self.scale, self.receptive_radius = model, 2, model.receptive_radius
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.avg_pool2d(self.model(x), 2)
+    def forward(self, x: torch.Tensor, jpeg_quality: int | None = None) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(self.model(x, jpeg_quality), 2)
 
 
 def image_to_planes(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None, str]:
@@ -164,10 +197,12 @@ def upscale_tiled(
     gray: bool = False,
     levels: int = 255,
     out: torch.Tensor | None = None,
+    jpeg_quality: int | None = None,
 ) -> torch.Tensor:
     """(1, 3, H, W) in [0, 1] on the CPU -> (H*s, W*s, 3) on the CPU, one overlapping tile at a time on the model's
     device, each tile rounded to `levels` steps as it is written (uint8 for 255, int32 for more). `gray`: the
     channels' mean, (H*s, W*s, 1). `out`: write into this (a view of a larger array works) instead of a new array.
+    `jpeg_quality`: the input file's (`jpeg_quality`), for networks told it (SRNet's jpeg_input).
     The output is never held in float: at 8192x8192 that would be 805 MB."""
     device = next(model.parameters()).device
     s, (height, width) = model.scale, x.shape[-2:]
@@ -180,7 +215,7 @@ def upscale_tiled(
         y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
         top, left = max(y0 - TILE_OVERLAP, 0), max(x0 - TILE_OVERLAP, 0)
         bottom, right = min(y1 + TILE_OVERLAP, height), min(x1 + TILE_OVERLAP, width)
-        up = model(x[..., top:bottom, left:right].to(device)).float().cpu()[0]
+        up = model(x[..., top:bottom, left:right].to(device), jpeg_quality).float().cpu()[0]
         oy, ox = (y0 - top) * s, (x0 - left) * s
         up = up[:, oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s]
         up = up.mean(0, keepdim=True) if gray else up
@@ -261,6 +296,7 @@ class SRPipeline:
                 f"has at most {MAX_OUTPUT_PIXELS / 1e6:.1f}); this one is {image.width}x{image.height}. Choose a "
                 "smaller factor or shrink it first."
             )
+        quality = jpeg_quality(source)
         color, alpha, mode = image_to_planes(image)
         notices = []
         if mode != image.mode and image.mode not in SIXTEEN_BIT:
@@ -277,6 +313,7 @@ class SRPipeline:
         count = len(passes)
         for i, (planes, out, gray) in enumerate(passes):
             step = (lambda f, i=i: progress((i + f) / count)) if progress else None
-            upscale_tiled(model, planes, tile, step, gray=gray, levels=65535 if mode == "I;16" else 255, out=out)
+            levels = 65535 if mode == "I;16" else 255
+            upscale_tiled(model, planes, tile, step, gray=gray, levels=levels, out=out, jpeg_quality=quality)
         del color, alpha, passes, planes  # the float input (67 MB at the largest) is not needed any more
         return Upscaled(canvas_to_image(canvas, mode), scale, image, notices, photo_type)

@@ -40,14 +40,21 @@ from train.common import (
     ROOT,
     add_common_args,
     export_checkpoint,
-    init_from_checkpoint,
     previous_stage,
     setup_run,
     start_process,
     training_record,
 )
 from train.gan import UNetDiscriminator, discriminator_loss, generator_loss
-from train.sr.train import HELD_OUT, add_mild_prob_arg, degraded_held_out, held_out_psnr, realistic_batch, to_tensor
+from train.sr.train import (
+    HELD_OUT,
+    add_mild_prob_arg,
+    build_model,
+    degraded_held_out,
+    held_out_psnr,
+    realistic_batch,
+    to_tensor,
+)
 
 PERCEPTUAL_LAYERS = {"stem": 0.1, "block0": 0.1, "block2": 1.0, "block4": 1.0, "block7": 1.0}
 
@@ -110,10 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     held = np.zeros(len(hr), dtype=bool)
     held[:: len(hr) // HELD_OUT][:HELD_OUT] = True  # the L1 stage's held-out crops (same rule)
     train_hr = hr[~held]
-    held_low, held_high = degraded_held_out(hr[held], args.scale), to_tensor(hr[held])
+    (held_low, held_qualities), held_high = degraded_held_out(hr[held], args.scale), to_tensor(hr[held])
 
-    model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs).to(device)
-    init_from_checkpoint(model, args.init_from, rank)
+    model = build_model(args, rank).to(device)
     features = FeatureNet("lite0").to(device)
     use_gan = args.gan_weight > 0
     disc = UNetDiscriminator(args.disc_features).to(device)
@@ -129,10 +135,10 @@ def main(argv: list[str] | None = None) -> None:
         rate = min(1.0, (step + 1) / max(1, args.warmup))
         for group in opt_g.param_groups:
             group["lr"] = args.lr * rate
-        low, high = realistic_batch(train_hr, args, rank, step)
+        low, high, qualities = realistic_batch(train_hr, args, rank, step)
         low, high = low.to(device), high.to(device)
         with autocast:
-            out = model(low)
+            out = model(low, qualities)
             l1 = F.l1_loss(out.float(), high)
             perceptual = perceptual_loss(features, out, high)
             adversarial = torch.zeros((), device=device)
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         step += 1
         progress.update(1)
         if step % args.eval_every == 0 or step == args.steps:
-            ours, bicubic = held_out_psnr(model, held_low, held_high, device)
+            ours, bicubic = held_out_psnr(model, held_low, held_high, device, held_qualities)
             entry = {"step": step, "l1": round(l1.item(), 5), "perceptual": round(perceptual.item(), 5)}
             entry |= {"gan": round(adversarial.item(), 4), "disc": round(disc_loss.item(), 4)}
             history.append(entry | {"psnr": round(ours, 3), "bicubic_psnr": round(bicubic, 3)})
@@ -183,6 +189,7 @@ def export(model: SRNet, args, history: list[dict], hours: float, world: int, de
         precision="bf16" if use_amp else "fp32",
         degradation="realistic",
         mild_prob=args.mild_prob,
+        jpeg_input=args.jpeg_input,
         steps_done=step,
     )
     export_checkpoint(model, args, record | {"history": history} | stage)

@@ -47,6 +47,7 @@ from torch import nn
 
 from gen_app.sr.degradations import MILD_PROB, VALIDATION_SETTINGS, degrade_batch, validation_lr
 from gen_app.sr.model import SRNet
+from gen_app.sr.pipeline import jpeg_quality
 from train.common import (
     ROOT,
     add_common_args,
@@ -64,13 +65,33 @@ HELD_OUT = 256
 
 
 def add_mild_prob_arg(p: argparse.ArgumentParser) -> None:
-    """--mild-prob, for every stage that trains on realistic pairs (`realistic_batch`)."""
+    """--mild-prob and --jpeg-input, for every stage that trains on realistic pairs (`realistic_batch`)."""
     p.add_argument(
         "--mild-prob",
         type=float,
         default=MILD_PROB,
         help="realistic inputs: share of mild (first-order) training pairs, the rest second-order",
     )
+    p.add_argument(
+        "--jpeg-input",
+        action="store_true",
+        help="realistic inputs: tell the network each input's JPEG quality (SRNet's jpeg_input; on by itself when "
+        "--init-from has it)",
+    )
+
+
+def build_model(args: argparse.Namespace, rank: int) -> SRNet:
+    """The network of --scale, --channels, --num-convs (and --jpeg-input, also taken from --init-from's config),
+    initialised from --init-from when given: matching tensors copied, or a shallower network deepened."""
+    source = SRNet.from_pretrained(args.init_from) if args.init_from is not None else None
+    args.jpeg_input = bool(getattr(args, "jpeg_input", False) or (source is not None and source.jpeg_input))
+    model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs, jpeg_input=args.jpeg_input)
+    if source is not None:
+        if len(hidden_layers(source)) < len(hidden_layers(model)):
+            deepen_into(model, source, rank)
+        else:
+            init_from_checkpoint(model, args.init_from, rank)
+    return model
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -135,19 +156,22 @@ def batch_of(hr: np.ndarray, lr: np.ndarray | None, args: argparse.Namespace, ge
 
 def realistic_batch(
     hr: np.ndarray, args: argparse.Namespace, rank: int, step: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Patches and their degraded inputs, a function of (seed, rank, step) only: resuming changes nothing."""
+) -> tuple[torch.Tensor, torch.Tensor, list[int | None]]:
+    """Patches, their degraded inputs and those inputs' JPEG file qualities, a function of (seed, rank, step) only:
+    resuming changes nothing."""
     seed = int(np.random.default_rng((args.seed, rank, step)).integers(2**63))
     _, high = batch_of(hr, None, args, torch.Generator().manual_seed(seed))
-    low = degrade_batch(high, [(args.seed, rank, step, i) for i in range(len(high))], args.scale, args.mild_prob)
-    return low, high
+    seeds = [(args.seed, rank, step, i) for i in range(len(high))]
+    low, qualities = degrade_batch(high, seeds, args.scale, args.mild_prob)
+    return low, high, qualities
 
 
-def degraded_held_out(hr: np.ndarray, scale: int) -> torch.Tensor:
-    """The held-out crops' inputs under the fixed validation settings, taken in turn."""
+def degraded_held_out(hr: np.ndarray, scale: int) -> tuple[torch.Tensor, list[int | None]]:
+    """The held-out crops' inputs under the fixed validation settings, taken in turn, and their JPEG qualities as
+    the app reads them from the file."""
     settings = list(VALIDATION_SETTINGS)
     lows = [validation_lr(Image.fromarray(crop), settings[i % len(settings)], scale) for i, crop in enumerate(hr)]
-    return to_tensor(np.stack([np.asarray(low) for low in lows]))
+    return to_tensor(np.stack([np.asarray(low.convert("RGB")) for low in lows])), [jpeg_quality(low) for low in lows]
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, border: int) -> float:
@@ -159,9 +183,15 @@ def psnr(a: torch.Tensor, b: torch.Tensor, border: int) -> float:
 
 
 @torch.no_grad()
-def held_out_psnr(model: SRNet, low: torch.Tensor, high: torch.Tensor, device: torch.device) -> tuple[float, float]:
+def held_out_psnr(
+    model: SRNet, low: torch.Tensor, high: torch.Tensor, device: torch.device, qualities: list | None = None
+) -> tuple[float, float]:
+    """(the model's, bicubic's) mean PSNR on held-out pairs; `qualities`: the inputs' JPEG qualities, if known."""
     model.eval()
-    out = torch.cat([model(chunk.to(device)).float().cpu() for chunk in low.split(64)])
+    qualities = qualities or [None] * len(low)
+    out = torch.cat(
+        [model(low[i : i + 64].to(device), qualities[i : i + 64]).float().cpu() for i in range(0, len(low), 64)]
+    )
     model.train()
     bicubic = F.interpolate(low, scale_factor=model.scale, mode="bicubic", align_corners=False)
     return psnr(out, high, model.scale), psnr(bicubic, high, model.scale)
@@ -209,16 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     held = np.zeros(len(hr), dtype=bool)
     held[:: len(hr) // HELD_OUT][:HELD_OUT] = True
     train_hr, train_lr = hr[~held], (lr[~held] if lr is not None else None)
-    held_low = degraded_held_out(hr[held], args.scale) if realistic else to_tensor(lr[held])
+    held_low, held_qualities = degraded_held_out(hr[held], args.scale) if realistic else (to_tensor(lr[held]), None)
     held_high = to_tensor(hr[held])
 
-    model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs).to(device)
-    if args.init_from is not None:
-        source = SRNet.from_pretrained(args.init_from)
-        if len(hidden_layers(source)) < len(hidden_layers(model)):
-            deepen_into(model, source, rank)
-        else:
-            init_from_checkpoint(model, args.init_from, rank)
+    model = build_model(args, rank).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     parts = {"model": model, "optimizer": optimizer}
     summary = f"x{args.scale}, {len(train_hr):,} crops, {args.degradation} inputs"
@@ -235,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             "data_command": built_by.read_text().strip() if built_by.exists() else None,
             "precision": "bf16" if use_amp else "fp32",
             "degradation": args.degradation,
-            **({"mild_prob": args.mild_prob} if realistic else {}),
+            **({"mild_prob": args.mild_prob, "jpeg_input": args.jpeg_input} if realistic else {}),
             "steps_done": step,
             "best_step": max(history, key=lambda h: h["psnr"])["step"] if history else step,
         }
@@ -243,12 +267,13 @@ def main(argv: list[str] | None = None) -> None:
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
+        qualities = None
         if realistic:
-            low, high = realistic_batch(train_hr, args, rank, step)
+            low, high, qualities = realistic_batch(train_hr, args, rank, step)
         else:
             low, high = batch_of(train_hr, train_lr, args, data_gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out = train_model(low.to(device))
+            out = train_model(low.to(device), qualities)
         loss = (F.l1_loss if args.loss == "l1" else F.mse_loss)(out.float(), high.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -257,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         progress.update(1)
         if step % args.eval_every == 0 or step == args.steps:
             if rank == 0:
-                ours, bicubic = held_out_psnr(model, held_low, held_high, device)
+                ours, bicubic = held_out_psnr(model, held_low, held_high, device, held_qualities)
                 history.append(
                     {
                         "step": step,
