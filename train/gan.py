@@ -85,7 +85,7 @@ def generator_loss(disc: nn.Module, fake: torch.Tensor) -> torch.Tensor:
 
 
 def discriminator_loss(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """Per-pixel real/fake cross-entropy; `fake` is detached, so only the discriminator learns from it."""
+    """Real/fake cross-entropy per logit (per pixel or per patch); `fake` is detached: only `disc` learns from it."""
     real_logits, fake_logits = disc(real).float(), disc(fake.detach()).float()
     return F.binary_cross_entropy_with_logits(
         real_logits, torch.ones_like(real_logits)
