@@ -117,15 +117,17 @@ def test_mild_plans_are_in_range_and_half_of_training_pairs():
     assert mild_share(1.0) == 1.0
 
 
-def test_a_clean_mild_pair_is_an_antialiased_shrink(photo):
-    plan = d.Plan(
-        d.Order(None, None, "antialiased", None, None),
-        d.Order(None, 1.0, "antialiased", None, None),
-        None,
-        "antialiased",
-        None,
-        False,
-    )
+def test_clean_pairs_come_at_their_share():
+    seeds = [(7, 0, step) for step in range(DRAWS)]
+    plans = [d.training_plan(np.random.default_rng(seed), 0.8, clean_prob=0.2) for seed in seeds]
+    assert abs(float(np.mean([p == d.clean_plan() for p in plans])) - 0.2) < 0.04
+    rest = [p for p in plans if p != d.clean_plan()]
+    assert abs(float(np.mean([p.final_sinc is None and p.first.resize is None for p in rest])) - 0.8) < 0.06
+
+
+def test_a_clean_pair_is_an_antialiased_shrink(photo):
+    plan = d.clean_plan()
+    assert plan.file_quality is None  # the network is told: no JPEG
     low = d.to_uint8(d.apply_plan(d.to_tensor(photo), plan, 4))
     pil = np.asarray(Image.fromarray(photo).resize((32, 24), Image.BICUBIC))
     assert low.shape == (24, 32, 3) and np.abs(low.astype(int) - pil.astype(int)).mean() < 3

@@ -279,8 +279,19 @@ def random_mild_plan(rng: np.random.Generator, ranges: MildRanges = MILD) -> Pla
     return Plan(Order(blur, None, mode, None, None), Order(None, 1.0, mode, noise, None), None, mode, quality, False)
 
 
-def training_plan(rng: np.random.Generator, mild_prob: float = MILD_PROB) -> Plan:
-    """A training pair's degradation: mild with probability `mild_prob`, else Real-ESRGAN's second order."""
+def clean_plan() -> Plan:
+    """No degradation but the shrink (antialiased bicubic, as bench/sr.py's clean set and photo tools do), saved
+    losslessly: the clean model's kind of pair."""
+    shrink = "antialiased"
+    return Plan(Order(None, None, shrink, None, None), Order(None, 1.0, shrink, None, None), None, shrink, None, False)
+
+
+def training_plan(rng: np.random.Generator, mild_prob: float = MILD_PROB, clean_prob: float = 0.0) -> Plan:
+    """A training pair's degradation: clean with probability `clean_prob`, else mild with probability `mild_prob`,
+    else Real-ESRGAN's second order. (The clean draw is only made when `clean_prob` > 0, so the plans of a seed
+    without it are those of earlier runs.)"""
+    if clean_prob > 0 and rng.uniform() < clean_prob:
+        return clean_plan()
     return random_mild_plan(rng) if rng.uniform() < mild_prob else random_plan(rng)
 
 
@@ -400,12 +411,16 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, scale: int = 4) -> np.ndar
 
 
 def degrade_batch(
-    high: torch.Tensor, seeds: list[tuple[int, ...]], scale: int = 4, mild_prob: float = MILD_PROB
+    high: torch.Tensor,
+    seeds: list[tuple[int, ...]],
+    scale: int = 4,
+    mild_prob: float = MILD_PROB,
+    clean_prob: float = 0.0,
 ) -> tuple[torch.Tensor, list[int | None]]:
     """Degrade a (N, 3, H, W) batch in [0, 1], sample i with a plan drawn from default_rng(seeds[i])
     (training: seeds made of the run's seed, rank, step and sample index, so a resumed run sees the same data).
     Returns the degraded batch and each sample's JPEG file quality (`Plan.file_quality`)."""
-    plans = [training_plan(np.random.default_rng(seed), mild_prob) for seed in seeds]
+    plans = [training_plan(np.random.default_rng(seed), mild_prob, clean_prob) for seed in seeds]
     low = torch.stack([apply_plan(image, plan, scale) for image, plan in zip(high, plans, strict=True)])
     return low, [plan.file_quality for plan in plans]
 

@@ -110,17 +110,26 @@ def _libjpeg_luma_tables() -> np.ndarray:
 
 def jpeg_quality(source: str | Path | Image.Image | None) -> int | None:
     """The quality (1-100) a JPEG was saved at, read from its luminance quantisation table: exact for libjpeg's
-    tables (most software), the nearest libjpeg quality for a camera's own. None for anything not a JPEG."""
-    if source is None or not is_jpeg(source):
+    tables (most software), the nearest libjpeg quality for a camera's own. None for anything not a JPEG. Only the
+    header is read, once."""
+    if source is None:
         return None
     try:
         if isinstance(source, Image.Image):
-            tables = source.quantization
-        else:
-            with Image.open(source) as image:
-                tables = image.quantization
+            return _quality_of(source)
+        with Image.open(source) as image:
+            return _quality_of(image)
+    except (OSError, ValueError):
+        return None
+
+
+def _quality_of(image: Image.Image) -> int | None:
+    if image.format not in JPEG_FORMATS:
+        return None
+    try:
+        tables = image.quantization
         luma = np.array(tables[min(tables)], dtype=np.int64)
-    except (AttributeError, KeyError, OSError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError):
         return None
     if luma.shape != (64,):
         return None

@@ -199,6 +199,12 @@ def write_real_card(folder: Path) -> Path:
         if "mild_prob" in training
         else ""
     )
+    if training.get("clean_prob"):
+        mix += (
+            f" Before that choice, {training['clean_prob']:.0%} of the pairs were clean (`--clean-prob`: the bicubic "
+            "shrink alone, saved losslessly, as the clean model trains), so that on an image that is no JPEG the "
+            "network stays faithful instead of sharpening and smoothing what is not there."
+        )
     jpeg_note = (
         " It is also told the upload's JPEG quality (`jpeg_input`, as FBCNN, Jiang et al. 2021): the app reads the"
         " quality from the file's luminance quantisation table (`gen_app.sr.pipeline.jpeg_quality`: exact for"

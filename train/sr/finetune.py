@@ -48,11 +48,12 @@ from train.common import (
 from train.gan import UNetDiscriminator, discriminator_loss, generator_loss
 from train.sr.train import (
     HELD_OUT,
-    add_mild_prob_arg,
+    add_realistic_args,
     build_model,
     degraded_held_out,
     held_out_psnr,
     realistic_batch,
+    realistic_recipe,
     to_tensor,
 )
 
@@ -77,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-convs", type=int, default=12)
     p.add_argument("--patch", type=int, default=48, help="low-resolution patch size (x scale: even, for the nets)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="as train/sr/train.py")
-    add_mild_prob_arg(p)
+    add_realistic_args(p)
     p.add_argument("--l1-weight", type=float, default=1.0)
     p.add_argument("--perceptual-weight", type=float, default=1.0)
     p.add_argument("--gan-weight", type=float, default=0.02, help="0: perceptual only, no discriminator")
@@ -188,8 +189,7 @@ def export(model: SRNet, args, history: list[dict], hours: float, world: int, de
         data_command=built_by.read_text().strip() if built_by.exists() else None,
         precision="bf16" if use_amp else "fp32",
         degradation="realistic",
-        mild_prob=args.mild_prob,
-        jpeg_input=args.jpeg_input,
+        **realistic_recipe(args),
         steps_done=step,
     )
     export_checkpoint(model, args, record | {"history": history} | stage)

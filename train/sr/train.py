@@ -64,8 +64,8 @@ from train.common import (
 HELD_OUT = 256
 
 
-def add_mild_prob_arg(p: argparse.ArgumentParser) -> None:
-    """--mild-prob and --jpeg-input, for every stage that trains on realistic pairs (`realistic_batch`)."""
+def add_realistic_args(p: argparse.ArgumentParser) -> None:
+    """--mild-prob, --jpeg-input and --clean-prob: for every stage that trains on realistic pairs."""
     p.add_argument(
         "--mild-prob",
         type=float,
@@ -78,6 +78,18 @@ def add_mild_prob_arg(p: argparse.ArgumentParser) -> None:
         help="realistic inputs: tell the network each input's JPEG quality (SRNet's jpeg_input; on by itself when "
         "--init-from has it)",
     )
+    p.add_argument(
+        "--clean-prob",
+        type=float,
+        default=0.0,
+        help="realistic inputs: share of clean pairs (bicubic shrink, lossless), drawn before the mild/second-order "
+        "choice; with --jpeg-input they teach the network to stay faithful on an image that is no JPEG",
+    )
+
+
+def realistic_recipe(args: argparse.Namespace) -> dict:
+    """What a stage on realistic pairs records of its mix (the card reads it)."""
+    return {"mild_prob": args.mild_prob, "clean_prob": args.clean_prob, "jpeg_input": args.jpeg_input}
 
 
 def build_model(args: argparse.Namespace, rank: int) -> SRNet:
@@ -113,7 +125,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="bicubic",
         help="low-resolution inputs: the data set's bicubic shrink, or made on the fly with blur, noise and JPEG",
     )
-    add_mild_prob_arg(p)
+    add_realistic_args(p)
     p.add_argument(
         "--loss",
         choices=["l1", "l2"],
@@ -162,7 +174,7 @@ def realistic_batch(
     seed = int(np.random.default_rng((args.seed, rank, step)).integers(2**63))
     _, high = batch_of(hr, None, args, torch.Generator().manual_seed(seed))
     seeds = [(args.seed, rank, step, i) for i in range(len(high))]
-    low, qualities = degrade_batch(high, seeds, args.scale, args.mild_prob)
+    low, qualities = degrade_batch(high, seeds, args.scale, args.mild_prob, args.clean_prob)
     return low, high, qualities
 
 
@@ -234,11 +246,11 @@ def main(argv: list[str] | None = None) -> None:
 
     realistic = args.degradation == "realistic"
     hr = np.load(args.data / "hr.npy")
-    lr = None if realistic else np.load(args.data / f"lr{args.scale}.npy")
+    lr = np.load(args.data / f"lr{args.scale}.npy")  # bicubic inputs: trained on (clean), or a check (realistic)
     # Every n-th crop is held out (crops are stored photo by photo, so this samples all photos).
     held = np.zeros(len(hr), dtype=bool)
     held[:: len(hr) // HELD_OUT][:HELD_OUT] = True
-    train_hr, train_lr = hr[~held], (lr[~held] if lr is not None else None)
+    train_hr, train_lr = hr[~held], (None if realistic else lr[~held])
     held_low, held_qualities = degraded_held_out(hr[held], args.scale) if realistic else (to_tensor(lr[held]), None)
     held_high = to_tensor(hr[held])
 
@@ -259,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
             "data_command": built_by.read_text().strip() if built_by.exists() else None,
             "precision": "bf16" if use_amp else "fp32",
             "degradation": args.degradation,
-            **({"mild_prob": args.mild_prob, "jpeg_input": args.jpeg_input} if realistic else {}),
+            **(realistic_recipe(args) if realistic else {}),
             "steps_done": step,
             "best_step": max(history, key=lambda h: h["psnr"])["step"] if history else step,
         }
@@ -283,17 +295,16 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.eval_every == 0 or step == args.steps:
             if rank == 0:
                 ours, bicubic = held_out_psnr(model, held_low, held_high, device, held_qualities)
-                history.append(
-                    {
-                        "step": step,
-                        args.loss: round(loss.item(), 5),
-                        "psnr": round(ours, 3),
-                        "bicubic_psnr": round(bicubic, 3),
-                    }
-                )
+                entry = {"step": step, args.loss: round(loss.item(), 5), "psnr": round(ours, 3)}
+                entry["bicubic_psnr"] = round(bicubic, 3)
+                clean = ""
+                if realistic:  # how faithful it stays on clean input (the clean model's task), tracked beside
+                    entry["clean_psnr"] = round(held_out_psnr(model, to_tensor(lr[held]), held_high, device)[0], 3)
+                    clean = f", clean {entry['clean_psnr']:.2f}"
+                history.append(entry)
                 progress.write(
                     f"step {step}: {args.loss.upper()} {loss.item():.4f}, "
-                    f"held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f})"
+                    f"held-out PSNR {ours:.2f} dB (bicubic {bicubic:.2f}){clean}"
                 )
                 if ours > best:
                     best = ours
