@@ -222,6 +222,12 @@ def write_real_card(folder: Path) -> Path:
         + ", ".join(f"{h['step']:,}: {h['psnr']:.2f}" for h in history)
         + "."
     )
+    if all("clean_psnr" in h for h in history):
+        held_out += (
+            " The same crops' clean bicubic shrinks (no JPEG), tracked beside: "
+            + ", ".join(f"{h['step']:,}: {h['clean_psnr']:.2f}" for h in history)
+            + "."
+        )
     if metrics and "degraded_x4" in metrics:
         degraded = metrics["degraded_x4"]["mean"]
         rows = degraded["degraded"]
