@@ -58,6 +58,7 @@ from gen_app.style.features import FeatureNet
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_SEED = 10_000_000  # generated faces: seeds FIRST_SEED + i, far from the app's usual small seeds
 CLASSIFIER_TRAIN = 6000  # held-out faces 0..5999 train the classifier; the rest are never shown to it
+CLASSIFIER_EPOCHS = 6
 FD_RATIO_MAX, FD_RATIO_GOAL = 4.0, 2.0
 RECALL_SHARE_MIN = 0.5  # recall at least half of the real-vs-real recall
 FREQ_MAX_POINTS = 5.0
@@ -438,7 +439,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prior", default="checkpoints/faces-prior", help="prior folder")
     p.add_argument("--data", type=Path, default=ROOT / "data/faces/heldout.rgb", help="held-out faces (.rgb)")
     p.add_argument("--num", type=int, default=2000, help="faces per set (generated, real A, real B); at most 2000")
-    p.add_argument("--epochs", type=int, default=6, help="attribute classifier epochs")
+    p.add_argument("--epochs", type=int, default=CLASSIFIER_EPOCHS, help="attribute classifier epochs")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the figures as JSON")

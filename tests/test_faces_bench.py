@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from bench.faces import (
+    CLASSIFIER_EPOCHS,
+    CLASSIFIER_TRAIN,
     CONTROL_MIN_SHARE,
     UNDRAWN_SHARE,
     attribute_control,
@@ -70,10 +72,12 @@ def heldout_faces(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_a_fixed_attribute_is_honoured_on_at_least_90_percent_of_64_faces(face_pipeline, heldout_faces):
     # The bench's classifier, trained on freshly rendered real faces, judges the shipped models' faces.
+    # The bench's recipe (its faces and epochs): a classifier trained on half of them for fewer epochs read only
+    # 44% of glasses faces as glasses, against 95% for the bench's, on the same generated faces.
     resolution = face_pipeline.renderer.resolution
-    real = load_faces(heldout_faces, resolution)[:3000]
-    labels = load_labels(heldout_faces.with_suffix(".jsonl"), 3000)
-    net = train_classifier(real, labels, epochs=4, device=torch.device("cpu"))
+    real = load_faces(heldout_faces, resolution)[:CLASSIFIER_TRAIN]
+    labels = load_labels(heldout_faces.with_suffix(".jsonl"), CLASSIFIER_TRAIN)
+    net = train_classifier(real, labels, epochs=CLASSIFIER_EPOCHS, device=torch.device("cpu"))
     choices = [("glasses", "glasses"), ("hat/accessory", "accessory"), ("facial hair", "facial hair")]
     shares = attribute_control(face_pipeline, net, torch.device("cpu"), choices)
     for name, value in choices:
