@@ -124,7 +124,7 @@ def jpeg_quality(source: str | Path | Image.Image | None) -> int | None:
 
 
 def _quality_of(image: Image.Image) -> int | None:
-    if image.format not in JPEG_FORMATS:
+    if not is_jpeg(image):
         return None
     try:
         tables = image.quantization

@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     held = np.zeros(len(hr), dtype=bool)
     held[:: len(hr) // HELD_OUT][:HELD_OUT] = True
     train_hr, train_lr = hr[~held], (None if realistic else lr[~held])
-    held_low, held_qualities = degraded_held_out(hr[held], args.scale) if realistic else (to_tensor(lr[held]), None)
+    held_clean = to_tensor(lr[held])  # the held-out crops' bicubic shrinks
+    held_low, held_qualities = degraded_held_out(hr[held], args.scale) if realistic else (held_clean, None)
     held_high = to_tensor(hr[held])
 
     model = build_model(args, rank).to(device)
@@ -295,11 +296,15 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.eval_every == 0 or step == args.steps:
             if rank == 0:
                 ours, bicubic = held_out_psnr(model, held_low, held_high, device, held_qualities)
-                entry = {"step": step, args.loss: round(loss.item(), 5), "psnr": round(ours, 3)}
-                entry["bicubic_psnr"] = round(bicubic, 3)
+                entry = {
+                    "step": step,
+                    args.loss: round(loss.item(), 5),
+                    "psnr": round(ours, 3),
+                    "bicubic_psnr": round(bicubic, 3),
+                }
                 clean = ""
                 if realistic:  # how faithful it stays on clean input (the clean model's task), tracked beside
-                    entry["clean_psnr"] = round(held_out_psnr(model, to_tensor(lr[held]), held_high, device)[0], 3)
+                    entry["clean_psnr"] = round(held_out_psnr(model, held_clean, held_high, device)[0], 3)
                     clean = f", clean {entry['clean_psnr']:.2f}"
                 history.append(entry)
                 progress.write(
