@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from gen_app.faces.attributes import ATTRIBUTES, attribute_class, face_labels
 from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_BINS, FaceCodec
 from gen_app.faces.pipeline import PARTS, FacePipeline
-from gen_app.faces.prior import FacePrior
+from gen_app.faces.prior import FacePrior, _FieldDecoder, _inverse_cdf
 from gen_app.faces.renderer import FaceRenderer
 from gen_app.images import read_png_parameters, save_png
 from gen_app.limits import InvalidInput
@@ -284,6 +284,28 @@ def test_prior_and_renderer_must_share_a_vocabulary(face_pipeline):
     other = FacePrior([2] * len(face_pipeline.codec.token_sizes), n_layer=1, n_embd=16, n_head=2)
     with pytest.raises(ValueError, match="vocabularies"):
         FacePipeline(face_pipeline.renderer, other)
+
+
+def test_the_sampling_decoder_computes_the_models_logits(face_pipeline):
+    """The lean field-by-field decoder that sampling uses gives, at each field, the logits of the model's forward."""
+    prior = face_pipeline.prior
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.stack([torch.randint(size, (5,), generator=generator) for size in prior.token_sizes], dim=1)
+    ids = tokens + prior.offsets
+    with torch.no_grad():
+        full = prior(torch.cat([torch.full_like(ids[:, :1], prior.start_token), ids[:, :-1]], dim=1))
+        decoder = _FieldDecoder(prior, len(tokens))
+        for t, size in enumerate(prior.token_sizes):
+            start = int(prior.offsets[t])
+            expected = full[:, t, start : start + size]
+            torch.testing.assert_close(decoder.logits(t, tokens[:, t - 1] if t else None), expected)
+
+
+def test_inverse_cdf_never_draws_a_value_of_probability_zero():
+    probs = torch.tensor([[0.0, 0.3, 0.0, 0.7, 0.0, 0.0]], dtype=torch.float64).expand(5, -1)
+    uniform = torch.tensor([0.0, 0.29, 0.31, 0.99, 1 - 2**-53], dtype=torch.float64)
+    assert _inverse_cdf(probs, uniform).tolist() == [1, 1, 3, 3, 3]
+    assert _inverse_cdf(probs[:1], torch.ones(1, dtype=torch.float64)).tolist() == [3]  # rounding up to the total
 
 
 def test_prior_samples_only_allowed_values(face_pipeline):

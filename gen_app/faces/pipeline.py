@@ -104,7 +104,9 @@ class FacePipeline:
         folders: dict[str, Path] | None = None,
         precision: torch.dtype | None = None,
     ):
-        self.renderer, self.prior = renderer, prior
+        # Channels-last: oneDNN's convolutions run on it natively, so no layout conversions between layers (16 faces:
+        # 1.3-1.4x faster on this CPU).
+        self.renderer, self.prior = renderer.to(memory_format=torch.channels_last), prior
         # Per model ("faces", "faces-prior"): where its weights came from, and their folder (with its card).
         self.origins = origins or {"faces": "checkpoints/faces", "faces-prior": "checkpoints/faces-prior"}
         self.folders = folders or {task: CHECKPOINTS / task for task in self.origins}
