@@ -159,17 +159,22 @@ def test_attribute_fields_decide_the_attribute():
 
 
 def test_hair_style_names_the_hair_that_shows(face_pipeline):
-    """A short cut with long hair behind the head (hairBg, which also shows below a cap) looks long: labelled long,
-    and a face drawn for "short" has no hair behind the head."""
+    """A short cut with long hair behind the head (hairBg, which also shows below a cap) looks long: labelled long;
+    under a cap it does not show: labelled other. A face drawn for "short" has neither."""
     record = face_pipeline.generate(seed=3).faces[0]
     hair_style = list(ATTRIBUTES).index("hair style")
     record["face"]["hair"]["id"] = "short2"
     record["face"]["hairBg"]["id"] = "none"
     assert face_labels(record)[hair_style] == ATTRIBUTES["hair style"].index("short")
-    record["face"]["hairBg"]["id"] = "female2"
+    record["face"]["accessories"]["id"] = "headband"
+    assert face_labels(record)[hair_style] == ATTRIBUTES["hair style"].index("short")
+    record["face"]["accessories"]["id"] = "hat2"  # the cap hides the cut
+    assert face_labels(record)[hair_style] == ATTRIBUTES["hair style"].index("other")
+    record["face"]["hairBg"]["id"] = "female2"  # the long hair behind shows below the cap
     assert face_labels(record)[hair_style] == ATTRIBUTES["hair style"].index("long")
     short = face_pipeline.generate(seed=5, count=16, attributes={"hair style": "short"}).faces
     assert {face["face"]["hairBg"]["id"] for face in short} == {"none"}
+    assert not {face["face"]["accessories"]["id"] for face in short} & {"hat", "hat2", "hat3", "santa-hat"}
 
 
 def test_conflicting_choices_are_explained(face_pipeline):

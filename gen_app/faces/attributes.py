@@ -3,7 +3,8 @@
 Six attributes, each a small set of classes that stay visible at 64 px. facesjs has 51 hair ids, none more
 than ~5% of faces, so hair is grouped into families that look alike; its 11 skin colours into four tones.
 An attribute names what a face shows: a short cut with long hair behind the head (facesjs's `hairBg`, which also
-shows below a cap that hides the cut) looks long, and is labelled long.
+shows below a cap that hides the cut) looks long, and is labelled long; a short cut under a cap does not show, and is
+labelled other.
 """
 
 from __future__ import annotations
@@ -64,10 +65,15 @@ class Requirement(NamedTuple):
     otherwise: str
 
 
-# Classes that their field's value alone does not make. Fixing such a class fixes those fields too (FacePipeline),
-# so every face drawn for it shows it.
-CLASS_REQUIREMENTS: dict[tuple[str, str], Requirement] = {
-    ("hair style", "short"): Requirement({"hairBg.id": ("none",)}, otherwise="long"),
+# Classes that their field's value alone does not make, each with what it needs, checked in order. Fixing such a
+# class fixes those fields too (FacePipeline), so every face drawn for it shows it. A short cut shows only with no hair
+# behind the head (hairBg, which shows below a cap too: the face looks long-haired) and no hat over it (facesjs draws
+# a cap on 45% of its short cuts, and the cap hides the whole cut: the hair that shows is none of the families).
+CLASS_REQUIREMENTS: dict[tuple[str, str], tuple[Requirement, ...]] = {
+    ("hair style", "short"): (
+        Requirement({"hairBg.id": ("none",)}, otherwise="long"),
+        Requirement({"accessories.id": ("none", "eye-black", "headband", "headband-high")}, otherwise="other"),
+    ),
 }
 
 
@@ -95,9 +101,10 @@ def face_labels(record: dict) -> list[int]:
     labels = []
     for name, field in ATTRIBUTE_FIELDS.items():
         label = attribute_class(name, _field(record, field))
-        needs = CLASS_REQUIREMENTS.get((name, ATTRIBUTES[name][label]))
-        if needs and any(_field(record, other) not in values for other, values in needs.fields.items()):
-            label = ATTRIBUTES[name].index(needs.otherwise)
+        for needs in CLASS_REQUIREMENTS.get((name, ATTRIBUTES[name][label]), ()):
+            if any(_field(record, other) not in values for other, values in needs.fields.items()):
+                label = ATTRIBUTES[name].index(needs.otherwise)
+                break
         labels.append(label)
     return labels
 

@@ -176,9 +176,9 @@ class FacePipeline:
             wanted = ATTRIBUTES[name].index(value)
             values = self.codec.values_of(ATTRIBUTE_FIELDS[name])
             restrict(ATTRIBUTE_FIELDS[name], [attribute_class(name, v) == wanted for v in values], f"{name} {value}")
-            needs = CLASS_REQUIREMENTS.get((name, value))
-            for other, wanted_values in needs.fields.items() if needs else ():
-                restrict(other, [str(v) in wanted_values for v in self.codec.values_of(other)], f"{name} {value}")
+            for needs in CLASS_REQUIREMENTS.get((name, value), ()):
+                for other, wanted_values in needs.fields.items():
+                    restrict(other, [str(v) in wanted_values for v in self.codec.values_of(other)], f"{name} {value}")
         for label, value in (parts or {}).items():
             if value in (None, "", RANDOM):
                 continue

@@ -81,8 +81,9 @@ def control_line(metrics: dict) -> list[str]:
     return [
         f"- Attribute control (a fixed class recognised on ≥ {floor:.0%} of 64 faces; the least honoured class of "
         f"each attribute): {cells} — {'met' if met else 'not met'}. Hair style names the hair that shows: a short "
-        "cut with long hair behind the head (facesjs's `hairBg`, which also shows below a cap) is labelled long, "
-        'and fixing "short" draws no hair behind the head (`CLASS_REQUIREMENTS` in `gen_app/faces/attributes.py`)'
+        "cut with long hair behind the head (facesjs's `hairBg`, which also shows below a cap) is labelled long, a "
+        'short cut under a cap (which hides it) other, and fixing "short" draws neither (`CLASS_REQUIREMENTS` in '
+        "`gen_app/faces/attributes.py`)"
     ]
 
 
