@@ -115,6 +115,7 @@ def test_renderer_adversarial_fine_tune_resumes_with_its_discriminator(tiny_face
     args = ["--data", str(tiny_faces / "train.rgb"), "--heldout", str(tiny_faces / "heldout.rgb")]
     args += ["--eval-every", "2", "--save-every", "2", "--run-dir", str(tmp_path / "gan"), "--out", str(tmp_path / "g")]
     args += ["--init-from", str(tmp_path / "first" / "r"), "--adversarial", "0.05", "--disc-features", "4"]
+    args += ["--line-weight", "4"]
     run("train.faces.train_renderer", [*TINY_RENDERER, *args, "--steps", "2"])
     state = torch.load(tmp_path / "gan" / "state.pt", weights_only=False)
     assert {"discriminator", "disc_opt"} <= set(state)
@@ -122,7 +123,18 @@ def test_renderer_adversarial_fine_tune_resumes_with_its_discriminator(tiny_face
     assert "resumed from" in out and "at step 2" in out
     record = json.loads((tmp_path / "g" / "training.json").read_text())
     assert record["adversarial"] == 0.05 and record["disc_features"] == 4 and record["steps_done"] == 4
+    assert record["line_weight"] == 4
     FaceRenderer.from_pretrained(tmp_path / "g", strict=True)
+
+
+def test_stroke_weights_weigh_thin_dark_lines():
+    from train.faces.train_renderer import stroke_weights
+
+    image = torch.full((1, 3, 16, 16), 0.6)  # skin
+    image[:, :, 8, 2:14] = -1.0  # a one-pixel black stroke
+    weights = stroke_weights(image, 4.0)
+    assert weights[0, 0, 8, 8] > 4 and abs(weights[0, 0, 2, 8] - 1) < 1e-5  # on the stroke; a flat area
+    assert torch.equal(stroke_weights(image, 0.0), torch.ones_like(weights))
 
 
 def test_renderer_trains_with_torchrun_two_processes_gloo(tiny_faces, tmp_path):
