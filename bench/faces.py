@@ -315,6 +315,15 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
 
 
+def class_recall(true: np.ndarray, predicted: np.ndarray) -> list[list[float]]:
+    """Per attribute and class, the % of faces of that class (true labels) predicted as it (0 for an absent class):
+    how far the classifier can be trusted to recognise the class, the bound on what attribute control can show."""
+    return [
+        [float((predicted[true[:, k] == c, k] == c).mean() * 100) if (true[:, k] == c).any() else 0.0 for c in range(n)]
+        for k, n in enumerate(len(classes) for classes in ATTRIBUTES.values())
+    ]
+
+
 def class_frequencies(classes: np.ndarray) -> list[list[float]]:
     """Per attribute, the percentage of samples in each class."""
     return [
@@ -399,8 +408,15 @@ def print_report(r: dict) -> None:
         f"\n(d) Attribute control: share of {CONTROL_FACES} faces generated with a class fixed that the classifier "
         f"puts in that class (floor >= {CONTROL_MIN_SHARE:.0%})"
     )
+    recall = clf.get("val_recall")  # absent from reports written before it was measured
+    if recall:
+        print("  (in brackets: the share of the validation set's real faces of that class the classifier finds)")
     for name, shares in control.items():
-        cells = ", ".join(f"{value} {share:.0%}" for value, share in shares.items())
+        k = list(ATTRIBUTES).index(name)
+        cells = ", ".join(
+            f"{value} {share:.0%}" + (f" ({recall[k][ATTRIBUTES[name].index(value)]:.0f}%)" if recall else "")
+            for value, share in shares.items()
+        )
         print(f"  {name:<14} {cells}  {verdict(min(shares.values()) >= CONTROL_MIN_SHARE)}")
 
     if "part_fidelity" in r:
@@ -612,6 +628,7 @@ def main(argv: list[str] | None = None) -> dict:
             "attributes": list(ATTRIBUTES),
             "val_accuracy": [float((val_pred[:, k] == val_true[:, k]).mean() * 100) for k in range(len(ATTRIBUTES))],
             "majority_baseline": [float((val_true[:, k] == m).mean() * 100) for k, m in enumerate(majority)],
+            "val_recall": class_recall(val_true, val_pred),
         },
         "rows": rows,
         "frequencies": frequencies,

@@ -1,6 +1,7 @@
 """The face bench's judges (bench/faces.py): its statistics on known inputs, its ImageNet feature extractor, and
 (slow) the attribute classifier checking that a fixed attribute is honoured by the shipped models."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +16,17 @@ from bench.faces import (
     CONTROL_MIN_SHARE,
     UNDRAWN_SHARE,
     attribute_control,
+    class_recall,
     frechet_distance,
     imagenet_features,
     part_fidelity,
     precision_recall,
+    print_report,
     to_uint8,
     train_classifier,
     undrawn_values,
 )
-from gen_app.faces.attributes import load_labels
+from gen_app.faces.attributes import ATTRIBUTES, load_labels
 from gen_app.faces.dataset import load_faces
 from gen_app.faces.params import read_records
 from gen_app.style.features import FeatureNet
@@ -49,6 +52,23 @@ def test_precision_and_recall_tell_coverage_from_quality():
     assert precision > 0.9 and recall < 0.3
     # Far away: neither.
     assert precision_recall(real, real + 100) == (0.0, 0.0)
+
+
+def test_class_recall_is_per_class_and_the_report_shows_it_beside_control(capsys):
+    true = np.zeros((4, len(ATTRIBUTES)), dtype=np.int64)
+    true[:, 0] = [0, 0, 1, 1]
+    predicted = true.copy()
+    predicted[0, 0] = 1  # one of the two faces of class 0 missed
+    recall = class_recall(true, predicted)
+    assert recall[0] == [50.0, 100.0] and recall[1] == [100.0, 0.0]  # attribute 1: class 1 absent
+    report = json.loads((ROOT / "checkpoints/faces/metrics.json").read_text())
+    report["classifier"].pop("val_recall", None)
+    print_report(report)  # as a report from before class recall was measured
+    assert "in brackets" not in capsys.readouterr().out
+    report["classifier"]["val_recall"] = [[90.0] * len(classes) for classes in ATTRIBUTES.values()]
+    print_report(report)
+    out = capsys.readouterr().out
+    assert "in brackets" in out and "female 100% (90%)" in out
 
 
 def test_imagenet_features_are_finite_and_deterministic():
