@@ -183,6 +183,7 @@ class _FieldDecoder:
         head_dim = first.qkv.in_features // first.n_head
         shape = (rows, first.n_head, len(prior.token_sizes), head_dim)
         device = prior.head.weight.device
+        self.starts = prior.offsets.tolist()  # each field's first vocabulary entry, read once (not at every step)
         self.layers = [DecodeLayer.of(block) for block in prior.blocks]
         self.keys = [torch.zeros(shape, device=device) for _ in prior.blocks]
         self.values = [torch.zeros(shape, device=device) for _ in prior.blocks]
@@ -194,10 +195,10 @@ class _FieldDecoder:
         if previous is None:
             tokens = torch.full((self.rows,), prior.start_token, device=device)
         else:
-            tokens = previous.to(device) + int(prior.offsets[t - 1])
+            tokens = previous.to(device) + self.starts[t - 1]
         x = F.embedding(tokens, prior.wte.weight) + prior.wpe.weight[t]
         for layer, keys, values in zip(self.layers, self.keys, self.values, strict=True):
             x = layer.decode(x, keys, values, t)
         x = F.layer_norm(x, prior.ln_f.normalized_shape, prior.ln_f.weight, prior.ln_f.bias, prior.ln_f.eps)
-        block_of_t = slice(int(prior.offsets[t]), int(prior.offsets[t]) + prior.token_sizes[t])
+        block_of_t = slice(self.starts[t], self.starts[t] + prior.token_sizes[t])
         return F.linear(x, prior.head.weight[block_of_t], prior.head.bias[block_of_t])

@@ -316,9 +316,8 @@ Field by field, each face from its own seeded stream: the uniforms for all its f
 field is an inverse-CDF draw from the model's probabilities (at a temperature, within the values a user's choice and
 the renderer allow). The steps run through a lean decoder (`_FieldDecoder` in `gen_app/faces/prior.py`: keys and
 values allocated once, each block's tensors read once, only the field's block of the output layer computed), because
-at one token per step a CPU spends most of the time on per-call overhead: one face's {len(config["token_sizes"])} steps
-take about 18 ms on one thread, 16 faces' about 40 ms (with the per-call module path and a multinomial per face
-and field: 28 and 60 ms).
+at one token per step a CPU spends most of the time on per-call overhead. The faces card's speed section times the
+whole of a face's generation (`python -m bench.faces`).
 
 ## Training data
 The parameters (JSON) of the 30,000 training faces of `facesjs` 5.0.3 (npm, Apache-2.0):
