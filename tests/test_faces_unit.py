@@ -352,3 +352,37 @@ def test_values_the_renderer_does_not_draw_cost_no_rejection(face_pipeline):
     for f, values in face_pipeline.undrawn_values.items():
         assert not values & set(field_values(faces, f))
     assert faces.params["choices"] == {}
+
+
+def test_part_maps_join_at_zero_so_a_fine_tune_starts_from_the_same_faces(face_pipeline):
+    """A renderer given part maps (a linear path from the parameters to its 16x16 features) draws what the weights
+    it starts from drew, until training gives the path weight; then a part changes the picture through it."""
+    renderer = face_pipeline.renderer
+    config = {"categorical_values": renderer.categorical_values, "continuous_ranges": renderer.continuous_ranges}
+    config |= {"channels": [32, 16, 16, 8], "convs_per_block": [1, 1, 1, 1], "w_dim": 32}
+    torch.manual_seed(0)
+    plain = FaceRenderer(**config, part_map_channels=0).eval()
+    mapped = FaceRenderer(**config, part_map_channels=4, part_map_size=16).eval()
+    assert mapped.load_state_dict(plain.state_dict(), strict=False).missing_keys == [
+        "part_maps.weight",
+        "part_maps.bias",
+        "part_mix.weight",
+        "part_mix.bias",
+    ]
+    cat = torch.stack([torch.randint(len(v), (4,)) for v in renderer.categorical_values], dim=1)
+    cont = torch.rand(4, len(renderer.continuous_ranges)) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(plain(cat, cont), mapped(cat, cont))
+        torch.nn.init.normal_(mapped.part_mix.weight)
+        nose = CATEGORICAL_FIELDS.index("nose.id")
+        other = cat.clone()
+        other[:, nose] = (cat[:, nose] + 1) % len(renderer.categorical_values[nose])
+        assert (mapped(cat, cont) - mapped(other, cont)).abs().mean() > 3 * (
+            plain(cat, cont) - plain(other, cont)
+        ).abs().mean()
+
+
+def test_part_maps_must_join_features_of_their_size(face_pipeline):
+    renderer = face_pipeline.renderer
+    with pytest.raises(ValueError, match="part_map_size 12"):
+        FaceRenderer(renderer.categorical_values, renderer.continuous_ranges, part_map_channels=4, part_map_size=12)

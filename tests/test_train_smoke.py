@@ -18,6 +18,7 @@ from gen_app.faces.renderer import FaceRenderer
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.train
 TINY_RENDERER = ["--resolution", "16", "--channels", "16", "--convs-per-block", "1", "--w-dim", "32", "--batch", "4"]
+TINY_RENDERER += ["--part-maps", "4", "--part-map-size", "8"]
 TINY_PRIOR = ["--layers", "1", "--heads", "2", "--embd", "16", "--batch", "16"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 

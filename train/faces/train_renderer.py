@@ -61,6 +61,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--convs-per-block", type=str, default="2,2,2,2")
     p.add_argument("--w-dim", type=int, default=256)
+    p.add_argument(
+        "--part-maps",
+        type=int,
+        default=16,
+        metavar="CHANNELS",
+        help="channels of the part maps, a linear path from the parameters to the features (0: none)",
+    )
+    p.add_argument("--part-map-size", type=int, default=16, help="width of the features the part maps join")
     add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500, init_from=True)
     p.add_argument(
         "--oversample",
@@ -163,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
         w_dim=args.w_dim,
         channels=[int(c) for c in args.channels.split(",")],
         convs_per_block=[int(c) for c in args.convs_per_block.split(",")],
+        part_map_channels=args.part_maps,
+        part_map_size=args.part_map_size,
     ).to(device)
     if args.init_from is not None:
         init_from_checkpoint(model, args.init_from, rank)
