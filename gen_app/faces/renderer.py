@@ -102,16 +102,15 @@ class FaceRenderer(
         self.mapping = nn.Sequential(*layers)
         self.layout = nn.Linear(w_dim, channels[0] * BASE_RESOLUTION**2)
         self.const = nn.Parameter(torch.randn(1, channels[0], BASE_RESOLUTION, BASE_RESOLUTION))
-        convs = []
+        convs, sizes = [], []  # sizes: each convolution's output width (block b works at 8 * 2**b)
         for block, (c_out, repeats) in enumerate(zip(channels, convs_per_block, strict=True)):
             c_in = channels[max(0, block - 1)]
             for r in range(repeats):
                 convs.append(StyledConv(c_in if r == 0 else c_out, c_out, w_dim, upsample=block > 0 and r == 0))
+                sizes.append(BASE_RESOLUTION * 2**block)
         self.convs = nn.ModuleList(convs)
         self.part_map_channels, self.part_map_size = part_map_channels, part_map_size
         if part_map_channels:
-            # the width of each convolution's output: block b works at 8 * 2**b
-            sizes = [BASE_RESOLUTION * 2**b for b, repeats in enumerate(convs_per_block) for _ in range(repeats)]
             if part_map_size not in sizes:
                 raise ValueError(f"part_map_size {part_map_size}: the features are {sorted(set(sizes))} wide")
             # The part maps join after the first convolution at their size, through a 1x1 convolution that starts

@@ -150,9 +150,10 @@ in the renderer's training loss, so the new bench judges in EfficientNet-Lite2 i
 
 def part_maps_note(config: dict) -> str:
     """The architecture's line on the part maps, if these weights have them."""
-    channels, size = config.get("part_map_channels", 0), config.get("part_map_size", 16)
+    channels = config.get("part_map_channels", 0)  # absent from configs saved before part maps existed
     if not channels:
         return ""
+    size = config["part_map_size"]
     return (
         f"- Part maps: a linear map of the input embedding straight to a {channels}-channel {size}×{size} feature map,\n"
         f"  added (through a 1×1 convolution) after the first {size}×{size} convolution. Without it every part reached\n"
