@@ -4,6 +4,7 @@
     python -m train.faces.data
     python -m bench.faces --json checkpoints/faces/metrics.json
     python -m bench.faces --num 1000 --compare runs/a/export runs/b/export   # quick: Lite2 FD of candidates
+    python -m bench.faces --renderer runs/a/export --write-undrawn          # a new export: list its undrawn parts
 
 Real faces come from data/faces/heldout.* (downscaled to the model's 128 px exactly as in training), which
 training never sees:
@@ -467,7 +468,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="quick check instead of the benchmark: section (a)-(b)'s EfficientNet-Lite2 row (temperature 1) for each "
         "renderer folder with --prior, e.g. to pick among a training run's exports (no classifier, minutes)",
     )
+    p.add_argument(
+        "--write-undrawn",
+        action="store_true",
+        help="first set the renderer's config.json undrawn_values to what section (e) finds, then run the benchmark "
+        "with them (every new renderer export needs this: the prior must not draw parts the renderer leaves out)",
+    )
     args = p.parse_args(argv)
+    if args.write_undrawn and args.compare:
+        p.error("--write-undrawn runs the benchmark: it does not go with --compare")
     unseen = 10_000 - CLASSIFIER_TRAIN
     if not 2 <= args.num <= unseen // 2:
         p.error(f"--num must be between 2 and {unseen // 2}: real sets A and B come from {unseen} unseen faces")
@@ -508,6 +517,16 @@ def compare_renderers(args: argparse.Namespace, device: torch.device) -> None:
         print(f"{folder}: FD {fd:.2f} (ratio {fd / floor:.2f}), P {precision:.3f}, R {recall:.3f}", flush=True)
 
 
+def write_undrawn(renderer_folder: str, pipe: FacePipeline, real: torch.Tensor, records: list[dict]) -> None:
+    """Set the renderer folder's config.json undrawn_values to what part_fidelity finds (section (e))."""
+    found = undrawn_values(part_fidelity(pipe.renderer, pipe.codec, real, records))
+    config_path = resolve(renderer_folder) / "config.json"
+    config = json.loads(config_path.read_text())
+    config["undrawn_values"] = found
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    log(f"wrote undrawn_values {found} to {config_path}")
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -530,6 +549,11 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(
             f"{args.data}: {len(real)} faces, {len(labels)} labels; need {CLASSIFIER_TRAIN + 2 * args.num}"
         )
+    if args.write_undrawn:
+        log("parts the renderer does not draw, for its config.json")
+        write_undrawn(args.renderer, pipe, real, records)
+        pipe = load_pipeline(args.renderer, args.prior, device)  # the prior's sampling mask reads them
+        renderer = pipe.renderer
     a_range = (CLASSIFIER_TRAIN, CLASSIFIER_TRAIN + args.num)
     b_range = (a_range[1], a_range[1] + args.num)
 

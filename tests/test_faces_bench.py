@@ -25,6 +25,7 @@ from bench.faces import (
     to_uint8,
     train_classifier,
     undrawn_values,
+    write_undrawn,
 )
 from gen_app.faces.attributes import ATTRIBUTES, load_labels
 from gen_app.faces.dataset import load_faces
@@ -114,6 +115,19 @@ def test_the_config_lists_exactly_the_parts_the_renderer_does_not_draw(face_pipe
     assert undrawn_values(fidelity) == {f: sorted(v) for f, v in face_pipeline.renderer.undrawn_values.items()}
     shares = [share for values in fidelity.values() for _, share in values.values()]
     assert all(abs(share - UNDRAWN_SHARE) >= 0.03 for share in shares)
+
+
+@pytest.mark.slow
+def test_write_undrawn_sets_the_config_to_what_the_bench_finds(face_pipeline, heldout_faces, tmp_path):
+    """--write-undrawn: a copy of the shipped renderer with its list emptied gets the shipped list back, and the rest
+    of its config.json is untouched."""
+    config = json.loads((ROOT / "checkpoints/faces/config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "undrawn_values": {}}))
+    real = load_faces(heldout_faces, face_pipeline.renderer.resolution)
+    records = read_records(heldout_faces.with_suffix(".jsonl").read_text())
+    write_undrawn(str(tmp_path), face_pipeline, real, records)
+    written = json.loads((tmp_path / "config.json").read_text())
+    assert written == config | {"undrawn_values": {f: sorted(v) for f, v in config["undrawn_values"].items()}}
 
 
 @pytest.mark.slow
