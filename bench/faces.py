@@ -525,7 +525,7 @@ def write_undrawn(renderer_folder: str, pipe: FacePipeline, real: torch.Tensor, 
     config_path = resolve(renderer_folder) / "config.json"
     config = json.loads(config_path.read_text())
     config["undrawn_values"] = found
-    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")  # as the Hub mixin saves it
     log(f"wrote undrawn_values {found} to {config_path}")
 
 
