@@ -38,6 +38,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ from PIL import Image
 from scipy import linalg
 from torch import nn
 
+from gen_app.device import cpu_threads
 from gen_app.faces.attributes import ATTRIBUTES, load_labels
 from gen_app.faces.dataset import load_faces
 from gen_app.faces.params import CATEGORICAL_FIELDS, FaceCodec, read_records
@@ -200,16 +202,30 @@ def generate(pipe: FacePipeline, seeds: list[int], temperature: float, batch: in
     return torch.cat([to_uint8(pipe.sample(seeds[i : i + batch], temperature)) for i in range(0, len(seeds), batch)])
 
 
-def time_generate(pipe: FacePipeline, count: int, runs: int = 7) -> float:
-    """Median seconds of the app's generate() for `count` faces (prior, renderer, PIL images), after a warm-up."""
+TIMING_RUNS = 15  # medians of this many: this VM's single runs swing by half
 
-    def run(seed: int) -> float:
+
+def median_seconds(call: Callable[[int], object], runs: int = TIMING_RUNS) -> float:
+    """Median seconds of `call(i)` for i = 1..runs, after a warm-up call(0)."""
+
+    def run(i: int) -> float:
         started = time.perf_counter()
-        pipe.generate(seed, count, 1.0)
+        call(i)
         return time.perf_counter() - started
 
-    run(FIRST_SEED)
-    return float(np.median([run(FIRST_SEED + i) for i in range(runs)]))
+    run(0)
+    return float(np.median([run(i) for i in range(1, runs + 1)]))
+
+
+def time_generate(pipe: FacePipeline, count: int) -> float:
+    """Median seconds of the app's generate() for `count` faces (prior, renderer, PIL images)."""
+    return median_seconds(lambda i: pipe.generate(FIRST_SEED + i, count, 1.0))
+
+
+def time_prior(pipe: FacePipeline) -> float:
+    """Median seconds of the prior's draw of one face's parameters, on one thread as in the app."""
+    with cpu_threads(1, torch.device("cpu")):
+        return median_seconds(lambda i: pipe.prior.sample([torch.Generator().manual_seed(i)], support=pipe.support))
 
 
 def attribute_control(
@@ -444,7 +460,8 @@ def print_report(r: dict) -> None:
         f"\n(f) Speed of generate() on {cfg['device']} ({t['threads']} torch threads; load average "
         f"{t['load_average']:.1f} while timing): 16 faces {t['batch16_seconds'] * 1000:.0f} ms "
         f"{verdict(t['batch16_seconds'] <= BATCH16_MAX_SECONDS)}, one face {t['single_seconds'] * 1000:.1f} ms "
-        f"{verdict(t['single_seconds'] <= SINGLE_MAX_SECONDS)} (medians of 7 after a warm-up)"
+        f"{verdict(t['single_seconds'] <= SINGLE_MAX_SECONDS)} (medians of {TIMING_RUNS} after a warm-up), of which "
+        f"the prior {t.get('single_prior_seconds', float('nan')) * 1000:.1f} ms"
     )
     print(f"\nbenchmark took {r['runtime_seconds']:.0f} s")
 
@@ -633,6 +650,7 @@ def main(argv: list[str] | None = None) -> dict:
         "load_average": os.getloadavg()[0],  # other processes on the machine slow these timings down
         "batch16_seconds": time_generate(pipe, 16),
         "single_seconds": time_generate(pipe, 1),
+        "single_prior_seconds": time_prior(pipe),
     }
     result = {
         "config": {

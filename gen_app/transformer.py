@@ -1,13 +1,10 @@
-"""Transformer pieces shared by the app's autoregressive models (the text and melody GPT, the face prior):
+"""Transformer pieces shared by the app's autoregressive models (the text and melody GPT):
 pre-LayerNorm blocks of causal self-attention (torch's scaled_dot_product_attention) and a GELU MLP, with a
 KV cache so that generation costs one token's work per step instead of re-reading the whole context.
 
 `step` advances several sequences (side by side in a `SlotCache`, each with its own length) by one token at once,
 for continuous batching (gen_app/sampling.py). It is batch-invariant: a sequence's result is bit-for-bit the same
 whatever else is in the batch (`invariant_linear`, batched matrix products for attention).
-
-`DecodeLayer.decode` advances sequences that all sit at the same position (the face prior's fields) by one token,
-with keys and values in tensors allocated once: the leanest step, for a model whose steps are a few tiny products.
 """
 
 from __future__ import annotations
@@ -205,46 +202,3 @@ class Block(nn.Module):
         up, act, down = self.mlp
         h = act(invariant_linear(self.ln_2(x), up.weight, up.bias))
         return x + invariant_linear(h, down.weight, down.bias)
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeLayer:
-    """A Block's tensors, read once, for `decode`: one new token per sequence, all sequences at the same position,
-    keys and values in tensors allocated once. Plain functional calls on plain attributes: on a CPU, at one token per
-    step, per-call overhead is most of the cost, and the modules' attribute lookups alone were a quarter of a face
-    prior step."""
-
-    norm_1: tuple[torch.Tensor, torch.Tensor, float]  # weight, bias, eps
-    qkv: tuple[torch.Tensor, torch.Tensor]
-    proj: tuple[torch.Tensor, torch.Tensor]
-    norm_2: tuple[torch.Tensor, torch.Tensor, float]
-    up: tuple[torch.Tensor, torch.Tensor]
-    down: tuple[torch.Tensor, torch.Tensor]
-    n_head: int
-
-    @classmethod
-    def of(cls, block: Block) -> DecodeLayer:
-        up, _, down = block.mlp
-        attn = block.attn
-        return cls(
-            (block.ln_1.weight, block.ln_1.bias, block.ln_1.eps),
-            (attn.qkv.weight, attn.qkv.bias),
-            (attn.proj.weight, attn.proj.bias),
-            (block.ln_2.weight, block.ln_2.bias, block.ln_2.eps),
-            (up.weight, up.bias),
-            (down.weight, down.bias),
-            attn.n_head,
-        )
-
-    def decode(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, position: int) -> torch.Tensor:
-        """Block.forward (eval) for x (n, C), one token per sequence at `position`; keys and values (n, heads,
-        length, head_dim) are filled before `position` and written at it."""
-        n, c = x.shape
-        head_dim = c // self.n_head
-        h = F.layer_norm(x, (c,), *self.norm_1)
-        q, k, v = F.linear(h, *self.qkv).view(n, 3, self.n_head, head_dim).unbind(1)
-        keys[:, :, position], values[:, :, position] = k, v
-        scores = (q[:, :, None] @ keys[:, :, : position + 1].transpose(-1, -2)).mul_(1 / math.sqrt(head_dim))
-        x = x + F.linear((scores.softmax(-1) @ values[:, :, : position + 1]).view(n, c), *self.proj)
-        h = F.layer_norm(x, (c,), *self.norm_2)
-        return x + F.linear(F.gelu(F.linear(h, *self.up)), *self.down)

@@ -286,31 +286,34 @@ def test_codec_round_trip(face_pipeline):
 
 
 def test_prior_and_renderer_must_share_a_vocabulary(face_pipeline):
-    other = FacePrior([2] * len(face_pipeline.codec.token_sizes), n_layer=1, n_embd=16, n_head=2)
+    other = FacePrior([2] * len(face_pipeline.codec.token_sizes), hidden=16, n_embd=8)
     with pytest.raises(ValueError, match="vocabularies"):
         FacePipeline(face_pipeline.renderer, other)
 
 
 def test_the_sampling_decoder_computes_the_models_logits(face_pipeline):
-    """The lean field-by-field decoder that sampling uses gives, at each field, the logits of the model's forward."""
+    """The lean field-by-field decoder that sampling uses (numpy) gives, at each field, the logits of the model's
+    forward (PyTorch), up to float32 rounding of two BLAS libraries over 30 steps."""
     prior = face_pipeline.prior
     generator = torch.Generator().manual_seed(0)
     tokens = torch.stack([torch.randint(size, (5,), generator=generator) for size in prior.token_sizes], dim=1)
     ids = tokens + prior.offsets
     with torch.no_grad():
         full = prior(torch.cat([torch.full_like(ids[:, :1], prior.start_token), ids[:, :-1]], dim=1))
-        decoder = _FieldDecoder(prior, len(tokens))
-        for t, size in enumerate(prior.token_sizes):
-            start = int(prior.offsets[t])
-            expected = full[:, t, start : start + size]
-            torch.testing.assert_close(decoder.logits(t, tokens[:, t - 1] if t else None), expected)
+    decoder = _FieldDecoder(prior, len(tokens))
+    for t, size in enumerate(prior.token_sizes):
+        start = int(prior.offsets[t])
+        expected = full[:, t, start : start + size]
+        got = torch.from_numpy(decoder.logits(t, tokens[:, t - 1].numpy() if t else None))
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
 def test_inverse_cdf_never_draws_a_value_of_probability_zero():
-    probs = torch.tensor([[0.0, 0.3, 0.0, 0.7, 0.0, 0.0]], dtype=torch.float64).expand(5, -1)
-    uniform = torch.tensor([0.0, 0.29, 0.31, 0.99, 1 - 2**-53], dtype=torch.float64)
+    probs = np.broadcast_to(np.array([[0.0, 0.3, 0.0, 0.7, 0.0, 0.0]]), (5, 6))
+    uniform = np.array([0.0, 0.29, 0.31, 0.99, 1 - 2**-53])
     assert _inverse_cdf(probs, uniform).tolist() == [1, 1, 3, 3, 3]
-    assert _inverse_cdf(probs[:1], torch.ones(1, dtype=torch.float64)).tolist() == [3]  # rounding up to the total
+    assert _inverse_cdf(probs[:1], np.ones(1)).tolist() == [3]  # rounding up to the total
+    assert _inverse_cdf(probs[:1] * 1e-300, np.ones(1)).tolist() == [3]  # weights known only up to a scale
 
 
 def test_prior_samples_only_allowed_values(face_pipeline):

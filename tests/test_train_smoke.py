@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.train
 TINY_RENDERER = ["--resolution", "16", "--channels", "16", "--convs-per-block", "1", "--w-dim", "32", "--batch", "4"]
 TINY_RENDERER += ["--part-maps", "4", "--part-map-size", "8"]
-TINY_PRIOR = ["--layers", "1", "--heads", "2", "--embd", "16", "--batch", "16"]
+TINY_PRIOR = ["--hidden", "16", "--embd", "8", "--batch", "16"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -83,9 +83,13 @@ def test_both_stages_train_and_the_app_loads_them(tiny_faces, tmp_path):
 
 def test_renderer_and_prior_resume_from_their_state(tiny_faces, tmp_path):
     train_renderer(tiny_faces, tmp_path, 2)
+    cpu_seconds = torch.load(tmp_path / "run" / "state.pt", weights_only=True)["train_cpu_seconds"]
     out = train_renderer(tiny_faces, tmp_path, 4)
     assert "resumed from" in out and "at step 2" in out
-    assert json.loads((tmp_path / "r" / "training.json").read_text())["steps_done"] == 4
+    record = json.loads((tmp_path / "r" / "training.json").read_text())
+    assert record["steps_done"] == 4 and "cpu_hours" in record
+    # The CPU time (the budget's measure on a shared machine) carries over a resume, as the wall-clock does.
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["train_cpu_seconds"] > cpu_seconds > 0
     train_prior(tiny_faces, tmp_path, 2)
     out = train_prior(tiny_faces, tmp_path, 4)
     assert "resumed from" in out and "at step 2" in out

@@ -95,12 +95,13 @@ def push_folder(folder: Path, repo_id: str) -> None:
 
 class RunState:
     """A run's resumable state: named parts (modules, optimizers: anything with state_dict / load_state_dict),
-    the step, training seconds, the metrics history and every process's RNG state, in `path`."""
+    the step, training seconds (wall-clock, and this process's CPU time), the metrics history and every process's RNG
+    state, in `path`."""
 
     def __init__(self, path: Path, parts: dict, rank: int, world: int, device: torch.device):
         self.path, self.parts, self.rank, self.world, self.device = path, parts, rank, world, device
-        self.step, self.seconds_before, self.history = 0, 0.0, []
-        self.started = time.time()
+        self.step, self.seconds_before, self.cpu_seconds_before, self.history = 0, 0.0, 0.0, []
+        self.started, self.cpu_started = time.time(), time.process_time()
 
     def resume(self) -> None:
         state = load_state(self.path, self.device)
@@ -109,6 +110,7 @@ class RunState:
         for name, part in self.parts.items():
             part.load_state_dict(state[name])
         self.step, self.seconds_before = state["step"], state["train_seconds"]
+        self.cpu_seconds_before = state.get("train_cpu_seconds", 0.0)
         self.history = json.loads(state.get("history", "[]"))
         torch.set_rng_state(state["rng"][self.rank % len(state["rng"])])
         if self.rank == 0:
@@ -118,12 +120,19 @@ class RunState:
     def hours(self) -> float:
         return (self.seconds_before + time.time() - self.started) / 3600
 
+    @property
+    def cpu_hours(self) -> float:
+        """CPU time of all the process's threads: unlike the wall-clock, it does not grow when other work on the
+        machine takes the cores (divided by the thread count: the hours the run needs on a quiet machine)."""
+        return (self.cpu_seconds_before + time.process_time() - self.cpu_started) / 3600
+
     def save(self) -> None:
         """Collective (every rank calls it, for the RNG states); rank 0 writes."""
         rngs = gather_rng_states(self.world)
         if self.rank == 0:
             state = {name: part.state_dict() for name, part in self.parts.items()}
-            state |= {"step": self.step, "train_seconds": self.hours * 3600, "history": json.dumps(self.history)}
+            state |= {"step": self.step, "train_seconds": self.hours * 3600, "train_cpu_seconds": self.cpu_hours * 3600}
+            state |= {"history": json.dumps(self.history)}
             save_state(state | {"rng": rngs}, self.path)
 
 

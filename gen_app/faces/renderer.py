@@ -46,7 +46,11 @@ class StyledConv(nn.Module):
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = self.conv(x)
-        var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+        # Two passes (mean, then mean squared deviation), not torch.var_mean: its one-pass (Welford) loop is 4-6x
+        # slower on a CPU, a sixth of a face's time, and no more accurate here (both within float32 rounding of a
+        # float64 reference, which the stacked norms amplify alike).
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        var = (x - mean).square_().mean(dim=(2, 3), keepdim=True)
         scale, shift = self.style(w)[:, :, None, None].chunk(2, dim=1)
         gain = (1 + scale) * torch.rsqrt(var + 1e-5)
         return F.leaky_relu(torch.addcmul(shift - mean * gain, x, gain), 0.2, inplace=True)

@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GAN_BASELINE = Path(__file__).resolve().parent / "gan_baseline.json"
 # The bench's JSON for the renderer run's snapshot at about the GAN's CPU time (with "snapshot": its step and hours).
 EQUAL_TIME_BENCH = Path(__file__).resolve().parent / "equal_time_bench.json"
+# The first prior, a transformer: what the GRU that replaced it is compared with.
+TRANSFORMER_PRIOR = json.loads((Path(__file__).resolve().parent / "transformer_prior.json").read_text())
 FRONT_MATTER = """---
 license: apache-2.0
 library_name: gen_app
@@ -207,7 +209,7 @@ def renderer_card(pipe: FacePipeline, folder: Path, metrics: dict | None) -> str
 
 ## Summary
 Two small networks trained here on {training["training_faces"]:,} procedurally drawn cartoon faces (npm `facesjs`):
-a **prior** ([checkpoints/faces-prior](../faces-prior/README.md), a tiny transformer) draws a face's parameters —
+a **prior** ([checkpoints/faces-prior](../faces-prior/README.md), a small recurrent network) draws a face's parameters —
 {len(config["categorical_values"])} part and colour choices and {len(config["continuous_ranges"])} sizes and angles —
 from a seed, and this **renderer** ({params / 1e6:.2f} M parameters) draws them at {res}×{res}. One face per seed
 on any machine; attributes and parts can be fixed (the prior samples the rest conditioned on them); variations
@@ -305,7 +307,7 @@ def prior_card(folder: Path) -> str:
     params = training["parameters"]
     return (
         FRONT_MATTER.format(pipeline_tag="other")
-        + f"""# gen_app faces prior: a small transformer over facesjs face parameters
+        + f"""# gen_app faces prior: a small recurrent network (GRU) over facesjs face parameters
 
 ## Summary
 An autoregressive model of a cartoon face's parameters, one token per field ({len(config["token_sizes"])} fields:
@@ -321,17 +323,25 @@ Held-out negative log-likelihood on 10,000 held-out faces (seeds 1,000,000-1,009
 training frequencies. Sample quality is measured with the renderer: see the faces card.
 
 ## Architecture
-{config["n_layer"]} pre-LayerNorm transformer blocks (gen_app/transformer.py, shared with the text model),
-{config["n_embd"]}-d, {config["n_head"]} heads; learned position embeddings (position = field); a start token; the
-logits at each position are restricted to that field's block of the vocabulary.
+A {config["n_layer"]}-layer GRU with a {config["hidden"]}-d state over {config["n_embd"]}-d token embeddings; a start
+token; the logits at each position are restricted to that field's block of the vocabulary. A token's id says which
+field it is, so there is no position embedding.
+
+Why not a transformer: the first prior was 4 pre-LayerNorm transformer blocks (gen_app/transformer.py, the text
+model's), 128-d, 0.92 M parameters, trained for 0.92 h (1,800 steps × 256 on one thread). It reached
+{TRANSFORMER_PRIOR["heldout_nats_per_face"]:.2f} nats per held-out face, but drawing one face took
+{TRANSFORMER_PRIOR["single_face_ms"]} ms: 30 sequential steps of some 80 tiny calls each, which alone broke the
+15 ms budget for a whole face. This GRU scores **{training["heldout_nats_per_face"]:.2f}** nats, a difference of
+{training["heldout_nats_per_face"] - TRANSFORMER_PRIOR["heldout_nats_per_face"]:+.2f} on the same held-out faces, with
+three products and a few elementwise calls per step (the prior's share of one face: the faces card's speed section).
 
 ## Sampling
 Field by field, each face from its own seeded stream: the uniforms for all its fields are drawn up front and each
 field is an inverse-CDF draw from the model's probabilities (at a temperature, within the values a user's choice and
-the renderer allow). The steps run through a lean decoder (`_FieldDecoder` in `gen_app/faces/prior.py`: keys and
-values allocated once, each block's tensors read once, only the field's block of the output layer computed), because
-at one token per step a CPU spends most of the time on per-call overhead. The faces card's speed section times the
-whole of a face's generation (`python -m bench.faces`).
+the renderer allow). The steps run through a lean decoder (`_FieldDecoder` in `gen_app/faces/prior.py`: the GRU's
+tensors read once, one cell update per step, only the field's block of the output layer computed), because at one
+token per step a CPU spends most of the time on per-call overhead. The faces card's speed section times the whole of
+a face's generation (`python -m bench.faces`).
 
 ## Training data
 The parameters (JSON) of the 30,000 training faces of `facesjs` 5.0.3 (npm, Apache-2.0):

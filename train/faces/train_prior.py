@@ -1,4 +1,4 @@
-"""Train the face prior (gen_app/faces/prior.py): a small transformer over the parameters of facesjs faces.
+"""Train the face prior (gen_app/faces/prior.py): a small GRU over the parameters of facesjs faces.
 
     python -m train.faces.data
     python -m train.faces.train_prior --threads 1
@@ -37,11 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heldout", type=Path, default=ROOT / "data/faces/heldout.jsonl")
     p.add_argument("--renderer", type=Path, default=ROOT / "checkpoints/faces", help="its codec is the prior's")
     p.add_argument("--limit", type=int, default=None, help="use only the first N faces of each set (smoke tests)")
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--embd", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=128, help="the GRU's state size")
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--embd", type=int, default=64)
     p.add_argument("--dropout", type=float, default=0.1)
-    add_common_args(p, task="faces-prior", steps=3000, batch=256, lr=1e-3, eval_every=500)
+    add_common_args(p, task="faces-prior", steps=1500, batch=256, lr=1e-3, eval_every=500)
     p.add_argument("--save-every", type=int, default=500)
     return p.parse_args(argv)
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     baseline = independent_nll(train, heldout, codec.token_sizes)
     summary = f"{len(train)} training faces; baseline (independent fields) {baseline:.3f} nats per face"
 
-    model = FacePrior(codec.token_sizes, args.layers, args.heads, args.embd, args.dropout).to(device)
+    model = FacePrior(codec.token_sizes, args.hidden, args.layers, args.embd, args.dropout).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     run, _, data_gen, progress = setup_run(args, {"model": model, "opt": opt}, rank, world, device, summary)
     step = run.step

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def evaluate_and_export() -> None:
         scores = held_out_scores(ema, eval_faces, eval_cat, eval_cont)
-        run.history.append({"step": step, "hours": round(run.hours, 3), **scores})
+        run.history.append({"step": step, "hours": round(run.hours, 3), "cpu_hours": round(run.cpu_hours, 3), **scores})
         print(f"step {step}: held-out {scores}", flush=True)
         with torch.no_grad():
             rendered = ema(eval_cat[:16], eval_cont[:16]).float()
@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             world,
             device,
             run.hours,
+            cpu_hours=round(run.cpu_hours, 2),
             images_seen=step * args.batch * world,
             training_faces=args.num_faces,
             steps_done=step,
