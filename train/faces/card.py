@@ -330,18 +330,19 @@ field it is, so there is no position embedding.
 Why not a transformer: the first prior was 4 pre-LayerNorm transformer blocks (gen_app/transformer.py, the text
 model's), 128-d, 0.92 M parameters, trained for 0.92 h (1,800 steps × 256 on one thread). It reached
 {TRANSFORMER_PRIOR["heldout_nats_per_face"]:.2f} nats per held-out face, but drawing one face took
-{TRANSFORMER_PRIOR["single_face_ms"]} ms: 30 sequential steps of some 80 tiny calls each, which alone broke the
-15 ms budget for a whole face. This GRU scores **{training["heldout_nats_per_face"]:.2f}** nats, a difference of
-{training["heldout_nats_per_face"] - TRANSFORMER_PRIOR["heldout_nats_per_face"]:+.2f} on the same held-out faces, with
-three products and a few elementwise calls per step (the prior's share of one face: the faces card's speed section).
+{TRANSFORMER_PRIOR["single_face_ms"]} ms: 30 sequential steps of some 80 tiny calls each, more than the whole face's
+15 ms budget. This GRU scores **{training["heldout_nats_per_face"]:.2f}** nats on the same held-out faces
+({training["heldout_nats_per_face"] - TRANSFORMER_PRIOR["heldout_nats_per_face"]:+.2f}), with two products and a few
+elementwise calls per step. Its share of one face's time: the faces card's speed section.
 
 ## Sampling
 Field by field, each face from its own seeded stream: the uniforms for all its fields are drawn up front and each
 field is an inverse-CDF draw from the model's probabilities (at a temperature, within the values a user's choice and
-the renderer allow). The steps run through a lean decoder (`_FieldDecoder` in `gen_app/faces/prior.py`: the GRU's
-tensors read once, one cell update per step, only the field's block of the output layer computed), because at one
-token per step a CPU spends most of the time on per-call overhead. The faces card's speed section times the whole of
-a face's generation (`python -m bench.faces`).
+the renderer allow). The steps run through a lean decoder in numpy (`_FieldDecoder` in `gen_app/faces/prior.py`: one
+GRU cell update per step, only the field's block of the output layer computed), because at one token per step the
+cost is per-call overhead, and a numpy call's is a fraction of a PyTorch call's on vectors this small. Its logits
+equal the PyTorch model's up to float32 rounding (tested). numpy's BLAS is held to one thread meanwhile: for a few
+rows its threads only spin, on the cores the renderer needs next.
 
 ## Training data
 The parameters (JSON) of the 30,000 training faces of `facesjs` 5.0.3 (npm, Apache-2.0):
