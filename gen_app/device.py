@@ -78,10 +78,15 @@ def app_work_nice() -> int:
     return _app_nice
 
 
+# The niceness the process started with (read by the importing thread): the levels above are relative to it, so an
+# app started under `nice` keeps its order (as root, an absolute 5 would even raise heavy work above the server).
+PROCESS_NICE = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
+
+
 def _lower_thread(nice: int) -> None:
-    """Lower the calling thread to niceness `nice` (a thread cannot raise itself again)."""
+    """Lower the calling thread to niceness `nice` above the process's own (a thread cannot raise itself again)."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, nice))
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, PROCESS_NICE + nice))
     except (OSError, AttributeError):  # not Linux, or not allowed: the work runs at normal priority
         pass
 

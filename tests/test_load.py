@@ -18,6 +18,7 @@ from gen_app import worker
 from gen_app.device import (
     LONG_WORKERS,
     LOW_PRIORITY_NICE,
+    PROCESS_NICE,
     app_priority,
     app_work_nice,
     limit_malloc_arenas,
@@ -71,7 +72,7 @@ def test_low_priority_runs_in_a_lower_priority_thread_with_the_callers_context()
         raise ValueError("bad input")
 
     REQUEST.set("request 7")
-    assert where(3) == (3, min(19, app_work_nice() + LOW_PRIORITY_NICE), "request 7")
+    assert where(3) == (3, min(19, PROCESS_NICE + app_work_nice() + LOW_PRIORITY_NICE), "request 7")
     assert [i for i, _ in count(4)] == [0, 1, 2, 3]
     assert all(nice > niceness() for _, nice in count(2))
     with pytest.raises(ValueError, match="bad input"):
@@ -91,10 +92,11 @@ def test_app_priority_runs_below_the_server_and_above_long_work(app_demo):
         yield from range(n)
 
     REQUEST.set("request 8")
-    assert niceness() == 0  # the server's threads: they carry every quick request's upload, stream and download
+    # The server's threads keep the process's niceness: they carry every quick request's upload, stream and download.
+    assert niceness() == PROCESS_NICE
     if worker.current() is not None:  # a worker only on a CPU (gen_app.worker.wanted)
         assert app_work_nice() > 0
-    assert where(3) == (3, app_work_nice(), "request 8")
+    assert where(3) == (3, PROCESS_NICE + app_work_nice(), "request 8")
     assert list(count(3)) == [0, 1, 2]
 
 
