@@ -48,7 +48,6 @@ from PIL import Image
 from scipy import linalg
 from torch import nn
 
-from gen_app.device import cpu_threads
 from gen_app.faces.attributes import ATTRIBUTES, load_labels
 from gen_app.faces.dataset import load_faces
 from gen_app.faces.params import CATEGORICAL_FIELDS, FaceCodec, read_records
@@ -223,9 +222,8 @@ def time_generate(pipe: FacePipeline, count: int) -> float:
 
 
 def time_prior(pipe: FacePipeline) -> float:
-    """Median seconds of the prior's draw of one face's parameters, on one thread as in the app."""
-    with cpu_threads(1, torch.device("cpu")):
-        return median_seconds(lambda i: pipe.prior.sample([torch.Generator().manual_seed(i)], support=pipe.support))
+    """Median seconds of the prior's draw of one face's parameters, as the app draws them."""
+    return median_seconds(lambda i: pipe.sample_parameters([torch.Generator().manual_seed(i)], 1.0, {}))
 
 
 def attribute_control(

@@ -194,12 +194,14 @@ class FacePipeline:
     def _draw(self, seeds: list[int], temperature: float, allowed: dict) -> Drawn:
         """Each seed's face parameters, from a random stream of its own (so batch position never matters)."""
         generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        tokens = self._sample_prior(generators, temperature, allowed, PREFIX_PROPOSALS)
+        tokens = self.sample_parameters(generators, temperature, allowed, PREFIX_PROPOSALS)
         return self._from_tokens(tokens, generators, temperature)
 
-    def _sample_prior(
+    def sample_parameters(
         self, generators: list[torch.Generator], temperature: float, allowed: dict, proposals: int = 0
     ) -> torch.Tensor:
+        """The prior's per-field indices (N, fields), one face per generator, within the values the renderer draws
+        and `allowed` (see FacePrior.sample): the first half of every face (the bench times it alone)."""
         # One thread: the prior's steps are tiny (30 fields, a few rows), and a second thread only waits for a core
         # that may be busy elsewhere (3-5x slower under load, here).
         with cpu_threads(1, torch.device("cpu")):
@@ -298,7 +300,9 @@ class FacePipeline:
                 for f in range(fields)
                 if f not in redraw
             }
-            tokens = self._sample_prior([g], temperature, {**keep, **{f: m for f, m in allowed.items() if f in redraw}})
+            tokens = self.sample_parameters(
+                [g], temperature, {**keep, **{f: m for f, m in allowed.items() if f in redraw}}
+            )
             drawn = self._from_tokens(tokens, [g], temperature)
             kept = [f - len(CATEGORICAL_FIELDS) for f in keep if f >= len(CATEGORICAL_FIELDS)]
             nudge = (torch.rand(len(CONTINUOUS_FIELDS), generator=g) - 0.5) * 0.2 * amount

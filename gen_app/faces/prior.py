@@ -158,8 +158,8 @@ class FacePrior(
         return np.where(fits.any(axis=1)[:, None], chosen, -1)
 
 
-def _array(mask: torch.Tensor | np.ndarray) -> np.ndarray:
-    return mask.cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+def _array(mask: torch.Tensor) -> np.ndarray:
+    return mask.cpu().numpy()
 
 
 def _field_weights(logits: np.ndarray, temperature: float, mask: np.ndarray | None = None) -> np.ndarray:
