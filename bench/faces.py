@@ -201,6 +201,19 @@ def generate(pipe: FacePipeline, seeds: list[int], temperature: float, batch: in
     return torch.cat([to_uint8(pipe.sample(seeds[i : i + batch], temperature)) for i in range(0, len(seeds), batch)])
 
 
+@torch.no_grad()
+def reconstruct(renderer: FaceRenderer, codec: FaceCodec, records: list[dict], batch: int = 250) -> torch.Tensor:
+    """The renderer's pictures of real faces' own parameters (uint8): what it draws when the prior is perfect."""
+    device = next(renderer.parameters()).device
+    encoded = [codec.encode(record) for record in records]
+    pictures = []
+    for i in range(0, len(encoded), batch):
+        categorical = torch.tensor([c for c, _ in encoded[i : i + batch]], device=device)
+        continuous = torch.tensor([x for _, x in encoded[i : i + batch]], device=device)
+        pictures.append(to_uint8(renderer(categorical, continuous)))
+    return torch.cat(pictures)
+
+
 TIMING_RUNS = 15  # medians of this many: this VM's single runs swing by half
 
 
@@ -483,7 +496,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         metavar="RENDERER",
         help="quick check instead of the benchmark: section (a)-(b)'s EfficientNet-Lite2 row (temperature 1) for each "
-        "renderer folder with --prior, e.g. to pick among a training run's exports (no classifier, minutes)",
+        "renderer folder with --prior, and the same for the renderer alone (its pictures of real set B's parameters), "
+        "e.g. to pick among a training run's exports (no classifier, minutes)",
     )
     p.add_argument(
         "--write-undrawn",
@@ -515,10 +529,14 @@ def load_pipeline(renderer_folder: str, prior_folder: str, device: torch.device)
 
 def compare_renderers(args: argparse.Namespace, device: torch.device) -> None:
     """--compare: the EfficientNet-Lite2 Fréchet distance, precision and recall of each renderer (with the prior)
-    against real set A, as in section (a)-(b) at temperature 1, and the real-vs-real floor."""
+    against real set A, as in section (a)-(b) at temperature 1, and the real-vs-real floor; then the renderer alone:
+    the same for its pictures of real set B's own parameters, so that what the renderer loses is told apart from
+    what the prior does."""
     pipes = {folder: load_pipeline(folder, args.prior, device) for folder in args.compare}
     resolution = next(iter(pipes.values())).renderer.resolution
     real = load_faces(args.data, resolution)[CLASSIFIER_TRAIN : CLASSIFIER_TRAIN + 2 * args.num]
+    records = read_records(args.data.with_suffix(".jsonl").read_text())
+    records_b = records[CLASSIFIER_TRAIN + args.num : CLASSIFIER_TRAIN + 2 * args.num]
     lite2 = FeatureNet("lite2", last_block=EVERY_BLOCK).to(device)
     feats_a = imagenet_features(lite2, real[: args.num], device)
     feats_b = imagenet_features(lite2, real[args.num :], device)
@@ -528,10 +546,15 @@ def compare_renderers(args: argparse.Namespace, device: torch.device) -> None:
         f"EfficientNet-Lite2, {args.num} faces per set; real B vs A: FD {floor:.2f}, P {precision:.3f}, R {recall:.3f}"
     )
     for folder, pipe in pipes.items():
-        fake = imagenet_features(lite2, generate(pipe, seed_range(FIRST_SEED, args.num), 1.0), device)
-        precision, recall = precision_recall(feats_a, fake)
-        fd = frechet_distance(fake, feats_a)
-        print(f"{folder}: FD {fd:.2f} (ratio {fd / floor:.2f}), P {precision:.3f}, R {recall:.3f}", flush=True)
+        candidates = {
+            folder: generate(pipe, seed_range(FIRST_SEED, args.num), 1.0),
+            f"{folder}, renderer alone (set B's parameters)": reconstruct(pipe.renderer, pipe.codec, records_b),
+        }
+        for name, pictures in candidates.items():
+            fake = imagenet_features(lite2, pictures, device)
+            precision, recall = precision_recall(feats_a, fake)
+            fd = frechet_distance(fake, feats_a)
+            print(f"{name}: FD {fd:.2f} (ratio {fd / floor:.2f}), P {precision:.3f}, R {recall:.3f}", flush=True)
 
 
 def write_undrawn(renderer_folder: str, pipe: FacePipeline, real: torch.Tensor, records: list[dict]) -> None:

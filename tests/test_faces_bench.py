@@ -139,3 +139,4 @@ def test_compare_prints_each_renderers_distance(heldout_faces, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("EfficientNet-Lite2, 50 faces per set; real B vs A: FD ")
     assert lines[1].startswith("checkpoints/faces: FD ") and " R " in lines[1]
+    assert lines[2].startswith("checkpoints/faces, renderer alone (set B's parameters): FD ") and " R " in lines[2]
