@@ -49,7 +49,7 @@ from scipy import linalg
 from torch import nn
 
 from gen_app.faces.attributes import ATTRIBUTES, load_labels
-from gen_app.faces.dataset import load_faces
+from gen_app.faces.dataset import load_faces, load_params
 from gen_app.faces.params import CATEGORICAL_FIELDS, FaceCodec, read_records
 from gen_app.faces.pipeline import FacePipeline
 from gen_app.faces.prior import FacePrior
@@ -202,16 +202,13 @@ def generate(pipe: FacePipeline, seeds: list[int], temperature: float, batch: in
 
 
 @torch.no_grad()
-def reconstruct(renderer: FaceRenderer, codec: FaceCodec, records: list[dict], batch: int = 250) -> torch.Tensor:
+def reconstruct(
+    renderer: FaceRenderer, categorical: torch.Tensor, continuous: torch.Tensor, batch: int = 250
+) -> torch.Tensor:
     """The renderer's pictures of real faces' own parameters (uint8): what it draws when the prior is perfect."""
     device = next(renderer.parameters()).device
-    encoded = [codec.encode(record) for record in records]
-    pictures = []
-    for i in range(0, len(encoded), batch):
-        categorical = torch.tensor([c for c, _ in encoded[i : i + batch]], device=device)
-        continuous = torch.tensor([x for _, x in encoded[i : i + batch]], device=device)
-        pictures.append(to_uint8(renderer(categorical, continuous)))
-    return torch.cat(pictures)
+    parts = zip(categorical.split(batch), continuous.split(batch), strict=True)
+    return torch.cat([to_uint8(renderer(c.to(device), x.to(device))) for c, x in parts])
 
 
 TIMING_RUNS = 15  # medians of this many: this VM's single runs swing by half
@@ -535,8 +532,7 @@ def compare_renderers(args: argparse.Namespace, device: torch.device) -> None:
     pipes = {folder: load_pipeline(folder, args.prior, device) for folder in args.compare}
     resolution = next(iter(pipes.values())).renderer.resolution
     real = load_faces(args.data, resolution)[CLASSIFIER_TRAIN : CLASSIFIER_TRAIN + 2 * args.num]
-    records = read_records(args.data.with_suffix(".jsonl").read_text())
-    records_b = records[CLASSIFIER_TRAIN + args.num : CLASSIFIER_TRAIN + 2 * args.num]
+    set_b = slice(CLASSIFIER_TRAIN + args.num, CLASSIFIER_TRAIN + 2 * args.num)
     lite2 = FeatureNet("lite2", last_block=EVERY_BLOCK).to(device)
     feats_a = imagenet_features(lite2, real[: args.num], device)
     feats_b = imagenet_features(lite2, real[args.num :], device)
@@ -546,9 +542,11 @@ def compare_renderers(args: argparse.Namespace, device: torch.device) -> None:
         f"EfficientNet-Lite2, {args.num} faces per set; real B vs A: FD {floor:.2f}, P {precision:.3f}, R {recall:.3f}"
     )
     for folder, pipe in pipes.items():
+        categorical, continuous = load_params(args.data.with_suffix(".jsonl"), pipe.codec, set_b.stop)
+        alone = reconstruct(pipe.renderer, categorical[set_b], continuous[set_b])
         candidates = {
             folder: generate(pipe, seed_range(FIRST_SEED, args.num), 1.0),
-            f"{folder}, renderer alone (set B's parameters)": reconstruct(pipe.renderer, pipe.codec, records_b),
+            f"{folder}, renderer alone (set B's parameters)": alone,
         }
         for name, pictures in candidates.items():
             fake = imagenet_features(lite2, pictures, device)

@@ -106,8 +106,8 @@ class FacePrior(
         proposals: int,
         support: dict[int, torch.Tensor],
     ) -> torch.Tensor:
-        support = {t: _array(mask) for t, mask in support.items()}
-        allowed = {t: _array(mask) for t, mask in allowed.items()}
+        support = {t: mask.cpu().numpy() for t, mask in support.items()}
+        allowed = {t: mask.cpu().numpy() for t, mask in allowed.items()}
         forced = None
         if allowed and proposals > 0:
             forced = self._fitting_prefixes(generators, temperature, allowed, proposals, support)
@@ -156,10 +156,6 @@ class FacePrior(
         first = fits.argmax(axis=1)  # the first fitting proposal (0 when none fits: masked out below)
         chosen = prefixes[np.arange(n), first]
         return np.where(fits.any(axis=1)[:, None], chosen, -1)
-
-
-def _array(mask: torch.Tensor) -> np.ndarray:
-    return mask.cpu().numpy()
 
 
 def _field_weights(logits: np.ndarray, temperature: float, mask: np.ndarray | None = None) -> np.ndarray:
