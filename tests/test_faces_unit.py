@@ -1,6 +1,7 @@
 """Unit tests of the face models (parameter prior + renderer) and their pipeline, on the shipped checkpoints."""
 
 import copy
+import math
 import shutil
 
 import numpy as np
@@ -8,11 +9,13 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from gen_app.faces import sprites as sprites_module
 from gen_app.faces.attributes import ATTRIBUTES, attribute_class, face_labels
-from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_BINS, FaceCodec
+from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_BINS, CONTINUOUS_FIELDS, FaceCodec
 from gen_app.faces.pipeline import PARTS, FacePipeline
 from gen_app.faces.prior import FacePrior, _FieldDecoder, _inverse_cdf
 from gen_app.faces.renderer import FaceRenderer
+from gen_app.faces.sprites import PartSprites
 from gen_app.images import read_png_parameters, save_png
 from gen_app.limits import InvalidInput
 from gen_app.loading import CHECKPOINTS
@@ -389,3 +392,38 @@ def test_part_maps_must_join_features_of_their_size(face_pipeline):
     renderer = face_pipeline.renderer
     with pytest.raises(ValueError, match="part_map_size 12"):
         FaceRenderer(renderer.categorical_values, renderer.continuous_ranges, part_map_channels=4, part_map_size=12)
+
+
+@pytest.mark.parametrize("angle", [-10.0, 0.0, 15.0])
+def test_part_sprites_land_where_facesjs_draws_the_eyes(face_pipeline, angle):
+    """A dot 20 SVG units right of the eye sprite's centre lands, in each eye, where facesjs's transform puts it: turned
+    by the face's eye angle about the eye's position, the second eye mirrored (the pair symmetric about the face's
+    middle)."""
+    renderer = face_pipeline.renderer
+    sprites = PartSprites(renderer.categorical_values, renderer.continuous_ranges, resolution=128)
+    codec = FaceCodec.from_config(renderer.categorical_values, renderer.continuous_ranges)
+    texels_w, texels_h = sprites_module.PARTS["eye"]["texels"]
+    centre_x = (20 + texels_w * sprites_module.TEXEL / 2) / sprites_module.TEXEL - 0.5  # texel of v = (20, 0)
+    centre_y = texels_h / 2 - 0.5
+    ys, xs = torch.meshgrid(torch.arange(texels_h), torch.arange(texels_w), indexing="ij")
+    dot = torch.exp(-((xs - centre_x) ** 2 + (ys - centre_y) ** 2) / 2).clamp(1e-6, 1 - 1e-6)
+    with torch.no_grad():
+        for texture in sprites.textures.values():
+            texture[:, :, 0] = -30.0  # every other part transparent
+        sprites.textures["eye"][:, :, 0] = torch.logit(dot)
+        sprites.textures["eye"][:, :, 1:4] = 1.0
+    low, high = renderer.continuous_ranges[CONTINUOUS_FIELDS.index("eye.angle")]
+    continuous = torch.zeros(1, len(CONTINUOUS_FIELDS))
+    continuous[0, CONTINUOUS_FIELDS.index("eye.angle")] = codec._scale(CONTINUOUS_FIELDS.index("eye.angle"), angle)
+    categorical = torch.zeros(1, len(CATEGORICAL_FIELDS), dtype=torch.long)
+    with torch.no_grad():
+        drawn = sprites(torch.zeros(1, 3, 128, 128), torch.zeros(1, 1, 128, 128), categorical, continuous)[0, 0]
+    turn = math.radians(angle)
+    px = 128 / 400
+    for side, (anchor_x, sign) in enumerate([(140, 1), (260, -1)]):
+        half = drawn[:, :64] if side == 0 else drawn[:, 64:]
+        rows, cols = torch.meshgrid(torch.arange(128) + 0.5, torch.arange(64) + 0.5 + 64 * side, indexing="ij")
+        mass = half.sum()
+        got = ((cols * half).sum() / mass, (rows * half).sum() / mass)
+        want = ((anchor_x + sign * 20 * math.cos(turn)) * px, (310 + 20 * math.sin(turn) - 70) * px)
+        assert abs(got[0] - want[0]) < 0.3 and abs(got[1] - want[1]) < 0.3, (side, got, want)

@@ -10,6 +10,9 @@ The layout map gives each position its own weights for every parameter, which su
 in fixed places; the styles carry colours and shapes. Morphs interpolate e, so a face can move smoothly
 between two sets of parts.
 
+Optionally (part_sprites) the eyes, eyebrows, mouth and nose are then laid over the picture as learned bitmaps
+placed by facesjs's own geometry (sprites.py), where a cover map from the last features lets them show.
+
 Why the part maps: without them every part reaches the picture only through w, and the MLP learned to map the
 thin parts (noses, eye and smile lines, eye-black, headbands) almost onto "none" — their w moved 1-4% as far as a
 hat's — so they were never drawn. A linear path from e gives each part's embedding its own spatial features,
@@ -24,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+
+from gen_app.faces.sprites import PartSprites
 
 BASE_RESOLUTION = 8
 
@@ -80,6 +85,7 @@ class FaceRenderer(
         undrawn_values: dict[str, list] | None = None,
         part_map_channels: int = 0,
         part_map_size: int = 16,
+        part_sprites: bool = False,
     ):
         super().__init__()
         # The last block works at half the output resolution; a sub-pixel layer (3x3 conv to 4 RGB values per
@@ -125,13 +131,20 @@ class FaceRenderer(
             nn.init.zeros_(self.part_mix.weight)
             nn.init.zeros_(self.part_mix.bias)
         self.to_rgb = nn.Sequential(nn.Conv2d(channels[-1], 3 * 4, 3, padding=1), nn.PixelShuffle(2))
+        self.part_sprites = part_sprites
+        if part_sprites:
+            self.sprites = PartSprites(categorical_values, continuous_ranges, resolution)
+            # Where hair, glasses or a hat cover the sprites' parts (logits); starts nearly uncovered everywhere.
+            self.cover = nn.Sequential(nn.Conv2d(channels[-1], 4, 3, padding=1), nn.PixelShuffle(2))
+            nn.init.zeros_(self.cover[0].weight)
+            nn.init.constant_(self.cover[0].bias, -3.0)
 
     def embed(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
         """The input embedding e (N, D): the space morphs interpolate in."""
         parts = [emb(categorical[:, i]) for i, emb in enumerate(self.embeddings)]
         return torch.cat([*parts, continuous.to(parts[0].dtype)], dim=1)
 
-    def render(self, e: torch.Tensor) -> torch.Tensor:
+    def features(self, e: torch.Tensor) -> torch.Tensor:
         w = self.mapping(e)
         x = self.const + self.layout(w).view(len(w), -1, BASE_RESOLUTION, BASE_RESOLUTION)
         for i, conv in enumerate(self.convs):
@@ -139,7 +152,14 @@ class FaceRenderer(
             if self.part_map_channels and i == self.part_map_after:
                 size = self.part_map_size
                 x = x + self.part_mix(self.part_maps(e).view(len(e), -1, size, size))
-        return self.to_rgb(x)
+        return x
+
+    def render(self, e: torch.Tensor) -> torch.Tensor:
+        return self.to_rgb(self.features(e))
 
     def forward(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
-        return self.render(self.embed(categorical, continuous))
+        x = self.features(self.embed(categorical, continuous))
+        image = self.to_rgb(x)
+        if self.part_sprites:
+            image = self.sprites(image, torch.sigmoid(self.cover(x)), categorical, continuous)
+        return image

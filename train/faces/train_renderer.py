@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="channels of the part maps, a linear path from the parameters to the features (0: none)",
     )
     p.add_argument("--part-map-size", type=int, default=16, help="width of the features the part maps join")
+    p.add_argument("--sprites", action="store_true", help="draw eyes, eyebrows, mouth and nose as learned sprites")
+    p.add_argument("--sprite-lr-scale", type=float, default=10.0, help="the sprites' learning rate over --lr")
     add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500, init_from=True)
     p.add_argument(
         "--oversample",
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         convs_per_block=[int(c) for c in args.convs_per_block.split(",")],
         part_map_channels=args.part_maps,
         part_map_size=args.part_map_size,
+        part_sprites=args.sprites,
     ).to(device)
     if args.init_from is not None:
         init_from_checkpoint(model, args.init_from, rank)
@@ -180,7 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     weights = sampling_weights(cat, codec, args.oversample)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     features = FeatureNet("lite0", last_block=4).to(device) if args.perceptual else None
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    sprite_params = list(model.sprites.parameters()) if args.sprites else []
+    other_params = [p for p in model.parameters() if all(p is not q for q in sprite_params)]
+    groups = [{"params": other_params, "lr_scale": 1.0}]
+    if sprite_params:
+        groups.append({"params": sprite_params, "lr_scale": args.sprite_lr_scale})
+    opt = torch.optim.Adam(groups, lr=args.lr, betas=(0.9, 0.99))
     parts = {"model": model, "ema": ema, "opt": opt}
     summary = f"{len(faces)} faces at {args.resolution} px on {device}"
     disc = None
@@ -230,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
 
     while step < args.steps:
         for group in opt.param_groups:
-            group["lr"] = warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.02)
+            group["lr"] = group["lr_scale"] * warmup_cosine(step, args.lr, args.warmup, args.steps, low=args.lr * 0.02)
         if weights is None:
             idx = torch.randint(len(faces), (args.batch,), generator=data_gen)
         else:

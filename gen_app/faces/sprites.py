@@ -1,0 +1,180 @@
+"""Part sprites: the renderer's eyes, eyebrows, mouth and nose as learned bitmaps, placed where facesjs places them.
+
+facesjs draws these four parts from a fixed SVG per part id, moved to a fixed point of the face, turned by the face's
+angle (eyes, eyebrows), mirrored (the second eye and eyebrow; a flipped mouth or nose) and scaled (nose). A
+convolutional renderer has to learn that geometry for every part id and draws the thin strokes soft; replacing the
+band of the real faces that holds these parts halves the bench's EfficientNet-Lite2 distance. So each part id gets
+a learned sprite (per texel: opacity, colour, and how much of the skin or hair colour it takes, since eyebrows are
+drawn in the hair colour and noses in the skin colour), sampled at twice the output resolution through facesjs's own
+transform and averaged down (antialiasing as the rasteriser does), then laid over the convolutional picture in
+facesjs's drawing order. Hair, glasses and hats are drawn after these parts in facesjs, so the convolutional
+network also gives a cover map: where it is 1, the sprites are hidden.
+
+Geometry (facesjs display.js): a part whose bounding-box centre is c is drawn at x = p + R(±angle) S (u - c), p its
+position in the 400x600 SVG, S a mirror and scale about the centre; the data renders the SVG's viewBox 0 70 400 400.
+The sprite is that part in its own frame v = u - c, so x = p + R S v, and a learned offset per part id (mirrored with
+it) covers the parts facesjs aligns by an edge instead of the centre (two noses).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_FIELDS
+
+VIEW_X, VIEW_Y, VIEW_SIZE = 0.0, 70.0, 400.0  # the rendered square of facesjs's 400x600 SVG
+# Sprite texel size in SVG units: 1.5x the resolution of a 128-px face (enough to turn a stroke without blurring it,
+# and the sprites stay a seventh of the checkpoint).
+TEXEL = VIEW_SIZE / 192
+
+# Per part: facesjs positions (SVG), the sprite's texels (width, height: the largest part id's bounding box in
+# facesjs's SVGs plus its strokes), the fields of its angle, flip and size, and the colour it takes from the face
+# (eyebrows are drawn in the hair colour, noses in the skin colour; eyes and mouths in fixed colours).
+PARTS = {
+    "eye": {"positions": [(140, 310), (260, 310)], "texels": (54, 32), "angle": "eye.angle"},
+    "eyebrow": {
+        "positions": [(140, 270), (260, 270)],
+        "texels": (44, 18),
+        "angle": "eyebrow.angle",
+        "tint": "hair.color",
+    },
+    "mouth": {"positions": [(200, 440)], "texels": (54, 26), "flip": "mouth.flip"},
+    "nose": {
+        "positions": [(200, 370)],
+        "texels": (42, 52),
+        "flip": "nose.flip",
+        "size": "nose.size",
+        "tint": "body.color",
+    },
+}
+
+
+def _hex_rgb(value: str) -> list[float]:
+    """'#rrggbb' -> RGB in [-1, 1], the renderer's range."""
+    value = value.lstrip("#")
+    return [int(value[i : i + 2], 16) / 127.5 - 1 for i in (0, 2, 4)]
+
+
+class PartSprites(nn.Module):
+    """Lays learned part sprites over a rendered face: forward(image, cover, categorical, continuous) -> image."""
+
+    def __init__(self, categorical_values: list[list], continuous_ranges: list[list[float]], resolution: int):
+        super().__init__()
+        self.resolution = resolution
+        self.continuous_ranges = [tuple(r) for r in continuous_ranges]
+        for field in ("body.color", "hair.color"):
+            values = categorical_values[CATEGORICAL_FIELDS.index(field)]
+            self.register_buffer(f"rgb_{field.split('.')[0]}", torch.tensor([_hex_rgb(v) for v in values]), False)
+        self.textures = nn.ParameterDict()
+        self.offsets = nn.ParameterDict()
+        self.fields: dict[str, dict] = {}
+        for name, part in PARTS.items():
+            width, height = part["texels"]
+            count = len(categorical_values[CATEGORICAL_FIELDS.index(f"{name}.id")])
+            scales = 2 if "size" in part else 1  # a sized part keeps its stroke width: one sprite per end of its range
+            # Per texel: opacity (logit), colour, and (if the part takes one) the share of the face's colour.
+            texture = torch.zeros(count, scales, 5 if "tint" in part else 4, height, width)
+            texture[:, :, 0] = -2.0  # mostly transparent at first: the convolutional picture shows through
+            self.textures[name] = nn.Parameter(texture)
+            self.offsets[name] = nn.Parameter(torch.zeros(count, 2))
+            flip = part.get("flip")
+            true_index = categorical_values[CATEGORICAL_FIELDS.index(flip)].index(True) if flip else None
+            self.fields[name] = {
+                "id": CATEGORICAL_FIELDS.index(f"{name}.id"),
+                "angle": CONTINUOUS_FIELDS.index(part["angle"]) if "angle" in part else None,
+                "flip": (CATEGORICAL_FIELDS.index(flip), true_index) if flip else None,
+                "size": CONTINUOUS_FIELDS.index(part["size"]) if "size" in part else None,
+                "tint": CATEGORICAL_FIELDS.index(part["tint"]) if "tint" in part else None,
+                "window": self._window(part),
+            }
+
+    def _window(self, part: dict) -> list[tuple[int, int, int, int]]:
+        """Per position, the output pixels (top, left, height, width) the sprite can reach at the data's largest
+        angle and size, with a margin for its offset."""
+        width, height = part["texels"]
+        half_w, half_h = width * TEXEL / 2, height * TEXEL / 2
+        angles = self.continuous_ranges[CONTINUOUS_FIELDS.index(part["angle"])] if "angle" in part else (0.0,)
+        turn = math.radians(max(map(abs, angles)))
+        grow = self.continuous_ranges[CONTINUOUS_FIELDS.index(part["size"])][1] if "size" in part else 1.0
+        reach_w = grow * (half_w * math.cos(turn) + half_h * math.sin(turn)) + 6
+        reach_h = grow * (half_w * math.sin(turn) + half_h * math.cos(turn)) + 6
+        to_px = self.resolution / VIEW_SIZE
+        windows = []
+        for x, y in part["positions"]:
+            left = max(0, math.floor((x - VIEW_X - reach_w) * to_px))
+            top = max(0, math.floor((y - VIEW_Y - reach_h) * to_px))
+            right = min(self.resolution, math.ceil((x - VIEW_X + reach_w) * to_px))
+            bottom = min(self.resolution, math.ceil((y - VIEW_Y + reach_h) * to_px))
+            windows.append((top, left, bottom - top, right - left))
+        return windows
+
+    def _value(self, continuous: torch.Tensor, index: int) -> torch.Tensor:
+        low, high = self.continuous_ranges[index]
+        return low + (continuous[:, index] + 1) * (high - low) / 2
+
+    def _premultiplied(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        """Each face's sprite (N, 4, H, W): colour times opacity, then opacity."""
+        fields = self.fields[name]
+        texture = self.textures[name][categorical[:, fields["id"]]]  # (N, scales, C, H, W)
+        if fields["size"] is not None:
+            low, high = self.continuous_ranges[fields["size"]]
+            t = ((self._value(continuous, fields["size"]) - low) / max(high - low, 1e-6)).clamp(0, 1)
+            texture = torch.lerp(texture[:, 0], texture[:, 1], t.to(texture.dtype)[:, None, None, None])
+        else:
+            texture = texture[:, 0]
+        alpha = torch.sigmoid(texture[:, :1])
+        colour = texture[:, 1:4]
+        if fields["tint"] is not None:
+            rgb = getattr(self, f"rgb_{CATEGORICAL_FIELDS[fields['tint']].split('.')[0]}")
+            colour = colour + texture[:, 4:5] * rgb[categorical[:, fields["tint"]]][:, :, None, None]
+        return torch.cat([colour * alpha, alpha], dim=1)
+
+    def _grid(self, name: str, position: int, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        """Sampling grid (N, 2h, 2w, 2) into the sprite for the window's pixels at twice the resolution."""
+        part, fields = PARTS[name], self.fields[name]
+        top, left, height, width = fields["window"][position]
+        n, device = len(categorical), categorical.device
+        px = VIEW_SIZE / self.resolution
+        xs = VIEW_X + (left + (torch.arange(2 * width, device=device) + 0.5) / 2) * px
+        ys = VIEW_Y + (top + (torch.arange(2 * height, device=device) + 0.5) / 2) * px
+        anchor_x, anchor_y = part["positions"][position]
+        mirror = torch.full((n,), -1.0 if position == 1 else 1.0, device=device)
+        if fields["flip"] is not None:
+            column, true_index = fields["flip"]
+            mirror = torch.where(categorical[:, column] == true_index, -mirror, mirror)
+        angle = torch.zeros(n, device=device)
+        if fields["angle"] is not None:
+            angle = self._value(continuous, fields["angle"]) * (1.0 if position == 0 else -1.0)
+        scale = self._value(continuous, fields["size"]) if fields["size"] is not None else torch.ones(n, device=device)
+        offset = self.offsets[name][categorical[:, fields["id"]]].float()
+        # x - p - mirrored offset, then undo the turn, then the mirror and scale: v = S^-1 R^-1 (x - p - M d).
+        dx = xs[None, None, :] - anchor_x - (mirror * offset[:, 0])[:, None, None]
+        dy = ys[None, :, None] - anchor_y - offset[:, 1][:, None, None]
+        theta = torch.deg2rad(angle)[:, None, None]
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        ux = (cos * dx + sin * dy) / (mirror * scale)[:, None, None]
+        uy = (-sin * dx + cos * dy) / scale[:, None, None]
+        tex_w, tex_h = part["texels"]
+        return torch.stack([ux / (tex_w * TEXEL / 2), uy / (tex_h * TEXEL / 2)], dim=-1)
+
+    def forward(
+        self, image: torch.Tensor, cover: torch.Tensor, categorical: torch.Tensor, continuous: torch.Tensor
+    ) -> torch.Tensor:
+        """`image` (N, 3, R, R) with the sprites laid over it where `cover` (N, 1, R, R, in [0, 1]) lets them show."""
+        for name in PARTS:  # facesjs's drawing order
+            sprite = self._premultiplied(name, categorical, continuous).float()
+            for position, (top, left, height, width) in enumerate(self.fields[name]["window"]):
+                grid = self._grid(name, position, categorical, continuous)
+                drawn = F.avg_pool2d(F.grid_sample(sprite, grid, align_corners=False), 2)
+                shown = 1 - cover[:, :, top : top + height, left : left + width].float()
+                below = image[:, :, top : top + height, left : left + width].float()
+                alpha = drawn[:, 3:] * shown
+                image = image.clone()  # a new tensor per placement: autograd keeps the `below` it read
+                image[:, :, top : top + height, left : left + width] = (below * (1 - alpha) + drawn[:, :3] * shown).to(
+                    image.dtype
+                )
+        return image
