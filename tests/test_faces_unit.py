@@ -409,9 +409,9 @@ def test_part_sprites_land_where_facesjs_draws_the_eyes(face_pipeline, angle):
     dot = torch.exp(-((xs - centre_x) ** 2 + (ys - centre_y) ** 2) / 2).clamp(1e-6, 1 - 1e-6)
     with torch.no_grad():
         for texture in sprites.textures.values():
-            texture[:, :, 0] = -30.0  # every other part transparent
-        sprites.textures["eye"][:, :, 0] = torch.logit(dot)
-        sprites.textures["eye"][:, :, 1:4] = 1.0
+            texture[:] = -30.0  # every other part transparent
+        sprites.textures["eye"][:, 0] = torch.logit(dot)  # the eye sprite: opacity, then colour
+        sprites.textures["eye"][:, 1:4] = 1.0
     low, high = renderer.continuous_ranges[CONTINUOUS_FIELDS.index("eye.angle")]
     continuous = torch.zeros(1, len(CONTINUOUS_FIELDS))
     continuous[0, CONTINUOUS_FIELDS.index("eye.angle")] = codec._scale(CONTINUOUS_FIELDS.index("eye.angle"), angle)

@@ -76,9 +76,11 @@ class PartSprites(nn.Module):
             width, height = part["texels"]
             count = len(categorical_values[CATEGORICAL_FIELDS.index(f"{name}.id")])
             scales = 2 if "size" in part else 1  # a sized part keeps its stroke width: one sprite per end of its range
-            # Per texel: opacity (logit), colour, and (if the part takes one) the share of the face's colour.
-            texture = torch.zeros(count, scales, 5 if "tint" in part else 4, height, width)
-            texture[:, :, 0] = -2.0  # mostly transparent at first: the convolutional picture shows through
+            # Per texel: opacity (logit), colour, and (if the part takes one) the share of the face's colour; a sized
+            # part's two sprites one after the other on the channel axis (a 4-D tensor, as channels-last needs).
+            channels = 5 if "tint" in part else 4
+            texture = torch.zeros(count, scales * channels, height, width)
+            texture[:, ::channels] = -2.0  # mostly transparent at first: the convolutional picture shows through
             self.textures[name] = nn.Parameter(texture)
             self.offsets[name] = nn.Parameter(torch.zeros(count, 2))
             flip = part.get("flip")
@@ -119,7 +121,8 @@ class PartSprites(nn.Module):
     def _premultiplied(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
         """Each face's sprite (N, 4, H, W): colour times opacity, then opacity."""
         fields = self.fields[name]
-        texture = self.textures[name][categorical[:, fields["id"]]]  # (N, scales, C, H, W)
+        texture = self.textures[name][categorical[:, fields["id"]]]
+        texture = texture.unflatten(1, (2 if fields["size"] is not None else 1, -1))  # (N, scales, C, H, W)
         if fields["size"] is not None:
             low, high = self.continuous_ranges[fields["size"]]
             t = ((self._value(continuous, fields["size"]) - low) / max(high - low, 1e-6)).clamp(0, 1)
