@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from PIL import ImageColor
 
 HAIR_FAMILIES = {
     "long": {f"female{i}" for i in range(1, 13)},
@@ -38,7 +39,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 
 def skin_luminance(hex_color: str) -> float:
     """Relative luminance (Rec. 709 weights) of a '#rrggbb' colour."""
-    r, g, b = (int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    r, g, b = (channel / 255 for channel in ImageColor.getrgb(hex_color))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 

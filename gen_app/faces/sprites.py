@@ -22,6 +22,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from PIL import ImageColor
 from torch import nn
 
 from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_FIELDS
@@ -55,8 +56,7 @@ PARTS = {
 
 def _hex_rgb(value: str) -> list[float]:
     """'#rrggbb' -> RGB in [-1, 1], the renderer's range."""
-    value = value.lstrip("#")
-    return [int(value[i : i + 2], 16) / 127.5 - 1 for i in (0, 2, 4)]
+    return [channel / 127.5 - 1 for channel in ImageColor.getrgb(value)]
 
 
 class PartSprites(nn.Module):

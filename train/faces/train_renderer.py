@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     weights = sampling_weights(cat, codec, args.oversample)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     features = FeatureNet("lite0", last_block=4).to(device) if args.perceptual else None
-    sprite_params = list(model.sprites.parameters()) if args.sprites else []
-    other_params = [p for p in model.parameters() if all(p is not q for q in sprite_params)]
+    sprite_params = [p for name, p in model.named_parameters() if name.startswith("sprites.")]
+    other_params = [p for name, p in model.named_parameters() if not name.startswith("sprites.")]
     groups = [{"params": other_params, "lr_scale": 1.0}]
     if sprite_params:
         groups.append({"params": sprite_params, "lr_scale": args.sprite_lr_scale})
