@@ -427,3 +427,53 @@ def test_part_sprites_land_where_facesjs_draws_the_eyes(face_pipeline, angle):
         got = ((cols * half).sum() / mass, (rows * half).sum() / mass)
         want = ((anchor_x + sign * 20 * math.cos(turn)) * px, (310 + 20 * math.sin(turn) - 70) * px)
         assert abs(got[0] - want[0]) < 0.3 and abs(got[1] - want[1]) < 0.3, (side, got, want)
+
+
+@pytest.fixture(scope="module")
+def sprite_pipeline(face_pipeline):
+    """A pipeline whose renderer draws part sprites (freshly initialised, so their sprites are faint but drawn)."""
+    renderer = face_pipeline.renderer
+    torch.manual_seed(0)
+    sprite_renderer = FaceRenderer(
+        renderer.categorical_values, renderer.continuous_ranges, channels=(16, 16, 16, 8), part_sprites=True
+    ).eval()
+    with torch.no_grad():
+        for texture in sprite_renderer.sprites.textures.values():
+            texture.normal_(0.0, 2.0)  # visible, varied sprites
+    return FacePipeline(sprite_renderer, face_pipeline.prior, precision=torch.float32)
+
+
+def test_sprite_renderer_draws_the_sprites_in_the_app(sprite_pipeline):
+    """generate, variations and morph pass each face's parameters, so a sprite renderer's parts are drawn; without
+    them it refuses rather than drawing faces without eyes."""
+    renderer = sprite_pipeline.renderer
+    drawn = sprite_pipeline._draw([3, 4], 1.0, sprite_pipeline._allowed(None, None))
+    e = sprite_pipeline._embed(drawn)
+    with torch.no_grad():
+        bare = renderer.to_rgb(renderer.features(e))
+        assert (renderer(drawn.categorical, drawn.continuous) - bare).abs().amax() > 0.1
+        with pytest.raises(ValueError, match="sprites"):
+            renderer.render(e)
+    faces = sprite_pipeline.generate(seed=3, count=2)
+    assert np.abs(pixels(faces.images[0]) - pixels(sprite_pipeline.generate(seed=3).images[0])).max() <= 1
+    assert len(sprite_pipeline.variations(seed=3, count=3).images) == 3
+
+
+def test_sprite_morph_fades_from_one_face_to_the_other(sprite_pipeline):
+    morph = sprite_pipeline.morph(seed_a=11, seed_b=99, frames=5)
+    start, end = (sprite_pipeline.generate(seed=s).images[0] for s in (11, 99))
+    assert np.abs(pixels(morph.images[0]) - pixels(start)).max() <= 1
+    assert np.abs(pixels(morph.images[-1]) - pixels(end)).max() <= 1
+    middle = pixels(morph.images[2])
+    assert np.abs(middle - pixels(start)).mean() > 1 and np.abs(middle - pixels(end)).mean() > 1
+
+
+def test_sprites_draw_the_same_in_training_and_inference(sprite_pipeline):
+    """Outside autograd the sprites are drawn in place; in training on copies: the same pictures either way."""
+    renderer = sprite_pipeline.renderer
+    drawn = sprite_pipeline._draw([5, 6, 7], 1.0, sprite_pipeline._allowed(None, None))
+    with torch.no_grad():
+        inference = renderer(drawn.categorical, drawn.continuous)
+    training = renderer(drawn.categorical, drawn.continuous)
+    assert training.requires_grad
+    torch.testing.assert_close(training.detach(), inference)

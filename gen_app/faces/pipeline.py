@@ -21,7 +21,7 @@ from gen_app.device import cpu_threads
 from gen_app.faces.attributes import ATTRIBUTE_FIELDS, ATTRIBUTES, CLASS_REQUIREMENTS, attribute_class
 from gen_app.faces.params import CATEGORICAL_FIELDS, CONTINUOUS_FIELDS, FaceCodec
 from gen_app.faces.prior import FacePrior
-from gen_app.faces.renderer import FaceRenderer
+from gen_app.faces.renderer import FaceRenderer, SpriteLayer
 from gen_app.images import tensor_to_pil
 from gen_app.limits import InvalidInput, check_float, check_int
 from gen_app.loading import CHECKPOINTS, load_model
@@ -217,14 +217,20 @@ class FacePipeline:
         continuous = FaceCodec.bin_value(tokens[:, n_cat:].double(), offsets.double()).float()
         return Drawn(tokens[:, :n_cat].clone(), continuous)
 
-    @torch.inference_mode()
-    def _draw_images(self, e: torch.Tensor) -> torch.Tensor:
-        """The renderer's images (N, 3, R, R) in float32 for embeddings `e`, computed in self.precision."""
-        with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision != torch.float32):
-            return self.renderer.render(e.to(self.device)).float()
+    def _layer(self, drawn: Drawn, opacity: torch.Tensor | None = None) -> SpriteLayer:
+        """`drawn`'s faces as a sprite layer on the renderer's device."""
+        to = None if opacity is None else opacity.to(self.device)
+        return SpriteLayer(drawn.categorical.to(self.device), drawn.continuous.to(self.device), to)
 
-    def _render(self, e: torch.Tensor) -> list[Image.Image]:
-        images = tensor_to_pil(self._draw_images(e))
+    @torch.inference_mode()
+    def _draw_images(self, e: torch.Tensor, layers: list[SpriteLayer]) -> torch.Tensor:
+        """The renderer's images (N, 3, R, R) in float32 for embeddings `e` with the sprites of `layers` (a sprite
+        renderer's parts), computed in self.precision."""
+        with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision != torch.float32):
+            return self.renderer.render(e.to(self.device), layers).float()
+
+    def _render(self, e: torch.Tensor, layers: list[SpriteLayer]) -> list[Image.Image]:
+        images = tensor_to_pil(self._draw_images(e, layers))
         return [image.resize((DISPLAY_SIZE, DISPLAY_SIZE), Image.NEAREST) for image in images]
 
     def _embed(self, drawn: Drawn) -> torch.Tensor:
@@ -249,7 +255,8 @@ class FacePipeline:
     def sample(self, seeds: list[int], temperature: float = 1.0) -> torch.Tensor:
         """Faces for `seeds` at the model's resolution, (N, 3, R, R) in [-1, 1]: what generate() shows, before
         the display resize (for benchmarks)."""
-        return self._draw_images(self._embed(self._draw(seeds, temperature, self._allowed(None, None))))
+        drawn = self._draw(seeds, temperature, self._allowed(None, None))
+        return self._draw_images(self._embed(drawn), [self._layer(drawn)])
 
     def generate(
         self,
@@ -267,7 +274,7 @@ class FacePipeline:
         seeds = seed_range(seed, count)
         drawn = self._draw(seeds, temperature, self._allowed(attributes, parts))
         params = self._params(seed=seed, count=count, temperature=temperature, **self._settings(attributes, parts))
-        return Faces(self._render(self._embed(drawn)), seeds, params, self._records(drawn))
+        return Faces(self._render(self._embed(drawn), [self._layer(drawn)]), seeds, params, self._records(drawn))
 
     def variations(
         self,
@@ -312,7 +319,7 @@ class FacePipeline:
         params = self._params(
             seed=seed, count=count, amount=amount, temperature=temperature, **self._settings(attributes, parts)
         )
-        return Faces(self._render(self._embed(drawn)), [seed], params, self._records(drawn))
+        return Faces(self._render(self._embed(drawn), [self._layer(drawn)]), [seed], params, self._records(drawn))
 
     def morph(
         self,
@@ -330,10 +337,16 @@ class FacePipeline:
         frames = check_int("Frames", frames, 2, MAX_MORPH_FRAMES)
         temperature = check_float("Temperature", temperature, *TEMPERATURE_RANGE)
         allowed = self._allowed(attributes, parts)
-        e_a, e_b = self._embed(self._draw([seed_a, seed_b], temperature, allowed))
-        # torch.lerp is exact at t=0 and t=1, so the end frames are the seeds' own faces.
-        t = torch.linspace(0, 1, frames, device=e_a.device)[:, None]
-        images = self._render(torch.lerp(e_a[None], e_b[None], t))
+        ends = self._draw([seed_a, seed_b], temperature, allowed)
+        e_a, e_b = self._embed(ends)
+        # torch.lerp is exact at t=0 and t=1, so the end frames are the seeds' own faces; a sprite renderer's parts
+        # fade from the first face's sprites to the second's (at the ends, one face's sprites at full opacity).
+        t = torch.linspace(0, 1, frames)
+        layers = [
+            self._layer(Drawn(ends.categorical[i].expand(frames, -1), ends.continuous[i].expand(frames, -1)), opacity)
+            for i, opacity in ((0, 1 - t), (1, t))
+        ]
+        images = self._render(torch.lerp(e_a[None], e_b[None], t.to(e_a.device)[:, None]), layers)
         params = self._params(
             seed_a=seed_a, seed_b=seed_b, frames=frames, temperature=temperature, **self._settings(attributes, parts)
         )

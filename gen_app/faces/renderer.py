@@ -22,6 +22,8 @@ with a gradient from every face that has it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +33,16 @@ from torch import nn
 from gen_app.faces.sprites import PartSprites
 
 BASE_RESOLUTION = 8
+
+
+@dataclass
+class SpriteLayer:
+    """Faces whose part sprites a renderer lays over its pictures: parameters (N, fields) and, optionally, each
+    face's sprite opacity (N,; default 1)."""
+
+    categorical: torch.Tensor
+    continuous: torch.Tensor
+    opacity: torch.Tensor | None = None
 
 
 class StyledConv(nn.Module):
@@ -154,12 +166,19 @@ class FaceRenderer(
                 x = x + self.part_mix(self.part_maps(e).view(len(e), -1, size, size))
         return x
 
-    def render(self, e: torch.Tensor) -> torch.Tensor:
-        return self.to_rgb(self.features(e))
+    def render(self, e: torch.Tensor, sprite_layers: Sequence[SpriteLayer] = ()) -> torch.Tensor:
+        """The pictures (N, 3, R, R) for input embeddings `e`. A renderer with part sprites lays over them, in order,
+        the sprites of each layer's faces (forward: the faces' own; a morph: both ends' faces, faded across)."""
+        x = self.features(e)
+        image = self.to_rgb(x)
+        if not self.part_sprites:
+            return image
+        if not sprite_layers:
+            raise ValueError("this renderer draws the eyes, eyebrows, mouth and nose as sprites: pass the faces")
+        cover = torch.sigmoid(self.cover(x))
+        for layer in sprite_layers:
+            image = self.sprites(image, cover, layer.categorical, layer.continuous, layer.opacity)
+        return image
 
     def forward(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
-        x = self.features(self.embed(categorical, continuous))
-        image = self.to_rgb(x)
-        if self.part_sprites:
-            image = self.sprites(image, torch.sigmoid(self.cover(x)), categorical, continuous)
-        return image
+        return self.render(self.embed(categorical, continuous), [SpriteLayer(categorical, continuous)])

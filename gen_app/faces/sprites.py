@@ -93,10 +93,21 @@ class PartSprites(nn.Module):
                 "tint": CATEGORICAL_FIELDS.index(part["tint"]) if "tint" in part else None,
                 "window": self._window(part),
             }
+            # The window pixels' sampling points at twice the resolution, relative to each position (SVG units):
+            # (positions, 2w) and (positions, 2h); the second position is the first's mirror image.
+            windows, px = self.fields[name]["window"], VIEW_SIZE / resolution
+            height, width = windows[0][2], windows[0][3]
+            steps_x, steps_y = (torch.arange(2 * width) + 0.5) / 2, (torch.arange(2 * height) + 0.5) / 2
+            x_rel = [VIEW_X + (w[1] + steps_x) * px - x for w, (x, _) in zip(windows, part["positions"], strict=True)]
+            y_rel = [VIEW_Y + (w[0] + steps_y) * px - y for w, (_, y) in zip(windows, part["positions"], strict=True)]
+            self.register_buffer(f"x_{name}", torch.stack(x_rel), False)
+            self.register_buffer(f"y_{name}", torch.stack(y_rel), False)
+            self.register_buffer(f"side_{name}", torch.tensor([1.0, -1.0][: len(windows)]), False)
 
     def _window(self, part: dict) -> list[tuple[int, int, int, int]]:
         """Per position, the output pixels (top, left, height, width) the sprite can reach at the data's largest
-        angle and size, with a margin for its offset."""
+        angle and size, with a margin for its offset; one height and width for all positions, so that they are
+        sampled in one batch."""
         width, height = part["texels"]
         half_w, half_h = width * TEXEL / 2, height * TEXEL / 2
         angles = self.continuous_ranges[CONTINUOUS_FIELDS.index(part["angle"])] if "angle" in part else (0.0,)
@@ -105,13 +116,13 @@ class PartSprites(nn.Module):
         reach_w = grow * (half_w * math.cos(turn) + half_h * math.sin(turn)) + 6
         reach_h = grow * (half_w * math.sin(turn) + half_h * math.cos(turn)) + 6
         to_px = self.resolution / VIEW_SIZE
+        size_w = min(self.resolution, math.ceil(2 * reach_w * to_px) + 1)
+        size_h = min(self.resolution, math.ceil(2 * reach_h * to_px) + 1)
         windows = []
         for x, y in part["positions"]:
-            left = max(0, math.floor((x - VIEW_X - reach_w) * to_px))
-            top = max(0, math.floor((y - VIEW_Y - reach_h) * to_px))
-            right = min(self.resolution, math.ceil((x - VIEW_X + reach_w) * to_px))
-            bottom = min(self.resolution, math.ceil((y - VIEW_Y + reach_h) * to_px))
-            windows.append((top, left, bottom - top, right - left))
+            left = min(max(0, math.floor((x - VIEW_X - reach_w) * to_px)), self.resolution - size_w)
+            top = min(max(0, math.floor((y - VIEW_Y - reach_h) * to_px)), self.resolution - size_h)
+            windows.append((top, left, size_h, size_w))
         return windows
 
     def _value(self, continuous: torch.Tensor, index: int) -> torch.Tensor:
@@ -119,14 +130,16 @@ class PartSprites(nn.Module):
         return low + (continuous[:, index] + 1) * (high - low) / 2
 
     def _premultiplied(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
-        """Each face's sprite (N, 4, H, W): colour times opacity, then opacity."""
+        """Each face's sprite (N, 4, H, W) in float32: colour times opacity, then opacity."""
         fields = self.fields[name]
-        texture = self.textures[name][categorical[:, fields["id"]]]
+        # contiguous: a pipeline may turn the textures channels-last with the convolutions, and the sampler and the
+        # pooling are several times slower on that layout for these small pictures.
+        texture = self.textures[name][categorical[:, fields["id"]]].float().contiguous()
         texture = texture.unflatten(1, (2 if fields["size"] is not None else 1, -1))  # (N, scales, C, H, W)
         if fields["size"] is not None:
             low, high = self.continuous_ranges[fields["size"]]
             t = ((self._value(continuous, fields["size"]) - low) / max(high - low, 1e-6)).clamp(0, 1)
-            texture = torch.lerp(texture[:, 0], texture[:, 1], t.to(texture.dtype)[:, None, None, None])
+            texture = torch.lerp(texture[:, 0], texture[:, 1], t.float()[:, None, None, None])
         else:
             texture = texture[:, 0]
         alpha = torch.sigmoid(texture[:, :1])
@@ -136,48 +149,64 @@ class PartSprites(nn.Module):
             colour = colour + texture[:, 4:5] * rgb[categorical[:, fields["tint"]]][:, :, None, None]
         return torch.cat([colour * alpha, alpha], dim=1)
 
-    def _grid(self, name: str, position: int, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
-        """Sampling grid (N, 2h, 2w, 2) into the sprite for the window's pixels at twice the resolution."""
+    def _grid(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        """Sampling grid (positions * N, 2h, 2w, 2) into the sprite for each window's pixels at twice the resolution,
+        positions outermost."""
         part, fields = PARTS[name], self.fields[name]
-        top, left, height, width = fields["window"][position]
         n, device = len(categorical), categorical.device
-        px = VIEW_SIZE / self.resolution
-        xs = VIEW_X + (left + (torch.arange(2 * width, device=device) + 0.5) / 2) * px
-        ys = VIEW_Y + (top + (torch.arange(2 * height, device=device) + 0.5) / 2) * px
-        anchor_x, anchor_y = part["positions"][position]
-        mirror = torch.full((n,), -1.0 if position == 1 else 1.0, device=device)
+        xs, ys, side = getattr(self, f"x_{name}"), getattr(self, f"y_{name}"), getattr(self, f"side_{name}")
+        height, width = ys.shape[1] // 2, xs.shape[1] // 2
+        mirror = side[:, None].expand(-1, n)
         if fields["flip"] is not None:
             column, true_index = fields["flip"]
             mirror = torch.where(categorical[:, column] == true_index, -mirror, mirror)
-        angle = torch.zeros(n, device=device)
+        angle = torch.zeros(1, n, device=device)
         if fields["angle"] is not None:
-            angle = self._value(continuous, fields["angle"]) * (1.0 if position == 0 else -1.0)
-        scale = self._value(continuous, fields["size"]) if fields["size"] is not None else torch.ones(n, device=device)
+            angle = side[:, None] * self._value(continuous, fields["angle"]).float()[None]
+        scale = torch.ones(n, device=device)
+        if fields["size"] is not None:
+            scale = self._value(continuous, fields["size"]).float()
         offset = self.offsets[name][categorical[:, fields["id"]]].float()
-        # x - p - mirrored offset, then undo the turn, then the mirror and scale: v = S^-1 R^-1 (x - p - M d).
-        dx = xs[None, None, :] - anchor_x - (mirror * offset[:, 0])[:, None, None]
-        dy = ys[None, :, None] - anchor_y - offset[:, 1][:, None, None]
-        theta = torch.deg2rad(angle)[:, None, None]
+        # Undo the mirrored offset, then the turn, then the mirror and scale: v = S^-1 R^-1 (x - p - M d), scaled to
+        # the sampler's [-1, 1] across the sprite.
+        dx = (xs[:, None, None, :] - (mirror * offset[:, 0])[:, :, None, None]).expand(-1, -1, 2 * height, -1)
+        dy = (ys[:, None, :, None] - offset[:, 1][None, :, None, None]).expand(-1, n, -1, 2 * width)
+        theta = torch.deg2rad(angle)[:, :, None, None]
         cos, sin = torch.cos(theta), torch.sin(theta)
-        ux = (cos * dx + sin * dy) / (mirror * scale)[:, None, None]
-        uy = (-sin * dx + cos * dy) / scale[:, None, None]
         tex_w, tex_h = part["texels"]
-        return torch.stack([ux / (tex_w * TEXEL / 2), uy / (tex_h * TEXEL / 2)], dim=-1)
+        ux = (cos * dx + sin * dy) / ((mirror * scale)[:, :, None, None] * (tex_w * TEXEL / 2))
+        uy = (cos * dy - sin * dx) / (scale[None, :, None, None] * (tex_h * TEXEL / 2))
+        return torch.stack([ux, uy], dim=-1).flatten(0, 1)
 
     def forward(
-        self, image: torch.Tensor, cover: torch.Tensor, categorical: torch.Tensor, continuous: torch.Tensor
+        self,
+        image: torch.Tensor,
+        cover: torch.Tensor,
+        categorical: torch.Tensor,
+        continuous: torch.Tensor,
+        opacity: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`image` (N, 3, R, R) with the sprites laid over it where `cover` (N, 1, R, R, in [0, 1]) lets them show."""
+        """`image` (N, 3, R, R) with the sprites laid over it where `cover` (N, 1, R, R, in [0, 1]) lets them show,
+        each face's sprites at `opacity` (N,; default 1: a morph fades one face's sprites into another's)."""
+        training = torch.is_grad_enabled()
+        # Outside autograd the picture is drawn on in place; in training each placement makes a new tensor, since
+        # autograd keeps the part of the picture it read.
+        image = image.float() if training else image.float().contiguous(memory_format=torch.contiguous_format)
+        shown_all = 1 - cover.float()
+        if opacity is not None:
+            shown_all = shown_all * opacity.float()[:, None, None, None]
         for name in PARTS:  # facesjs's drawing order
-            sprite = self._premultiplied(name, categorical, continuous).float()
-            for position, (top, left, height, width) in enumerate(self.fields[name]["window"]):
-                grid = self._grid(name, position, categorical, continuous)
-                drawn = F.avg_pool2d(F.grid_sample(sprite, grid, align_corners=False), 2)
-                shown = 1 - cover[:, :, top : top + height, left : left + width].float()
-                below = image[:, :, top : top + height, left : left + width].float()
-                alpha = drawn[:, 3:] * shown
-                image = image.clone()  # a new tensor per placement: autograd keeps the `below` it read
-                image[:, :, top : top + height, left : left + width] = (below * (1 - alpha) + drawn[:, :3] * shown).to(
-                    image.dtype
-                )
+            sprite = self._premultiplied(name, categorical, continuous)
+            windows = self.fields[name]["window"]
+            grid = self._grid(name, categorical, continuous)
+            sprite = sprite.repeat(len(windows), 1, 1, 1)
+            drawn = F.avg_pool2d(F.grid_sample(sprite, grid, align_corners=False), 2).unflatten(0, (len(windows), -1))
+            for position, (top, left, height, width) in enumerate(windows):
+                window = (slice(None), slice(None), slice(top, top + height), slice(left, left + width))
+                shown = shown_all[window]
+                alpha = drawn[position, :, 3:] * shown
+                update = image[window] * (1 - alpha) + drawn[position, :, :3] * shown
+                if training:
+                    image = image.clone()
+                image[window] = update
         return image
