@@ -227,9 +227,10 @@ def test_style_transfer_both_modes(browser, app_url, viewport):
     load_first_example(page)  # the photo, with Starry Night
     page.locator(".grid-wrap img:visible").nth(1).click()  # then The Great Wave from the gallery
     style = page.get_by_label("Style", exact=True)
-    page.wait_for_function("el => el.value.startsWith('The Great Wave')", arg=style.element_handle(), timeout=30_000)
+    page.wait_for_function("el => el.value.startsWith('The Great Wave')", arg=style.element_handle(), timeout=60_000)
     page.get_by_role("button", name="Paint", exact=True).first.click()
-    page.get_by_text(" ms.").first.wait_for(state="visible", timeout=60_000)  # the summary: size in N ms
+    # Waits on computation are generous: CI may share the two cores with a training run (this test failed once so).
+    page.get_by_text(" ms.").first.wait_for(state="visible", timeout=180_000)  # the summary: size in N ms
     assert "The Great Wave" in page.get_by_text(" ms.").first.inner_text()
     page.locator("img[src*='.png']:visible").nth(1).wait_for(state="visible", timeout=30_000)  # the slider's pair
     ARTIFACTS.mkdir(exist_ok=True)
@@ -238,7 +239,7 @@ def test_style_transfer_both_modes(browser, app_url, viewport):
     page.get_by_role("tab", name="Any style image (optimisation)").click()
     load_first_example(page)
     page.get_by_role("button", name="Paint", exact=True).last.click()
-    page.get_by_text("Done: Iteration").wait_for(state="visible", timeout=120_000)
+    page.get_by_text("Done: Iteration").wait_for(state="visible", timeout=300_000)
     assert page.locator("img[src*='.png']:visible").count() >= 1
     page.screenshot(path=str(ARTIFACTS / f"style-any-{viewport['width']}.png"), full_page=True)
     assert_never_wider_than_window(page)

@@ -408,7 +408,7 @@ def test_part_sprites_land_where_facesjs_draws_the_eyes(face_pipeline, angle):
     ys, xs = torch.meshgrid(torch.arange(texels_h), torch.arange(texels_w), indexing="ij")
     dot = torch.exp(-((xs - centre_x) ** 2 + (ys - centre_y) ** 2) / 2).clamp(1e-6, 1 - 1e-6)
     with torch.no_grad():
-        for texture in sprites.textures.values():
+        for texture in [*sprites.textures.values(), *sprites.line_bitmaps.values()]:
             texture[:] = -30.0  # every other part transparent
         sprites.textures["eye"][:, 0] = torch.logit(dot)  # the eye sprite: opacity, then colour
         sprites.textures["eye"][:, 1:4] = 1.0
@@ -417,7 +417,7 @@ def test_part_sprites_land_where_facesjs_draws_the_eyes(face_pipeline, angle):
     continuous[0, CONTINUOUS_FIELDS.index("eye.angle")] = codec._scale(CONTINUOUS_FIELDS.index("eye.angle"), angle)
     categorical = torch.zeros(1, len(CATEGORICAL_FIELDS), dtype=torch.long)
     with torch.no_grad():
-        drawn = sprites(torch.zeros(1, 3, 128, 128), torch.zeros(1, 1, 128, 128), categorical, continuous)[0, 0]
+        drawn = sprites(torch.zeros(1, 3, 128, 128), torch.zeros(1, 2, 128, 128), categorical, continuous)[0, 0]
     turn = math.radians(angle)
     px = 128 / 400
     for side, (anchor_x, sign) in enumerate([(140, 1), (260, -1)]):
@@ -438,7 +438,7 @@ def sprite_pipeline(face_pipeline):
         renderer.categorical_values, renderer.continuous_ranges, channels=(16, 16, 16, 8), part_sprites=True
     ).eval()
     with torch.no_grad():
-        for texture in sprite_renderer.sprites.textures.values():
+        for texture in [*sprite_renderer.sprites.textures.values(), *sprite_renderer.sprites.line_bitmaps.values()]:
             texture.normal_(0.0, 2.0)  # visible, varied sprites
     return FacePipeline(sprite_renderer, face_pipeline.prior, precision=torch.float32)
 

@@ -10,8 +10,9 @@ The layout map gives each position its own weights for every parameter, which su
 in fixed places; the styles carry colours and shapes. Morphs interpolate e, so a face can move smoothly
 between two sets of parts.
 
-Optionally (part_sprites) the eyes, eyebrows, mouth and nose are then laid over the picture as learned bitmaps
-placed by facesjs's own geometry (sprites.py), where a cover map from the last features lets them show.
+Optionally (part_sprites) the eyes, eyebrows, mouth, nose and the face's lines are then laid over the picture as
+learned bitmaps placed by facesjs's own geometry (sprites.py), where cover maps from the last features let them
+show.
 
 Why the part maps: without them every part reaches the picture only through w, and the MLP learned to map the
 thin parts (noses, eye and smile lines, eye-black, headbands) almost onto "none" — their w moved 1-4% as far as a
@@ -148,8 +149,11 @@ class FaceRenderer(
             self.sprites = PartSprites(categorical_values, continuous_ranges, resolution)
             # Where hair, glasses or a hat cover the sprites' parts (logits); starts nearly uncovered everywhere.
             self.cover = nn.Sequential(nn.Conv2d(channels[-1], 4, 3, padding=1), nn.PixelShuffle(2))
-            nn.init.zeros_(self.cover[0].weight)
-            nn.init.constant_(self.cover[0].bias, -3.0)
+            # Where the facial hair (or the above) covers the lines drawn before it: eye, smile and misc lines.
+            self.line_cover = nn.Sequential(nn.Conv2d(channels[-1], 4, 3, padding=1), nn.PixelShuffle(2))
+            for head in (self.cover, self.line_cover):
+                nn.init.zeros_(head[0].weight)
+                nn.init.constant_(head[0].bias, -3.0)
 
     def embed(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
         """The input embedding e (N, D): the space morphs interpolate in."""
@@ -175,7 +179,7 @@ class FaceRenderer(
             return image
         if not sprite_layers:
             raise ValueError("this renderer draws the eyes, eyebrows, mouth and nose as sprites: pass the faces")
-        cover = torch.sigmoid(self.cover(x))
+        cover = torch.sigmoid(torch.cat([self.line_cover(x), self.cover(x)], dim=1))
         for layer in sprite_layers:
             image = self.sprites(image, cover, layer.categorical, layer.continuous, layer.opacity)
         return image

@@ -1,14 +1,17 @@
-"""Part sprites: the renderer's eyes, eyebrows, mouth and nose as learned bitmaps, placed where facesjs places them.
+"""Part sprites: the renderer's eyes, eyebrows, mouth, nose and lines as learned bitmaps, placed where facesjs places
+them.
 
-facesjs draws these four parts from a fixed SVG per part id, moved to a fixed point of the face, turned by the face's
-angle (eyes, eyebrows), mirrored (the second eye and eyebrow; a flipped mouth or nose) and scaled (nose). A
+facesjs draws these parts from a fixed SVG per part id, moved to a fixed point of the face, turned by the face's
+angle (eyes, eyebrows), mirrored (the second eye, eyebrow and smile line; a flipped mouth or nose) and scaled (nose,
+smile lines); eye lines and misc lines (blush, freckles, forehead and chin lines) stay where their SVG puts them. A
 convolutional renderer has to learn that geometry for every part id and draws the thin strokes soft; replacing the
 band of the real faces that holds these parts halves the bench's EfficientNet-Lite2 distance. So each part id gets
 a learned sprite (per texel: opacity, colour, and how much of the skin or hair colour it takes, since eyebrows are
 drawn in the hair colour and noses in the skin colour), sampled at twice the output resolution through facesjs's own
 transform and averaged down (antialiasing as the rasteriser does), then laid over the convolutional picture in
-facesjs's drawing order. Hair, glasses and hats are drawn after these parts in facesjs, so the convolutional
-network also gives a cover map: where it is 1, the sprites are hidden.
+facesjs's drawing order. The fixed lines need no resampling: a bitmap per id at the output's own pixels. Hair,
+glasses and hats are drawn after these parts in facesjs (and facial hair after the lines), so the convolutional
+network also gives two cover maps: where one is 1, the sprites under it are hidden.
 
 Geometry (facesjs display.js): a part whose bounding-box centre is c is drawn at x = p + R(±angle) S (u - c), p its
 position in the 400x600 SVG, S a mirror and scale about the centre; the data renders the SVG's viewBox 0 70 400 400.
@@ -33,9 +36,11 @@ VIEW_X, VIEW_Y, VIEW_SIZE = 0.0, 70.0, 400.0  # the rendered square of facesjs's
 TEXEL = VIEW_SIZE / 192
 
 # Per part: facesjs positions (SVG), the sprite's texels (width, height: the largest part id's bounding box in
-# facesjs's SVGs plus its strokes), the fields of its angle, flip and size, and the colour it takes from the face
-# (eyebrows are drawn in the hair colour, noses in the skin colour; eyes and mouths in fixed colours).
+# facesjs's SVGs plus its strokes) and their size in SVG units if not TEXEL, the fields of its angle, flip and size,
+# and the colour it takes from the face (eyebrows are drawn in the hair colour, noses in the skin colour; eyes and
+# mouths in fixed colours). Smile lines are small and grow up to 2.25x with a stroke of constant width: finer texels.
 PARTS = {
+    "smileLine": {"positions": [(150, 435), (250, 435)], "texels": (20, 38), "texel": 1.0, "size": "smileLine.size"},
     "eye": {"positions": [(140, 310), (260, 310)], "texels": (54, 32), "angle": "eye.angle"},
     "eyebrow": {
         "positions": [(140, 270), (260, 270)],
@@ -52,6 +57,14 @@ PARTS = {
         "tint": "body.color",
     },
 }
+# Lines facesjs draws where their SVG puts them (no move, turn or scale): eye lines (forehead crease, under-eye
+# lines) and misc lines (blush, freckles, chin and forehead lines). Each id is a learned bitmap at the output's own
+# pixels over the box (SVG top, bottom, left, right) that all ids' paths span, plus their strokes.
+FIXED_LINES = {"eyeLine": (246, 359, 86, 314), "miscLine": (211, 484, 96, 305)}
+# facesjs's drawing order. The lines lie under the facial hair (which the convolutional picture draws), so they have
+# a cover map of their own (cover channel 0); the eyes, eyebrows, mouth and nose lie over it (cover channel 1).
+DRAW_ORDER = ("eyeLine", "smileLine", "miscLine", "eye", "eyebrow", "mouth", "nose")
+UNDER_FACIAL_HAIR = ("eyeLine", "smileLine", "miscLine")
 
 
 def _hex_rgb(value: str) -> list[float]:
@@ -103,13 +116,31 @@ class PartSprites(nn.Module):
             self.register_buffer(f"x_{name}", torch.stack(x_rel), False)
             self.register_buffer(f"y_{name}", torch.stack(y_rel), False)
             self.register_buffer(f"side_{name}", torch.tensor([1.0, -1.0][: len(windows)]), False)
+        self.line_bitmaps = nn.ParameterDict()
+        self.line_windows: dict[str, tuple[int, int, int, int]] = {}
+        to_px = resolution / VIEW_SIZE
+        for name, (top, bottom, left, right) in FIXED_LINES.items():
+            count = len(categorical_values[CATEGORICAL_FIELDS.index(f"{name}.id")])
+            row0, row1 = (
+                max(0, math.floor((top - VIEW_Y) * to_px)),
+                min(resolution, math.ceil((bottom - VIEW_Y) * to_px)),
+            )
+            col0, col1 = (
+                max(0, math.floor((left - VIEW_X) * to_px)),
+                min(resolution, math.ceil((right - VIEW_X) * to_px)),
+            )
+            bitmap = torch.zeros(count, 4, row1 - row0, col1 - col0)  # per pixel: opacity (logit), colour
+            bitmap[:, 0] = -3.0
+            self.line_bitmaps[name] = nn.Parameter(bitmap)
+            self.line_windows[name] = (row0, col0, row1 - row0, col1 - col0)
+            self.fields[name] = {"id": CATEGORICAL_FIELDS.index(f"{name}.id")}
 
     def _window(self, part: dict) -> list[tuple[int, int, int, int]]:
         """Per position, the output pixels (top, left, height, width) the sprite can reach at the data's largest
         angle and size, with a margin for its offset; one height and width for all positions, so that they are
         sampled in one batch."""
         width, height = part["texels"]
-        half_w, half_h = width * TEXEL / 2, height * TEXEL / 2
+        half_w, half_h = width * part.get("texel", TEXEL) / 2, height * part.get("texel", TEXEL) / 2
         angles = self.continuous_ranges[CONTINUOUS_FIELDS.index(part["angle"])] if "angle" in part else (0.0,)
         turn = math.radians(max(map(abs, angles)))
         grow = self.continuous_ranges[CONTINUOUS_FIELDS.index(part["size"])][1] if "size" in part else 1.0
@@ -174,9 +205,22 @@ class PartSprites(nn.Module):
         theta = torch.deg2rad(angle)[:, :, None, None]
         cos, sin = torch.cos(theta), torch.sin(theta)
         tex_w, tex_h = part["texels"]
-        ux = (cos * dx + sin * dy) / ((mirror * scale)[:, :, None, None] * (tex_w * TEXEL / 2))
-        uy = (cos * dy - sin * dx) / (scale[None, :, None, None] * (tex_h * TEXEL / 2))
+        texel = part.get("texel", TEXEL)
+        ux = (cos * dx + sin * dy) / ((mirror * scale)[:, :, None, None] * (tex_w * texel / 2))
+        uy = (cos * dy - sin * dx) / (scale[None, :, None, None] * (tex_h * texel / 2))
         return torch.stack([ux, uy], dim=-1).flatten(0, 1)
+
+    def _drawn(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        """Each face's premultiplied colour and opacity (positions, N, 4, h, w) over the part's windows."""
+        if name in FIXED_LINES:
+            bitmap = self.line_bitmaps[name][categorical[:, self.fields[name]["id"]]].float()
+            alpha = torch.sigmoid(bitmap[:, :1])
+            return torch.cat([bitmap[:, 1:] * alpha, alpha], dim=1)[None]
+        sprite = self._premultiplied(name, categorical, continuous)
+        positions = len(self.fields[name]["window"])
+        grid = self._grid(name, categorical, continuous)
+        sampled = F.grid_sample(sprite.repeat(positions, 1, 1, 1), grid, align_corners=False)
+        return F.avg_pool2d(sampled, 2).unflatten(0, (positions, -1))
 
     def forward(
         self,
@@ -186,8 +230,9 @@ class PartSprites(nn.Module):
         continuous: torch.Tensor,
         opacity: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`image` (N, 3, R, R) with the sprites laid over it where `cover` (N, 1, R, R, in [0, 1]) lets them show,
-        each face's sprites at `opacity` (N,; default 1: a morph fades one face's sprites into another's)."""
+        """`image` (N, 3, R, R) with the sprites laid over it where `cover` (N, 2, R, R, in [0, 1]: over the lines,
+        over the other parts) lets them show, each face's sprites at `opacity` (N,; default 1: a morph fades one
+        face's sprites into another's)."""
         training = torch.is_grad_enabled()
         # Outside autograd the picture is drawn on in place; in training each placement makes a new tensor, since
         # autograd keeps the part of the picture it read.
@@ -195,18 +240,16 @@ class PartSprites(nn.Module):
         shown_all = 1 - cover.float()
         if opacity is not None:
             shown_all = shown_all * opacity.float()[:, None, None, None]
-        for name in PARTS:  # facesjs's drawing order
-            sprite = self._premultiplied(name, categorical, continuous)
-            windows = self.fields[name]["window"]
-            grid = self._grid(name, categorical, continuous)
-            sprite = sprite.repeat(len(windows), 1, 1, 1)
-            drawn = F.avg_pool2d(F.grid_sample(sprite, grid, align_corners=False), 2).unflatten(0, (len(windows), -1))
+        for name in DRAW_ORDER:
+            drawn = self._drawn(name, categorical, continuous)
+            windows = [self.line_windows[name]] if name in FIXED_LINES else self.fields[name]["window"]
+            channel = 0 if name in UNDER_FACIAL_HAIR else 1
             for position, (top, left, height, width) in enumerate(windows):
-                window = (slice(None), slice(None), slice(top, top + height), slice(left, left + width))
-                shown = shown_all[window]
+                rows, cols = slice(top, top + height), slice(left, left + width)
+                shown = shown_all[:, channel : channel + 1, rows, cols]
                 alpha = drawn[position, :, 3:] * shown
-                update = image[window] * (1 - alpha) + drawn[position, :, :3] * shown
+                update = image[:, :, rows, cols] * (1 - alpha) + drawn[position, :, :3] * shown
                 if training:
                     image = image.clone()
-                image[window] = update
+                image[:, :, rows, cols] = update
         return image

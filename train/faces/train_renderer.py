@@ -69,8 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="channels of the part maps, a linear path from the parameters to the features (0: none)",
     )
     p.add_argument("--part-map-size", type=int, default=16, help="width of the features the part maps join")
-    p.add_argument("--sprites", action="store_true", help="draw eyes, eyebrows, mouth and nose as learned sprites")
-    p.add_argument("--sprite-lr-scale", type=float, default=10.0, help="the sprites' learning rate over --lr")
+    p.add_argument(
+        "--sprites",
+        action="store_true",
+        help="draw eyes, eyebrows, mouth, nose and the face's lines as learned sprites",
+    )
+    p.add_argument("--sprite-lr-scale", type=float, default=100.0, help="the sprites' learning rate over --lr")
     add_common_args(p, task="faces", steps=24000, batch=16, lr=1e-3, eval_every=1000, warmup=500, init_from=True)
     p.add_argument(
         "--oversample",
