@@ -230,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
             lr=args.lr,
             perceptual=args.perceptual,
             adversarial=args.adversarial,
+            ema_beta=args.ema_beta,
+            **({"sprite_lr_scale": args.sprite_lr_scale} if args.sprites else {}),
             **({"line_weight": args.line_weight} if args.line_weight else {}),
             **({"disc_features": args.disc_features, "disc_lr": args.disc_lr} if args.adversarial else {}),
             precision=args.precision,
