@@ -115,6 +115,25 @@ def test_renderer_fine_tunes_from_a_checkpoint_with_a_part_oversampled(tiny_face
     assert "--oversample" in bad
 
 
+def test_sprite_stage_fine_tunes_resumes_and_the_app_draws_it(tiny_faces, tmp_path):
+    """The shipped renderer's last stage: part sprites added to a trained renderer (--init-from --sprites)."""
+    train_renderer(tiny_faces, tmp_path / "first", 2)
+    args = ["--data", str(tiny_faces / "train.rgb"), "--heldout", str(tiny_faces / "heldout.rgb")]
+    args += ["--eval-every", "2", "--save-every", "2", "--run-dir", str(tmp_path / "run"), "--out", str(tmp_path / "r")]
+    args += ["--init-from", str(tmp_path / "first" / "r"), "--sprites", "--ema-beta", "0.995"]
+    assert "initialised" in run("train.faces.train_renderer", [*TINY_RENDERER, *args, "--steps", "2"])
+    out = run("train.faces.train_renderer", [*TINY_RENDERER, *args, "--steps", "4"])
+    assert "resumed from" in out and "at step 2" in out
+    record = json.loads((tmp_path / "r" / "training.json").read_text())
+    assert record["steps_done"] == 4 and record["ema_beta"] == 0.995 and record["sprite_lr_scale"] == 100
+    train_prior(tiny_faces, tmp_path, 2)
+    renderer = FaceRenderer.from_pretrained(tmp_path / "r", strict=True).eval()
+    assert renderer.part_sprites
+    prior = FacePrior.from_pretrained(tmp_path / "p", strict=True).eval()
+    faces = FacePipeline(renderer, prior).morph(seed_a=1, seed_b=2, frames=3)
+    assert len(faces.images) == 3 and faces.images[0].size == (256, 256)
+
+
 def test_renderer_adversarial_fine_tune_resumes_with_its_discriminator(tiny_faces, tmp_path):
     train_renderer(tiny_faces, tmp_path / "first", 2)
     args = ["--data", str(tiny_faces / "train.rgb"), "--heldout", str(tiny_faces / "heldout.rgb")]
