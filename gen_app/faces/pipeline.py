@@ -11,11 +11,13 @@ a few; morphs walk between two faces in the renderer's input embedding.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from PIL import Image
+from torch import nn
 
 from gen_app.device import cpu_threads
 from gen_app.faces.attributes import ATTRIBUTE_FIELDS, ATTRIBUTES, CLASS_REQUIREMENTS, attribute_class
@@ -116,6 +118,15 @@ class FacePipeline:
             raise ValueError("the face prior and renderer were trained with different parameter vocabularies")
         self.device = next(renderer.parameters()).device
         self.precision = precision or render_precision(self.device)
+        # Autocast casts every convolution's and linear layer's weights to the reduced precision on every call (a
+        # millisecond of a one-face request here); faces are drawn by a copy that holds them cast already: the same
+        # numbers, so the same faces. self.renderer keeps float32 for everything else.
+        self.drawer = self.renderer
+        if self.precision != torch.float32:
+            self.drawer = copy.deepcopy(self.renderer)
+            for module in self.drawer.modules():
+                if isinstance(module, (nn.Linear, nn.Conv2d)):
+                    module.to(self.precision)
         self.undrawn = dict(renderer.undrawn)  # field -> the value that matches what the renderer draws
         self.undrawn_values = {f: set(values) for f, values in renderer.undrawn_values.items()}  # never drawn
         listed = [*self.undrawn.items(), *((f, v) for f, values in self.undrawn_values.items() for v in values)]
@@ -227,7 +238,7 @@ class FacePipeline:
         """The renderer's images (N, 3, R, R) in float32 for embeddings `e` with the sprites of `layers` (a sprite
         renderer's parts), computed in self.precision."""
         with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision != torch.float32):
-            return self.renderer.render(e.to(self.device), layers).float()
+            return self.drawer.render(e.to(self.device), layers).float()
 
     def _render(self, e: torch.Tensor, layers: list[SpriteLayer]) -> list[Image.Image]:
         images = tensor_to_pil(self._draw_images(e, layers))

@@ -106,15 +106,14 @@ class PartSprites(nn.Module):
                 "tint": CATEGORICAL_FIELDS.index(part["tint"]) if "tint" in part else None,
                 "window": self._window(part),
             }
-            # The window pixels' sampling points at twice the resolution, relative to each position (SVG units):
-            # (positions, 2w) and (positions, 2h); the second position is the first's mirror image.
+            # Each window's centre relative to its position (SVG units, (positions, 2)), and its half size: the
+            # sampling grid is an affine map of the window (F.affine_grid); the second position mirrors the first.
             windows, px = self.fields[name]["window"], VIEW_SIZE / resolution
-            height, width = windows[0][2], windows[0][3]
-            steps_x, steps_y = (torch.arange(2 * width) + 0.5) / 2, (torch.arange(2 * height) + 0.5) / 2
-            x_rel = [VIEW_X + (w[1] + steps_x) * px - x for w, (x, _) in zip(windows, part["positions"], strict=True)]
-            y_rel = [VIEW_Y + (w[0] + steps_y) * px - y for w, (_, y) in zip(windows, part["positions"], strict=True)]
-            self.register_buffer(f"x_{name}", torch.stack(x_rel), False)
-            self.register_buffer(f"y_{name}", torch.stack(y_rel), False)
+            centres = [
+                (VIEW_X + (left + width / 2) * px - x, VIEW_Y + (top + height / 2) * px - y)
+                for (top, left, height, width), (x, y) in zip(windows, part["positions"], strict=True)
+            ]
+            self.register_buffer(f"centre_{name}", torch.tensor(centres), False)
             self.register_buffer(f"side_{name}", torch.tensor([1.0, -1.0][: len(windows)]), False)
         self.line_bitmaps = nn.ParameterDict()
         self.line_windows: dict[str, tuple[int, int, int, int]] = {}
@@ -185,8 +184,8 @@ class PartSprites(nn.Module):
         positions outermost."""
         part, fields = PARTS[name], self.fields[name]
         n, device = len(categorical), categorical.device
-        xs, ys, side = getattr(self, f"x_{name}"), getattr(self, f"y_{name}"), getattr(self, f"side_{name}")
-        height, width = ys.shape[1] // 2, xs.shape[1] // 2
+        centre, side = getattr(self, f"centre_{name}"), getattr(self, f"side_{name}")
+        _, _, height, width = fields["window"][0]
         mirror = side[:, None].expand(-1, n)
         if fields["flip"] is not None:
             column, true_index = fields["flip"]
@@ -198,17 +197,27 @@ class PartSprites(nn.Module):
         if fields["size"] is not None:
             scale = self._value(continuous, fields["size"]).float()
         offset = self.offsets[name][categorical[:, fields["id"]]].float()
-        # Undo the mirrored offset, then the turn, then the mirror and scale: v = S^-1 R^-1 (x - p - M d), scaled to
-        # the sampler's [-1, 1] across the sprite.
-        dx = (xs[:, None, None, :] - (mirror * offset[:, 0])[:, :, None, None]).expand(-1, -1, 2 * height, -1)
-        dy = (ys[:, None, :, None] - offset[:, 1][None, :, None, None]).expand(-1, n, -1, 2 * width)
-        theta = torch.deg2rad(angle)[:, :, None, None]
+        # A window point x (relative to the position p) maps into the sprite as v = S^-1 R^-1 (x - M d): undo the
+        # mirrored offset d, then the turn, then the mirror and scale; in the sampler's [-1, 1] units of the window
+        # (half sizes hx, hy) and of the sprite (half sizes tx, ty), that is one affine map per face and position.
+        theta = torch.deg2rad(angle)
         cos, sin = torch.cos(theta), torch.sin(theta)
-        tex_w, tex_h = part["texels"]
+        cx = centre[:, 0:1] - mirror * offset[:, 0]  # (positions, N)
+        cy = (centre[:, 1:2] - offset[:, 1]).expand_as(cx)
+        px = VIEW_SIZE / self.resolution
+        hx, hy = width * px / 2, height * px / 2
         texel = part.get("texel", TEXEL)
-        ux = (cos * dx + sin * dy) / ((mirror * scale)[:, :, None, None] * (tex_w * texel / 2))
-        uy = (cos * dy - sin * dx) / (scale[None, :, None, None] * (tex_h * texel / 2))
-        return torch.stack([ux, uy], dim=-1).flatten(0, 1)
+        tx, ty = part["texels"][0] * texel / 2 * mirror * scale, part["texels"][1] * texel / 2 * scale
+        rows = [
+            cos * hx / tx,
+            sin * hy / tx,
+            (cos * cx + sin * cy) / tx,
+            -sin * hx / ty,
+            cos * hy / ty,
+            (cos * cy - sin * cx) / ty,
+        ]
+        affine = torch.stack(torch.broadcast_tensors(*rows), dim=-1).view(-1, 2, 3)
+        return F.affine_grid(affine, [affine.shape[0], 1, 2 * height, 2 * width], align_corners=False)
 
     def _drawn(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
         """Each face's premultiplied colour and opacity (positions, N, 4, h, w) over the part's windows."""

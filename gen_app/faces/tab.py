@@ -27,7 +27,8 @@ from gen_app.worker import hosted
 
 INTRO = """Each seed is one cartoon face, made in two steps by two small networks trained here on 30,000
 [facesjs](https://github.com/zengm-games/facesjs) faces: a **prior** (a small recurrent network) picks the face's
-parts — hair, eyes, mouth, colours, hat… — and a **renderer** (a convolutional network) draws them at 128 px.
+parts — hair, eyes, mouth, colours, hat… — and a **renderer** draws them at 128 px (a convolutional network, with
+the eyes, eyebrows, mouth, nose and lines as learned sprites placed where facesjs puts them).
 Same seed, same face, on any machine. **Temperature** below 1 gives more typical faces (0: the most likely parts).
 **Attributes** and **Parts** fix what you want and leave the rest to the seed. Click a face, then
 **Variations** for more like it, or **Morph** to walk from one face to another."""
