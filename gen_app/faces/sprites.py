@@ -106,15 +106,6 @@ class PartSprites(nn.Module):
                 "tint": CATEGORICAL_FIELDS.index(part["tint"]) if "tint" in part else None,
                 "window": self._window(part),
             }
-            # Each window's centre relative to its position (SVG units, (positions, 2)), and its half size: the
-            # sampling grid is an affine map of the window (F.affine_grid); the second position mirrors the first.
-            windows, px = self.fields[name]["window"], VIEW_SIZE / resolution
-            centres = [
-                (VIEW_X + (left + width / 2) * px - x, VIEW_Y + (top + height / 2) * px - y)
-                for (top, left, height, width), (x, y) in zip(windows, part["positions"], strict=True)
-            ]
-            self.register_buffer(f"centre_{name}", torch.tensor(centres), False)
-            self.register_buffer(f"side_{name}", torch.tensor([1.0, -1.0][: len(windows)]), False)
         self.line_bitmaps = nn.ParameterDict()
         self.line_windows: dict[str, tuple[int, int, int, int]] = {}
         to_px = resolution / VIEW_SIZE
@@ -133,6 +124,49 @@ class PartSprites(nn.Module):
             self.line_bitmaps[name] = nn.Parameter(bitmap)
             self.line_windows[name] = (row0, col0, row1 - row0, col1 - col0)
             self.fields[name] = {"id": CATEGORICAL_FIELDS.index(f"{name}.id")}
+        self._placement_table(resolution)
+
+    def _placement_table(self, resolution: int) -> None:
+        """Per placement (a placed part at one of its positions, in drawing order), the constants of its sampling
+        grid, so that all placements' grids come from one batch of small tensor operations (their count, not their
+        size, is what costs on a CPU for a face or two)."""
+        px = VIEW_SIZE / resolution
+        rows: dict[str, list] = {key: [] for key in ("angle", "size", "flip", "side", "centre", "window", "texture")}
+        self.placements: dict[str, tuple[int, int]] = {}  # part -> its placements' first and end index
+        for name in (n for n in DRAW_ORDER if n in PARTS):
+            part, fields = PARTS[name], self.fields[name]
+            first = len(rows["side"])
+            for position, (top, left, height, width) in enumerate(fields["window"]):
+                side = 1.0 if position == 0 else -1.0  # the second position mirrors the first, turned the other way
+                # angle in radians = a * continuous + b (an affine map of the [-1, 1] value); size likewise.
+                if fields["angle"] is not None:
+                    low, high = self.continuous_ranges[fields["angle"]]
+                    angle = [fields["angle"], side * math.radians(high - low) / 2, side * math.radians(high + low) / 2]
+                else:
+                    angle = [0, 0.0, 0.0]
+                if fields["size"] is not None:
+                    low, high = self.continuous_ranges[fields["size"]]
+                    size = [fields["size"], (high - low) / 2, (high + low) / 2]
+                else:
+                    size = [0, 0.0, 1.0]
+                rows["angle"].append(angle)
+                rows["size"].append(size)
+                rows["flip"].append(list(fields["flip"]) if fields["flip"] is not None else [0, -1])  # -1: never
+                rows["side"].append(side)
+                x, y = part["positions"][position]
+                rows["centre"].append([VIEW_X + (left + width / 2) * px - x, VIEW_Y + (top + height / 2) * px - y])
+                rows["window"].append([width * px / 2, height * px / 2])
+                texel = part.get("texel", TEXEL)
+                rows["texture"].append([part["texels"][0] * texel / 2, part["texels"][1] * texel / 2])
+            self.placements[name] = (first, len(rows["side"]))
+        for key in ("angle", "size"):
+            columns, slopes, intercepts = zip(*rows[key], strict=True)
+            self.register_buffer(f"{key}_column", torch.tensor(columns), False)
+            self.register_buffer(f"{key}_affine", torch.tensor([slopes, intercepts])[:, :, None], False)
+        self.register_buffer("flip_column", torch.tensor([column for column, _ in rows["flip"]]), False)
+        self.register_buffer("flip_true", torch.tensor([true for _, true in rows["flip"]])[:, None], False)
+        for key in ("side", "centre", "window", "texture"):
+            self.register_buffer(f"placement_{key}", torch.tensor(rows[key]), False)
 
     def _window(self, part: dict) -> list[tuple[int, int, int, int]]:
         """Per position, the output pixels (top, left, height, width) the sprite can reach at the data's largest
@@ -179,55 +213,39 @@ class PartSprites(nn.Module):
             colour = colour + texture[:, 4:5] * rgb[categorical[:, fields["tint"]]][:, :, None, None]
         return torch.cat([colour * alpha, alpha], dim=1)
 
-    def _grid(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
-        """Sampling grid (positions * N, 2h, 2w, 2) into the sprite for each window's pixels at twice the resolution,
-        positions outermost."""
-        part, fields = PARTS[name], self.fields[name]
-        n, device = len(categorical), categorical.device
-        centre, side = getattr(self, f"centre_{name}"), getattr(self, f"side_{name}")
-        _, _, height, width = fields["window"][0]
-        mirror = side[:, None].expand(-1, n)
-        if fields["flip"] is not None:
-            column, true_index = fields["flip"]
-            mirror = torch.where(categorical[:, column] == true_index, -mirror, mirror)
-        angle = torch.zeros(1, n, device=device)
-        if fields["angle"] is not None:
-            angle = side[:, None] * self._value(continuous, fields["angle"]).float()[None]
-        scale = torch.ones(n, device=device)
-        if fields["size"] is not None:
-            scale = self._value(continuous, fields["size"]).float()
-        offset = self.offsets[name][categorical[:, fields["id"]]].float()
-        # A window point x (relative to the position p) maps into the sprite as v = S^-1 R^-1 (x - M d): undo the
-        # mirrored offset d, then the turn, then the mirror and scale; in the sampler's [-1, 1] units of the window
-        # (half sizes hx, hy) and of the sprite (half sizes tx, ty), that is one affine map per face and position.
-        theta = torch.deg2rad(angle)
-        cos, sin = torch.cos(theta), torch.sin(theta)
-        cx = centre[:, 0:1] - mirror * offset[:, 0]  # (positions, N)
-        cy = (centre[:, 1:2] - offset[:, 1]).expand_as(cx)
-        px = VIEW_SIZE / self.resolution
-        hx, hy = width * px / 2, height * px / 2
-        texel = part.get("texel", TEXEL)
-        tx, ty = part["texels"][0] * texel / 2 * mirror * scale, part["texels"][1] * texel / 2 * scale
-        rows = [
-            cos * hx / tx,
-            sin * hy / tx,
-            (cos * cx + sin * cy) / tx,
-            -sin * hx / ty,
-            cos * hy / ty,
-            (cos * cy - sin * cx) / ty,
-        ]
-        affine = torch.stack(torch.broadcast_tensors(*rows), dim=-1).view(-1, 2, 3)
-        return F.affine_grid(affine, [affine.shape[0], 1, 2 * height, 2 * width], align_corners=False)
+    def _affines(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        """Each placement's and face's map from its window to its sprite, in the sampler's [-1, 1] units of both
+        (placements, N, 2, 3): a window point x (relative to the position p) lands on the sprite at
+        v = S^-1 R^-1 (x - M d), undoing the mirrored offset d, then the turn R, then the mirror and scale S."""
+        angle = continuous[:, self.angle_column].T * self.angle_affine[0] + self.angle_affine[1]  # (placements, N)
+        scale = continuous[:, self.size_column].T.float() * self.size_affine[0] + self.size_affine[1]
+        flipped = categorical[:, self.flip_column].T == self.flip_true
+        mirror = torch.where(flipped, -self.placement_side[:, None], self.placement_side[:, None])
+        by_part = {name: self.offsets[name][categorical[:, self.fields[name]["id"]]] for name in self.placements}
+        offset = torch.stack([by_part[name] for name, (a, b) in self.placements.items() for _ in range(a, b)]).float()
+        cos, sin = torch.cos(angle.float()), torch.sin(angle.float())
+        cx = self.placement_centre[:, 0:1] - mirror * offset[..., 0]
+        cy = self.placement_centre[:, 1:2] - offset[..., 1]
+        hx, hy = self.placement_window[:, 0:1], self.placement_window[:, 1:2]
+        inv_tx = 1 / (self.placement_texture[:, 0:1] * mirror * scale)
+        inv_ty = 1 / (self.placement_texture[:, 1:2] * scale)
+        entries = [cos * hx * inv_tx, sin * hy * inv_tx, (cos * cx + sin * cy) * inv_tx]
+        entries += [-sin * hx * inv_ty, cos * hy * inv_ty, (cos * cy - sin * cx) * inv_ty]
+        return torch.stack(entries, dim=-1).unflatten(-1, (2, 3))
 
-    def _drawn(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+    def _drawn(
+        self, name: str, categorical: torch.Tensor, continuous: torch.Tensor, affines: torch.Tensor
+    ) -> torch.Tensor:
         """Each face's premultiplied colour and opacity (positions, N, 4, h, w) over the part's windows."""
         if name in FIXED_LINES:
             bitmap = self.line_bitmaps[name][categorical[:, self.fields[name]["id"]]].float()
             alpha = torch.sigmoid(bitmap[:, :1])
             return torch.cat([bitmap[:, 1:] * alpha, alpha], dim=1)[None]
         sprite = self._premultiplied(name, categorical, continuous)
-        positions = len(self.fields[name]["window"])
-        grid = self._grid(name, categorical, continuous)
+        first, end = self.placements[name]
+        positions, (_, _, height, width) = end - first, self.fields[name]["window"][0]
+        affine = affines[first:end].flatten(0, 1)
+        grid = F.affine_grid(affine, [len(affine), 1, 2 * height, 2 * width], align_corners=False)
         sampled = F.grid_sample(sprite.repeat(positions, 1, 1, 1), grid, align_corners=False)
         return F.avg_pool2d(sampled, 2).unflatten(0, (positions, -1))
 
@@ -249,8 +267,9 @@ class PartSprites(nn.Module):
         shown_all = 1 - cover.float()
         if opacity is not None:
             shown_all = shown_all * opacity.float()[:, None, None, None]
+        affines = self._affines(categorical, continuous)
         for name in DRAW_ORDER:
-            drawn = self._drawn(name, categorical, continuous)
+            drawn = self._drawn(name, categorical, continuous, affines)
             windows = [self.line_windows[name]] if name in FIXED_LINES else self.fields[name]["window"]
             channel = 0 if name in UNDER_FACIAL_HAIR else 1
             for position, (top, left, height, width) in enumerate(windows):
