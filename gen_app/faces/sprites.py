@@ -189,10 +189,6 @@ class PartSprites(nn.Module):
             windows.append((top, left, size_h, size_w))
         return windows
 
-    def _value(self, continuous: torch.Tensor, index: int) -> torch.Tensor:
-        low, high = self.continuous_ranges[index]
-        return low + (continuous[:, index] + 1) * (high - low) / 2
-
     def _premultiplied(self, name: str, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
         """Each face's sprite (N, 4, H, W) in float32: colour times opacity, then opacity."""
         fields = self.fields[name]
@@ -200,10 +196,9 @@ class PartSprites(nn.Module):
         # pooling are several times slower on that layout for these small pictures.
         texture = self.textures[name][categorical[:, fields["id"]]].float().contiguous()
         texture = texture.unflatten(1, (2 if fields["size"] is not None else 1, -1))  # (N, scales, C, H, W)
-        if fields["size"] is not None:
-            low, high = self.continuous_ranges[fields["size"]]
-            t = ((self._value(continuous, fields["size"]) - low) / max(high - low, 1e-6)).clamp(0, 1)
-            texture = torch.lerp(texture[:, 0], texture[:, 1], t.float()[:, None, None, None])
+        if fields["size"] is not None:  # the size's place in its range, from the [-1, 1] value
+            t = ((continuous[:, fields["size"]].float() + 1) / 2).clamp(0, 1)
+            texture = torch.lerp(texture[:, 0], texture[:, 1], t[:, None, None, None])
         else:
             texture = texture[:, 0]
         alpha = torch.sigmoid(texture[:, :1])
