@@ -178,7 +178,7 @@ class FaceRenderer(
         if not self.part_sprites:
             return image
         if not sprite_layers:
-            raise ValueError("this renderer draws the eyes, eyebrows, mouth and nose as sprites: pass the faces")
+            raise ValueError("this renderer draws the face's parts and lines as sprites: pass the faces")
         cover = torch.sigmoid(torch.cat([self.line_cover(x), self.cover(x)], dim=1))
         for layer in sprite_layers:
             image = self.sprites(image, cover, layer.categorical, layer.continuous, layer.opacity)

@@ -72,6 +72,12 @@ def _hex_rgb(value: str) -> list[float]:
     return [channel / 127.5 - 1 for channel in ImageColor.getrgb(value)]
 
 
+def _premultiplied_rgba(opacity_logit: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+    """(N, 4, H, W): colour times opacity, then opacity, from an opacity logit (N, 1, H, W) and colour (N, 3, H, W)."""
+    alpha = torch.sigmoid(opacity_logit)
+    return torch.cat([colour * alpha, alpha], dim=1)
+
+
 class PartSprites(nn.Module):
     """Lays learned part sprites over a rendered face: forward(image, cover, categorical, continuous) -> image."""
 
@@ -201,12 +207,11 @@ class PartSprites(nn.Module):
             texture = torch.lerp(texture[:, 0], texture[:, 1], t[:, None, None, None])
         else:
             texture = texture[:, 0]
-        alpha = torch.sigmoid(texture[:, :1])
         colour = texture[:, 1:4]
         if fields["tint"] is not None:
             rgb = getattr(self, f"rgb_{CATEGORICAL_FIELDS[fields['tint']].split('.')[0]}")
             colour = colour + texture[:, 4:5] * rgb[categorical[:, fields["tint"]]][:, :, None, None]
-        return torch.cat([colour * alpha, alpha], dim=1)
+        return _premultiplied_rgba(texture[:, :1], colour)
 
     def _affines(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
         """Each placement's and face's map from its window to its sprite, in the sampler's [-1, 1] units of both
@@ -234,8 +239,7 @@ class PartSprites(nn.Module):
         """Each face's premultiplied colour and opacity (positions, N, 4, h, w) over the part's windows."""
         if name in FIXED_LINES:
             bitmap = self.line_bitmaps[name][categorical[:, self.fields[name]["id"]]].float()
-            alpha = torch.sigmoid(bitmap[:, :1])
-            return torch.cat([bitmap[:, 1:] * alpha, alpha], dim=1)[None]
+            return _premultiplied_rgba(bitmap[:, :1], bitmap[:, 1:])[None]
         sprite = self._premultiplied(name, categorical, continuous)
         first, end = self.placements[name]
         positions, (_, _, height, width) = end - first, self.fields[name]["window"][0]
