@@ -133,6 +133,8 @@ def _serve(connection, parents_end) -> None:
             kind, call_id, name, payload = connection.recv()
         except (EOFError, OSError):  # the app has gone
             os._exit(0)
+        if kind == "exit":
+            os._exit(0)
         if kind == "stop":
             stopped.add(call_id)
         else:
@@ -231,7 +233,9 @@ class Worker:
         return private_bytes(self.process.pid)
 
     def stop(self) -> None:
-        """End the worker (at exit): it leaves when its pipe closes."""
+        """End the worker (at exit). It is asked to: it would also leave when its pipe closes, but closing the pipe
+        here does not close it while the reader thread waits on it."""
+        self._post(("exit", -1, "", ()))
         self.alive = False
         self.connection.close()
         self.process.join(timeout=5)

@@ -84,6 +84,17 @@ def test_faces_and_text_run_in_processes_of_their_own(quick):
     assert quick.for_model("anything else").process.pid == faces
 
 
+def test_stopping_ends_every_worker_process(quick):
+    """The app's exit (atexit) does not wait out the join timeout: each worker has left when stop returns, even while
+    busy serving a call, and even the first, whose pipe every worker forked after it also holds."""
+    probe = worker.hosted("probe", Probe)
+    stream = probe.endless()
+    next(stream)
+    processes = [one.process for one in quick.by_name.values()]
+    quick.stop()
+    assert [process.exitcode for process in processes] == [0] * len(processes)
+
+
 def test_calls_run_together(quick):
     probe = worker.hosted("probe", Probe)
     results = []
