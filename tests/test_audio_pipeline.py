@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from gen_app.audio import score
 from gen_app.audio.features import HOP, SAMPLE_RATE, loudness_db, track_pitch
 from gen_app.audio.pipeline import KEYS, AudioPipeline, Voice, count_bars
 from gen_app.audio.score import Note, midi_bytes, monophonic, read_abc
@@ -106,7 +107,8 @@ def test_abc_output_is_deterministic_and_loud_enough(pipe):
         (PARSER_TRAP, "could not be read"),
     ],
 )
-def test_bad_abc_is_refused_clearly(pipe, text, message):
+def test_bad_abc_is_refused_clearly(pipe, text, message, monkeypatch):
+    monkeypatch.setattr(score, "PARSE_SECONDS", 2.0)  # the parser trap gives up after 2 s, not the app's 10
     with pytest.raises(InvalidInput, match=message):
         pipe.play_abc(text, 120, Voice("violin"))
 
