@@ -133,7 +133,7 @@ def _serve(connection, parents_end) -> None:
             kind, call_id, name, payload = connection.recv()
         except (EOFError, OSError):  # the app has gone
             os._exit(0)
-        if kind == "exit":
+        if kind == "exit":  # Worker.stop: the app is ending
             os._exit(0)
         if kind == "stop":
             stopped.add(call_id)

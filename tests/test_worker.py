@@ -86,7 +86,7 @@ def test_faces_and_text_run_in_processes_of_their_own(quick):
 
 def test_stopping_ends_every_worker_process(quick):
     """The app's exit (atexit) does not wait out the join timeout: each worker has left when stop returns, even while
-    busy serving a call, and even the first, whose pipe every worker forked after it also holds."""
+    busy serving a call (closing the pipe alone did not end it: the reply reader still held the parent's end)."""
     probe = worker.hosted("probe", Probe)
     stream = probe.endless()
     next(stream)
