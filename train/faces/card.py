@@ -118,17 +118,18 @@ def metrics_section(metrics: dict | None) -> str:
     return "\n".join(lines) + f"\n\nOutput of `{command}` (CPU):\n\n```text{metrics['report'].rstrip()}\n```"
 
 
-# Issue 13's 8-hour budget: what a shorter recipe measured (session of 2026-12-02), so nobody repeats it blind.
-ONE_RUN_RECIPE_NOTE = """- Not yet within the 8-hour budget. A one-run recipe reaches this model's held-out PSNR in 3 h but not its
-  Fréchet distance (`python -m bench.faces --compare <export>`: EfficientNet-Lite2 FD ratio with the prior /
-  of the renderer alone; this model 3.94 / 3.51). `python -m train.faces.train_renderer --sprites
-  --sprite-lr-scale 10 --oversample accessories.id=4 --oversample glasses.id=3 --oversample facialHair.id=2
-  --steps 24000 --precision bf16 --threads 2` (2.59 h, 31.52 dB): renderer alone 4.62; a 4,000-step polish
-  (lr 1e-4, EMA 0.995, sprite lr ×100; +0.45 h, 31.65 dB): 5.04 / 4.50; after it, 1,500 adversarial steps (weight
-  0.1): 5.38 with the prior; or 2,000 steps of stroke-weighted L1 (`--line-weight 4`): 5.11 / 4.57. At 2× zoom the
-  difference shows in the convolutional part's thin strokes (the dark outline at the hair's edge stays faint and
-  broken), which PSNR hardly counts. Not shipped; being tried next: the convolutional renderer alone first (as
-  stage 1 above), then the sprites."""
+# What a shorter recipe measured against the 8-stage renderer (2026-12-02), so nobody repeats it blind. It names
+# that renderer by commit, not "this model": the card is rendered for whichever renderer ships.
+ONE_RUN_RECIPE_NOTE = """- Toward issue 13's 8-hour budget: the 8-stage renderer shipped at commit 32159ed took 13.9 h (held-out
+  31.64 dB; `python -m bench.faces --compare <export>`'s EfficientNet-Lite2 FD ratio with the prior / of the renderer
+  alone 3.94 / 3.51). A one-run recipe reaches its PSNR in 3 h but not its Fréchet distance.
+  `python -m train.faces.train_renderer --sprites --sprite-lr-scale 10 --oversample accessories.id=4 --oversample
+  glasses.id=3 --oversample facialHair.id=2 --steps 24000 --precision bf16 --threads 2` (2.59 h, 31.52 dB): renderer
+  alone 4.62; a 4,000-step polish (lr 1e-4, EMA 0.995, sprite lr ×100; +0.45 h, 31.65 dB): 5.04 / 4.50; after it,
+  1,500 adversarial steps (weight 0.1): 5.38 with the prior; or 2,000 steps of stroke-weighted L1 (`--line-weight 4`):
+  5.11 / 4.57. At 2× zoom the difference shows in the convolutional part's thin strokes (the dark outline at the
+  hair's edge stays faint and broken), which PSNR hardly counts. Not shipped; being tried next: the convolutional
+  renderer alone first (as that renderer's first stage was trained), then the sprites."""
 
 
 def comparison_section() -> str:
