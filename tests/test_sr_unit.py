@@ -297,3 +297,48 @@ def test_a_network_told_the_jpeg_quality_gets_it_from_the_upload(tmp_path):
     from_png = np.asarray(pipe.upscale(tmp_path / "p.png", 4).image, dtype=int)
     as_png = upscale_tiled(told, torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255).permute(2, 0, 1)[None])
     assert np.abs(from_png - as_png.numpy().astype(int)).max() <= 1
+
+
+def test_a_network_told_the_jpeg_grid_gets_it_from_the_upload(tmp_path):
+    """A jpeg_grid network starts as the one without it; once trained, the grid bias depends on the pixel's place in
+    the 16-px cell, each tile gets its own origin (tiles still join exactly), and an upload EXIF turns, a PNG or an
+    input with no quality gets no grid."""
+    from gen_app.sr.model import GRID
+    from gen_app.sr.pipeline import jpeg_grid_origin
+
+    torch.manual_seed(0)
+    plain = SRNet(scale=4, channels=16, num_convs=4, jpeg_input=True)
+    for parameter in plain.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    told = SRNet(scale=4, channels=16, num_convs=4, jpeg_input=True, jpeg_grid=True)
+    told.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.rand(2, 3, 40, 36)
+    with torch.no_grad():
+        assert torch.allclose(told(x, [60, None]), plain(x, [60, None]))  # a zero-initialised grid bias
+        torch.nn.init.normal_(told.grid_bias, std=0.3)
+        assert not torch.allclose(told(x, 60), told(x, 60, None))
+        assert torch.allclose(told(x, None), told(x, None, None))  # no JPEG: no grid
+        assert torch.allclose(told(x, [60, 60], [(0, 0), None])[1], told(x, 60, None)[1])
+        # The bias is periodic in GRID pixels, and where a pixel lies in the cell matters.
+        assert torch.allclose(told(x, 60, (3, 5)), told(x, 60, (3 + GRID, 5 - GRID)))
+        assert not torch.allclose(told(x, 60, (3, 5)), told(x, 60, (0, 0)))
+    whole = upscale_tiled(told.eval(), x[:1], tile=1000, jpeg_quality=60, grid=(0, 0))
+    tiled = upscale_tiled(told, x[:1], tile=16, jpeg_quality=60, grid=(0, 0))
+    assert (whole.int() - tiled.int()).abs().max() <= 1
+    unknown = upscale_tiled(told, x[:1], tile=16, jpeg_quality=60, grid=None)
+    assert (whole.int() - unknown.int()).abs().max() > 1
+
+    photo = noise_image("RGB", (60, 44))
+    photo.save(tmp_path / "p.jpg", quality=60)
+    photo.save(tmp_path / "p.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: shown turned 90 degrees
+    photo.save(tmp_path / "turned.jpg", quality=60, exif=exif)
+    assert jpeg_grid_origin(tmp_path / "p.jpg") == (0, 0) == jpeg_grid_origin(Image.open(tmp_path / "p.jpg"))
+    assert jpeg_grid_origin(tmp_path / "turned.jpg") is None and jpeg_grid_origin(tmp_path / "p.png") is None
+    assert jpeg_grid_origin(photo) is None and jpeg_grid_origin(None) is None
+    pipe = SRPipeline({4: told})
+    with Image.open(tmp_path / "p.jpg") as decoded:
+        planes = torch.from_numpy(np.asarray(decoded.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    expected = upscale_tiled(told, planes, tile=1000, jpeg_quality=60, grid=(0, 0)).numpy().astype(int)
+    assert np.abs(np.asarray(pipe.upscale(tmp_path / "p.jpg", 4, tile=16).image, dtype=int) - expected).max() <= 1
