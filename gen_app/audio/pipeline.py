@@ -124,6 +124,10 @@ class AudioPipeline:
         melody = LanguageModel.load("melody", device)
         import music21  # noqa: F401 - imported now (about a second) so the first tune plays without the wait
 
+        # librosa's pyin compiles (numba) on its first call in a process, ~2 s even with numba's cache: pay it now,
+        # not on the first hum.
+        track_pitch(np.zeros(SAMPLE_RATE // 10, np.float32), hop=PITCH_HOP)
+
         return cls(synth, melody, {"synth": synth_origin, "melody": melody.origin}, synth_folder)
 
     # ---- composing -------------------------------------------------------------------------------------------
