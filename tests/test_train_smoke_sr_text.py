@@ -106,26 +106,23 @@ def test_sr_training_on_realistic_degradations(sr_data, tmp_path):
     assert pipe.upscale(Image.new("RGB", (10, 8)), 4).image.size == (40, 32)
 
 
-def test_sr_realistic_training_told_the_jpeg_quality_and_grid(sr_data, tmp_path):
-    """--jpeg-input --jpeg-grid: from an unconditioned checkpoint (all its tensors copied, the quality and grid
-    biases start at zero); the export keeps both, and a stage from that export has them without the flags."""
+def test_sr_realistic_training_told_the_jpeg_quality(sr_data, tmp_path):
+    """--jpeg-input: from an unconditioned checkpoint (all its tensors copied, the quality biases start at zero);
+    the export keeps it, and a stage from that export has it without the flag."""
     first, second = tmp_path / "first", tmp_path / "second"
     SRNet(scale=4, channels=8, num_convs=2).save_pretrained(tmp_path / "plain")
     args = [*SR_TRAIN, "--scale", "4", "--channels", "8", "--num-convs", "2", "--batch", "4", "--eval-every", "2"]
     args += ["--degradation", "realistic", "--data", str(sr_data), "--steps", "2"]
     out = run(
-        [sys.executable, *args, "--init-from", str(tmp_path / "plain"), "--jpeg-input", "--jpeg-grid"]
+        [sys.executable, *args, "--init-from", str(tmp_path / "plain"), "--jpeg-input"]
         + ["--run-dir", str(tmp_path / "run1"), "--out", str(first)]
     )
-    assert "initialised 11/14 tensors" in out
-    record = json.loads((first / "training.json").read_text())
-    assert record["jpeg_input"] is True and record["jpeg_grid"] is True and record["grid_drop"] == 0.1
+    assert "initialised 11/13 tensors" in out
+    assert json.loads((first / "training.json").read_text())["jpeg_input"] is True
     model = SRNet.from_pretrained(first, strict=True)
     assert model.jpeg_input and model.jpeg_bias.weight.abs().sum() > 0  # it learned from the qualities
-    assert model.jpeg_grid and model.grid_bias.abs().sum() > 0  # and from the grid
     run([sys.executable, *args, "--init-from", str(first), "--run-dir", str(tmp_path / "run2"), "--out", str(second)])
-    again = SRNet.from_pretrained(second, strict=True)
-    assert again.jpeg_input and again.jpeg_grid
+    assert SRNet.from_pretrained(second, strict=True).jpeg_input
 
 
 def test_sr_perceptual_finetune_resumes_and_exports(sr_data, tmp_path):

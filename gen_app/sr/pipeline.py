@@ -34,10 +34,10 @@ import torch
 from PIL import Image
 
 from gen_app.device import yield_to_quick_work
-from gen_app.images import ORIENTATION, open_user_image
+from gen_app.images import open_user_image
 from gen_app.limits import InvalidInput
 from gen_app.loading import CHECKPOINTS, ModelLoadError, load_model
-from gen_app.sr.model import GridOrigin, SRNet
+from gen_app.sr.model import SRNet
 
 log = logging.getLogger(__name__)
 
@@ -136,25 +136,6 @@ def _quality_of(image: Image.Image) -> int | None:
     return int(np.abs(_libjpeg_luma_tables() - luma).sum(axis=1).argmin()) + 1
 
 
-def jpeg_grid_origin(source: str | Path | Image.Image | None) -> GridOrigin:
-    """Where the upright image's top-left pixel lies in the JPEG's block grid: (0, 0) for a JPEG stored upright;
-    None (unknown to the network) for anything else, and for a JPEG that EXIF turns or flips, whose blocks the
-    network would see mirrored or turned (it is trained on upright ones). Only the header is read."""
-    if source is None:
-        return None
-    try:
-        if isinstance(source, Image.Image):
-            return _grid_of(source)
-        with Image.open(source) as image:
-            return _grid_of(image)
-    except (OSError, SyntaxError, ValueError):
-        return None
-
-
-def _grid_of(image: Image.Image) -> GridOrigin:
-    return (0, 0) if is_jpeg(image) and image.getexif().get(ORIENTATION, 1) == 1 else None
-
-
 def default_photo_type(source: str | Path | Image.Image | None) -> str:
     """The photo type used when none is chosen: REAL for a JPEG, CLEAN for anything else (see the module's doc)."""
     return REAL if source is not None and is_jpeg(source) else CLEAN
@@ -170,8 +151,8 @@ class HalvedX4(torch.nn.Module):
             raise ValueError(f"HalvedX4 takes a x4 network, got x{model.scale}")
         self.model, self.scale, self.receptive_radius = model, 2, model.receptive_radius
 
-    def forward(self, x: torch.Tensor, jpeg_quality: int | None = None, grid: GridOrigin = (0, 0)) -> torch.Tensor:
-        return torch.nn.functional.avg_pool2d(self.model(x, jpeg_quality, grid), 2)
+    def forward(self, x: torch.Tensor, jpeg_quality: int | None = None) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(self.model(x, jpeg_quality), 2)
 
 
 def image_to_planes(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None, str]:
@@ -226,13 +207,11 @@ def upscale_tiled(
     levels: int = 255,
     out: torch.Tensor | None = None,
     jpeg_quality: int | None = None,
-    grid: GridOrigin = None,
 ) -> torch.Tensor:
     """(1, 3, H, W) in [0, 1] on the CPU -> (H*s, W*s, 3) on the CPU, one overlapping tile at a time on the model's
     device, each tile rounded to `levels` steps as it is written (uint8 for 255, int32 for more). `gray`: the
     channels' mean, (H*s, W*s, 1). `out`: write into this (a view of a larger array works) instead of a new array.
-    `jpeg_quality`: the input file's (`jpeg_quality`), for networks told it (SRNet's jpeg_input). `grid`: where x's
-    top-left lies in the file's JPEG grid (`jpeg_grid_origin`), for networks told it (SRNet's jpeg_grid).
+    `jpeg_quality`: the input file's (`jpeg_quality`), for networks told it (SRNet's jpeg_input).
     The output is never held in float: at 8192x8192 that would be 805 MB."""
     device = next(model.parameters()).device
     s, (height, width) = model.scale, x.shape[-2:]
@@ -245,8 +224,7 @@ def upscale_tiled(
         y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
         top, left = max(y0 - TILE_OVERLAP, 0), max(x0 - TILE_OVERLAP, 0)
         bottom, right = min(y1 + TILE_OVERLAP, height), min(x1 + TILE_OVERLAP, width)
-        tile_grid = None if grid is None else (grid[0] + top, grid[1] + left)
-        up = model(x[..., top:bottom, left:right].to(device), jpeg_quality, tile_grid).float().cpu()[0]
+        up = model(x[..., top:bottom, left:right].to(device), jpeg_quality).float().cpu()[0]
         oy, ox = (y0 - top) * s, (x0 - left) * s
         up = up[:, oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s]
         up = up.mean(0, keepdim=True) if gray else up
@@ -327,7 +305,7 @@ class SRPipeline:
                 f"has at most {MAX_OUTPUT_PIXELS / 1e6:.1f}); this one is {image.width}x{image.height}. Choose a "
                 "smaller factor or shrink it first."
             )
-        quality, grid = jpeg_quality(source), jpeg_grid_origin(source)
+        quality = jpeg_quality(source)
         color, alpha, mode = image_to_planes(image)
         notices = []
         if mode != image.mode and image.mode not in SIXTEEN_BIT:
@@ -345,6 +323,6 @@ class SRPipeline:
         for i, (planes, out, gray) in enumerate(passes):
             step = (lambda f, i=i: progress((i + f) / count)) if progress else None
             levels = 65535 if mode == "I;16" else 255
-            upscale_tiled(model, planes, tile, step, gray=gray, levels=levels, out=out, jpeg_quality=quality, grid=grid)
+            upscale_tiled(model, planes, tile, step, gray=gray, levels=levels, out=out, jpeg_quality=quality)
         del color, alpha, passes, planes  # the float input (67 MB at the largest) is not needed any more
         return Upscaled(canvas_to_image(canvas, mode), scale, image, notices, photo_type)

@@ -46,7 +46,7 @@ from PIL import Image
 from torch import nn
 
 from gen_app.sr.degradations import MILD_PROB, VALIDATION_SETTINGS, degrade_batch, validation_lr
-from gen_app.sr.model import GridOrigin, SRNet
+from gen_app.sr.model import SRNet
 from gen_app.sr.pipeline import jpeg_quality
 from train.common import (
     ROOT,
@@ -79,19 +79,6 @@ def add_realistic_args(p: argparse.ArgumentParser) -> None:
         "--init-from has it)",
     )
     p.add_argument(
-        "--jpeg-grid",
-        action="store_true",
-        help="realistic inputs: tell the network where a JPEG input's block grid lies (SRNet's jpeg_grid; on by "
-        "itself when --init-from has it)",
-    )
-    p.add_argument(
-        "--grid-drop",
-        type=float,
-        default=0.1,
-        help="with --jpeg-grid: share of JPEG inputs whose grid the network is not told, as for an upload that "
-        "EXIF turns (jpeg_grid_origin)",
-    )
-    p.add_argument(
         "--clean-prob",
         type=float,
         default=0.0,
@@ -102,23 +89,15 @@ def add_realistic_args(p: argparse.ArgumentParser) -> None:
 
 def realistic_recipe(args: argparse.Namespace) -> dict:
     """What a stage on realistic pairs records of its mix (the card reads it)."""
-    recipe = {"mild_prob": args.mild_prob, "clean_prob": args.clean_prob, "jpeg_input": args.jpeg_input}
-    return recipe | ({"jpeg_grid": True, "grid_drop": args.grid_drop} if args.jpeg_grid else {})
+    return {"mild_prob": args.mild_prob, "clean_prob": args.clean_prob, "jpeg_input": args.jpeg_input}
 
 
 def build_model(args: argparse.Namespace, rank: int) -> SRNet:
-    """The network of --scale, --channels, --num-convs (and --jpeg-input, --jpeg-grid, also taken from --init-from's
-    config), initialised from --init-from when given: matching tensors copied, or a shallower network deepened."""
+    """The network of --scale, --channels, --num-convs (and --jpeg-input, also taken from --init-from's config),
+    initialised from --init-from when given: matching tensors copied, or a shallower network deepened."""
     source = SRNet.from_pretrained(args.init_from) if args.init_from is not None else None
     args.jpeg_input = bool(getattr(args, "jpeg_input", False) or (source is not None and source.jpeg_input))
-    args.jpeg_grid = bool(getattr(args, "jpeg_grid", False) or (source is not None and source.jpeg_grid))
-    model = SRNet(
-        scale=args.scale,
-        channels=args.channels,
-        num_convs=args.num_convs,
-        jpeg_input=args.jpeg_input,
-        jpeg_grid=args.jpeg_grid,
-    )
+    model = SRNet(scale=args.scale, channels=args.channels, num_convs=args.num_convs, jpeg_input=args.jpeg_input)
     if source is not None:
         if len(hidden_layers(source)) < len(hidden_layers(model)):
             deepen_into(model, source, rank)
@@ -197,15 +176,6 @@ def realistic_batch(
     seeds = [(args.seed, rank, step, i) for i in range(len(high))]
     low, qualities = degrade_batch(high, seeds, args.scale, args.mild_prob, args.clean_prob)
     return low, high, qualities
-
-
-def training_grids(qualities: list[int | None], args: argparse.Namespace, rank: int, step: int) -> list[GridOrigin]:
-    """Each training input's JPEG grid origin for SRNet's jpeg_grid: (0, 0) (its last JPEG save was made at this
-    size, from its top-left) for an input with a file quality, but None (unknown) for a --grid-drop share of them,
-    as for an upload that EXIF turns; None for the rest. A function of (seed, rank, step) only."""
-    drop = np.random.default_rng((args.seed, rank, step, 0, 1)).uniform(size=len(qualities)) < args.grid_drop
-    told = [quality is not None and not dropped for quality, dropped in zip(qualities, drop, strict=True)]
-    return [(0, 0) if known else None for known in told]
 
 
 def degraded_held_out(hr: np.ndarray, scale: int) -> tuple[torch.Tensor, list[int | None]]:
@@ -310,14 +280,13 @@ def main(argv: list[str] | None = None) -> None:
     while step < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
-        qualities, grids = None, None
+        qualities = None
         if realistic:
             low, high, qualities = realistic_batch(train_hr, args, rank, step)
-            grids = training_grids(qualities, args, rank, step) if args.jpeg_grid else None
         else:
             low, high = batch_of(train_hr, train_lr, args, data_gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out = train_model(low.to(device), qualities, grids)
+            out = train_model(low.to(device), qualities)
         loss = (F.l1_loss if args.loss == "l1" else F.mse_loss)(out.float(), high.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
