@@ -171,6 +171,15 @@ slightly soft guess to an invented one). Photos only; drawings and text work but
     return save_card(folder, card)
 
 
+# Measured on the weights shipped at commit 8585e83 (held-out 27.81 dB), so it names them rather than "these".
+GRID_TRIAL_NOTE = """- Tried and not kept: telling the network where JPEG's block grid lies (a learned per-channel bias for each
+  position in the 16-px cell after the first convolution, zero-initialised, as "periodic features" for JPEG artefact
+  removal; code at commit 20aed7f, reverted). This stage's command with `--jpeg-grid`, from the weights shipped at
+  commit 8585e83 (1,500 steps, 0.39 h): held-out 27.75, 27.76, 27.79, 27.81, 27.81, 27.82 dB, within 0.01 dB of
+  this stage's own history at each step (run without it, from the stage before), and the grid biases stayed near
+  zero (mean |bias| 0.001, the first convolution's own 0.035): the network had no use for it."""
+
+
 def write_real_card(folder: Path) -> Path:
     """folder/README.md for the real-photo model (sr-x4-real): training.json, and metrics.json when benched."""
     config = json.loads((folder / "config.json").read_text())
@@ -302,6 +311,7 @@ trained on; fixed settings, unlike any single training draw):
 - Next stage (Real-ESRGAN's): `python -m train.sr.finetune --init-from checkpoints/sr-x4-real --data data/sr256`
   (L1 + EfficientNet-Lite0 perceptual + a light U-Net/spectral-norm adversarial loss), weights chosen with
   `python -m bench.sr --degraded --real runs/sr-x4-real-perceptual/export`.
+{GRID_TRIAL_NOTE}
 
 ## Architecture
 As sr-x4 (`gen_app/sr/model.py`, Real-ESRGAN's SRVGGNetCompact design): {config["num_convs"] + 1} 3×3 convolutions
