@@ -50,8 +50,9 @@ def pictures(pipe: FacePipeline, out: Path) -> None:
     sheet(pipe.variations(7, 8, 0.25).images, 8).save(out / "variations.png")
 
 
-def curve(history: list[dict], out: Path) -> bool:
-    """The held-out PSNR over training, as curve.png; False when there is nothing to plot or no matplotlib."""
+def curve(training: dict, out: Path) -> bool:
+    """The held-out PSNR over the whole training chain (each stage's evaluations after the hours of the stages before
+    it, a dashed line where a stage starts), as curve.png; False when there is nothing to plot or no matplotlib."""
     try:
         import matplotlib
 
@@ -59,11 +60,27 @@ def curve(history: list[dict], out: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    if len(history) < 2:
+    stages = stage_chain(training)
+    if sum(len(stage.get("history", [])) for stage in stages) < 2:
         return False
-    figure, axis = plt.subplots(figsize=(6, 3))
-    axis.plot([h["hours"] for h in history], [h["psnr"] for h in history], marker=".")
-    axis.set_xlabel("training hours (CPU)")
+    figure, axis = plt.subplots(figsize=(7, 3))
+    start = 0.0
+    for number, stage in enumerate(stages, 1):
+        history = stage.get("history", [])
+        if len(stages) > 1:
+            axis.axvline(start, color="grey", linestyle="--", linewidth=0.8)
+            axis.annotate(
+                str(number),
+                (start, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                color="grey",
+                fontsize=8,
+            )
+        axis.plot([start + h["hours"] for h in history], [h["psnr"] for h in history], marker=".", color="C0")
+        start += stage["training_hours"]
+    axis.set_xlabel("training hours (CPU), all stages; dashed: a stage starts")
     axis.set_ylabel("held-out PSNR (dB)")
     axis.grid(alpha=0.3)
     figure.tight_layout()
@@ -241,7 +258,7 @@ def renderer_card(pipe: FacePipeline, folder: Path, metrics: dict | None) -> str
     config = json.loads((folder / "config.json").read_text())
     params = sum(p.numel() for p in pipe.renderer.parameters())
     res = config["resolution"]
-    has_curve = curve(training.get("history", []), folder)
+    has_curve = curve(training, folder)
     total_hours = sum(stage["training_hours"] for stage in stage_chain(training))
     last = training["history"][-1] if training.get("history") else {}
     return (
@@ -299,7 +316,7 @@ head crop and downscaled to {res} px (antialiased): `python -m train.faces.data`
 - Hardware: {training["device"]}; {total_hours:.2f} h of training in all, wall-clock (resumable: `--run-dir`; the
   clock ran on while the run was paused or shared its CPU with other work, so the compute used is less).
 {ONE_RUN_RECIPE_NOTE}
-{"- Held-out PSNR over training:" + chr(10) + chr(10) + "![training curve](curve.png)" if has_curve else ""}
+{"- Held-out PSNR over training (every stage):" + chr(10) + chr(10) + "![training curve](curve.png)" if has_curve else ""}
 
 ## Use
 ```python
