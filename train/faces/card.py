@@ -50,8 +50,8 @@ def pictures(pipe: FacePipeline, out: Path) -> None:
     sheet(pipe.variations(7, 8, 0.25).images, 8).save(out / "variations.png")
 
 
-def curve(training: dict, out: Path) -> bool:
-    """The held-out PSNR over the whole training chain (each stage's evaluations after the hours of the stages before
+def curve(stages: list[dict], out: Path) -> bool:
+    """The held-out PSNR over a training chain (`stage_chain`'s stages, oldest first: each stage's evaluations after the hours of the stages before
     it, a dashed line where a stage starts), as curve.png; False when there is nothing to plot or no matplotlib."""
     try:
         import matplotlib
@@ -60,7 +60,6 @@ def curve(training: dict, out: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    stages = stage_chain(training)
     if sum(len(stage.get("history", [])) for stage in stages) < 2:
         return False
     figure, axis = plt.subplots(figsize=(7, 3))
@@ -258,8 +257,9 @@ def renderer_card(pipe: FacePipeline, folder: Path, metrics: dict | None) -> str
     config = json.loads((folder / "config.json").read_text())
     params = sum(p.numel() for p in pipe.renderer.parameters())
     res = config["resolution"]
-    has_curve = curve(training, folder)
-    total_hours = sum(stage["training_hours"] for stage in stage_chain(training))
+    stages = stage_chain(training)
+    has_curve = curve(stages, folder)
+    total_hours = sum(stage["training_hours"] for stage in stages)
     last = training["history"][-1] if training.get("history") else {}
     return (
         FRONT_MATTER.format(pipeline_tag="unconditional-image-generation")
